@@ -1,0 +1,251 @@
+//! The guard, and the check it runs when the test body is done.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::config::Options;
+use crate::registry;
+use crate::report::{self, Leaks};
+use crate::scope::Scope;
+
+/// Opens a leak-check scope on this thread with the default [`Options`]
+/// (500 ms grace, no ignore rules).
+///
+/// Every task spawned on a tracked runtime from this thread (outside any
+/// task) until the check, and every task those tasks spawn, belongs to the
+/// scope. Tests running in parallel on other threads have scopes of their
+/// own and never see these tasks.
+///
+/// ```
+/// use taskleak::BuilderExt;
+///
+/// let rt = tokio::runtime::Builder::new_current_thread()
+///     .enable_all()
+///     .track_tasks()
+///     .build()
+///     .unwrap();
+///
+/// let guard = taskleak::verify_none();
+/// rt.block_on(async {
+///     let worker = tokio::spawn(async { 1 + 1 });
+///     assert_eq!(worker.await.unwrap(), 2);
+///     guard.check_async().await.unwrap(); // nothing left running
+/// });
+/// ```
+pub fn verify_none() -> Guard {
+    Options::new().verify_none()
+}
+
+/// An open leak-check scope. Check it with [`Guard::check`] or
+/// [`Guard::check_async`]; dropping it unchecked checks and panics with the
+/// report if tasks leaked (or, when the thread is already panicking, prints
+/// the report instead of panicking twice).
+///
+/// A guard belongs to the thread that opened it, so it is not `Send`.
+///
+/// ```
+/// use taskleak::BuilderExt;
+///
+/// let rt = tokio::runtime::Builder::new_multi_thread()
+///     .enable_all()
+///     .track_tasks()
+///     .build()
+///     .unwrap();
+///
+/// let guard = taskleak::verify_none();
+/// rt.spawn(std::future::pending::<()>()); // never ends
+/// let leaks = guard.check().unwrap_err();
+/// assert_eq!(leaks.tasks().len(), 1);
+/// ```
+#[must_use = "a guard checks when it is checked or dropped; bind it: `let guard = ...`"]
+pub struct Guard {
+    job: Option<Check>,
+    _thread_bound: PhantomData<*const ()>,
+}
+
+/// Everything a check needs, detached from the thread that opened it.
+struct Check {
+    scope: Arc<Scope>,
+    options: Options,
+    /// Runtimes counted by number of live tasks (builds without hooks).
+    counted: Vec<(Handle, usize)>,
+}
+
+impl Guard {
+    pub(crate) fn open(options: Options) -> Guard {
+        let scope = Scope::open();
+        let mut counted = Vec::new();
+        if !crate::TRACKING {
+            // Without hooks, count on the runtimes this guard can see.
+            let runtimes = options
+                .runtimes
+                .iter()
+                .cloned()
+                .chain(Handle::try_current().ok());
+            for handle in runtimes {
+                if !counted
+                    .iter()
+                    .any(|(h, _): &(Handle, _)| h.id() == handle.id())
+                {
+                    let alive = handle.metrics().num_alive_tasks();
+                    counted.push((handle, alive));
+                }
+            }
+        }
+        Guard {
+            job: Some(Check {
+                scope,
+                options,
+                counted,
+            }),
+            _thread_bound: PhantomData,
+        }
+    }
+
+    /// Waits (blocking this thread) until the scope's tasks have all ended
+    /// or the grace period is over, then reports the survivors.
+    ///
+    /// Returns at once when no task is alive. In async code prefer
+    /// [`Guard::check_async`]: blocking a current-thread runtime's only
+    /// thread stops its tasks from finishing.
+    ///
+    /// ```
+    /// let guard = taskleak::verify_none();
+    /// assert!(guard.check().is_ok());
+    /// ```
+    pub fn check(mut self) -> Result<(), Leaks> {
+        self.take().run()
+    }
+
+    /// Like [`Guard::check`], but waits by yielding to the runtime, so the
+    /// tasks being waited for keep running, even on a current-thread
+    /// runtime. A clean scope resolves on the first poll.
+    ///
+    /// ```
+    /// # use taskleak::BuilderExt;
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().track_tasks().build().unwrap();
+    /// let guard = taskleak::verify_none();
+    /// rt.block_on(async {
+    ///     tokio::spawn(async {
+    ///         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    ///     });
+    ///     // The task finishes within the grace period: no leak.
+    ///     guard.check_async().await.unwrap();
+    /// });
+    /// ```
+    pub fn check_async(mut self) -> impl Future<Output = Result<(), Leaks>> + Send + 'static {
+        let job = self.take();
+        async move {
+            if job.is_clean() {
+                return Ok(());
+            }
+            // Wait on a helper thread, woken by the terminate hook itself;
+            // this task just awaits its answer and the runtime keeps going.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name("taskleak-check".into())
+                .spawn(move || {
+                    let _ = tx.send(job.run());
+                })
+                .expect("taskleak: cannot start the check thread");
+            rx.await.expect("taskleak: the check thread panicked")
+        }
+    }
+
+    fn take(&mut self) -> Check {
+        let job = self.job.take().expect("a guard is checked once");
+        // From now on new spawns from this thread are not the test's; tasks
+        // already in the scope (and their children) still are.
+        job.scope.close();
+        job
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.job.is_none() {
+            return;
+        }
+        if let Err(leaks) = self.take().run() {
+            if std::thread::panicking() {
+                // A second panic would abort the process; the test is
+                // failing already, so say what leaked and let it unwind.
+                eprintln!("{leaks}");
+            } else {
+                panic!("{leaks}");
+            }
+        }
+    }
+}
+
+impl Check {
+    fn is_clean(&self) -> bool {
+        self.scope.alive() == 0 && self.counted_extra() == 0
+    }
+
+    fn run(self) -> Result<(), Leaks> {
+        let deadline = Instant::now() + self.options.grace;
+        let blocked_runtime =
+            Handle::try_current().is_ok_and(|h| h.runtime_flavor() != RuntimeFlavor::MultiThread);
+        let leaks = |tasks: Vec<report::LeakedTask>, counted: usize| Leaks {
+            test: self.scope.name.clone(),
+            grace: self.options.grace,
+            tasks,
+            counted,
+            blocked_runtime,
+        };
+
+        if !crate::TRACKING {
+            return match self.wait_counted(deadline) {
+                0 => Ok(()),
+                n => Err(leaks(Vec::new(), n)),
+            };
+        }
+
+        let mut alive = self.scope.alive();
+        loop {
+            if alive == 0 {
+                return Ok(());
+            }
+            if !self.options.ignore.is_empty()
+                && report::all_ignored(&registry::survivors(&self.scope), &self.options)
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            alive = self.scope.wait_for_change(alive, deadline);
+        }
+        let tasks = report::leaked_tasks(&registry::survivors(&self.scope), &self.options);
+        if tasks.is_empty() {
+            Ok(()) // the last ones ended while we looked
+        } else {
+            Err(leaks(tasks, 0))
+        }
+    }
+
+    /// Live tasks on the counted runtimes beyond those alive at the start.
+    fn counted_extra(&self) -> usize {
+        self.counted
+            .iter()
+            .map(|(h, before)| h.metrics().num_alive_tasks().saturating_sub(*before))
+            .sum()
+    }
+
+    /// Without hooks there is no terminate event to wake on: poll the
+    /// counts, briefly, until they fall back or the deadline passes.
+    fn wait_counted(&self, deadline: Instant) -> usize {
+        loop {
+            let extra = self.counted_extra();
+            if extra == 0 || Instant::now() >= deadline {
+                return extra;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1).min(deadline - Instant::now()));
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Runtime support for `#[leak_check]`. Not public API: the macro's
+//! expansion calls these, and they may change in any release.
+
+use std::future::Future;
+
+use crate::config::Options;
+
+pub use tokio;
+
+/// The runtime flavors `#[leak_check]` accepts, as in `#[tokio::test]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `flavor = "current_thread"` (the default).
+    CurrentThread,
+    /// `flavor = "multi_thread"`.
+    MultiThread,
+    /// `flavor = "local"`: a `LocalRuntime` (needs `--cfg tokio_unstable`).
+    Local,
+}
+
+/// What a test function may return: `()` or a `Result`.
+pub trait TestOutput {
+    /// True when the value alone already fails the test (an `Err`).
+    fn is_failure(&self) -> bool;
+}
+
+impl TestOutput for () {
+    fn is_failure(&self) -> bool {
+        false
+    }
+}
+
+impl<T, E> TestOutput for Result<T, E> {
+    fn is_failure(&self) -> bool {
+        self.is_err()
+    }
+}
+
+/// Builds the runtime from `builder` (tracked), runs `body` inside a
+/// `verify_none` scope, checks while the runtime is still alive, then drops
+/// the runtime. Panics with the report when the test leaked.
+pub fn run_async<F>(
+    flavor: Flavor,
+    builder: tokio::runtime::Builder,
+    options: Options,
+    body: F,
+) -> F::Output
+where
+    F: Future,
+    F::Output: TestOutput,
+{
+    crate::harness::run_async(flavor, builder, options, body)
+}
+
+/// Runs a synchronous test body inside a `verify_none` scope and checks it.
+pub fn run_sync<T: TestOutput>(options: Options, body: impl FnOnce() -> T) -> T {
+    crate::harness::run_sync(options, body)
+}

@@ -1,0 +1,213 @@
+//! The process-wide registry of live tracked tasks.
+//!
+//! Task ids are unique across every runtime of a process, so one map keyed
+//! by id serves them all. It is sharded so that workers spawning at once
+//! rarely contend, and it keeps only what a report may need: symbols are
+//! resolved later, and only for survivors.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::task::Id;
+
+use crate::scope::{self, Scope};
+
+/// Chains longer than this are cut, so a task that respawns itself forever
+/// does not keep every ancestor's record alive.
+pub(crate) const MAX_CHAIN: u32 = 64;
+/// Frames walked at a spawn: tokio's spawn path plus the user's callers.
+pub(crate) const MAX_FRAMES: usize = 48;
+
+/// Whether spawn hooks walk the stack (`TASKLEAK_BACKTRACE=short` turns
+/// this off and keeps spawn sites and chains only).
+pub(crate) static CAPTURE_FRAMES: AtomicBool = AtomicBool::new(true);
+
+/// What is known about one tracked task.
+pub(crate) struct TaskRecord {
+    pub(crate) id: Id,
+    pub(crate) location: &'static Location<'static>,
+    /// The spawning task, when it was tracked and the chain is not too long.
+    pub(crate) parent: Option<Arc<TaskRecord>>,
+    /// The spawning task's id, even when `parent` was cut.
+    pub(crate) parent_id: Option<Id>,
+    pub(crate) depth: u32,
+    pub(crate) scope: Option<Arc<Scope>>,
+    pub(crate) spawned: Instant,
+    /// Unresolved return addresses, innermost first.
+    pub(crate) frames: Box<[usize]>,
+}
+
+enum Slot {
+    Live(Arc<TaskRecord>),
+    /// Terminated before its spawn hook ran (a runtime already shut down).
+    Ended,
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<Id, Slot, BuildHasherDefault<IdHasher>>,
+    /// Oldest first; bounded, since blocking tasks end without a spawn hook.
+    ended: VecDeque<Id>,
+}
+
+const SHARDS: usize = 64;
+const MAX_ENDED: usize = 32;
+
+#[repr(align(128))] // one shard per cache line pair: no false sharing
+struct Padded(Mutex<Shard>);
+
+static REGISTRY: [Padded; SHARDS] = [const {
+    Padded(Mutex::new(Shard {
+        map: HashMap::with_hasher(BuildHasherDefault::new()),
+        ended: VecDeque::new(),
+    }))
+}; SHARDS];
+
+/// Ids are sequential; spread them with a multiplicative mix.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// The number inside an id (tokio keeps it private, but hashes it).
+pub(crate) fn id_u64(id: Id) -> u64 {
+    struct Raw(u64);
+    impl Hasher for Raw {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, _: &[u8]) {}
+        fn write_u64(&mut self, n: u64) {
+            self.0 = n;
+        }
+    }
+    let mut raw = Raw(0);
+    std::hash::Hash::hash(&id, &mut raw);
+    raw.0
+}
+
+fn shard(id: Id) -> &'static Mutex<Shard> {
+    &REGISTRY[(id_u64(id) as usize) % SHARDS].0
+}
+
+/// Records a task at its spawn hook, on the spawning thread.
+///
+/// The parent is the task running on this thread, if tracked (on a worker
+/// thread outside a poll, `try_id()` is the worker's own id, which is not in
+/// the registry: no parent). Its scope is the parent's, or else the
+/// thread's open scope.
+pub(crate) fn spawned(id: Id, location: &'static Location<'static>, current: Option<Id>) {
+    let parent = current.and_then(get);
+    let scope = match &parent {
+        Some(p) => p.scope.clone(),
+        None if scope::any_open() => scope::current(),
+        None => None,
+    };
+    let depth = parent.as_ref().map_or(0, |p| p.depth + 1);
+    let record = Arc::new(TaskRecord {
+        id,
+        location,
+        parent_id: parent.as_ref().map(|p| p.id),
+        parent: parent.filter(|_| depth < MAX_CHAIN),
+        depth,
+        scope,
+        spawned: Instant::now(),
+        frames: capture_frames(),
+    });
+    // Count first: a terminate racing in right after the insert must find
+    // the count it decrements.
+    if let Some(s) = &record.scope {
+        s.enter();
+    }
+    let mut shard = shard(id).lock();
+    if let Some(Slot::Ended) = shard.map.get(&id) {
+        shard.map.remove(&id);
+        drop(shard);
+        if let Some(s) = &record.scope {
+            s.exit();
+        }
+        return;
+    }
+    shard.map.insert(id, Slot::Live(record));
+}
+
+/// Forgets a task at its terminate hook.
+pub(crate) fn terminated(id: Id) {
+    let mut shard = shard(id).lock();
+    match shard.map.remove(&id) {
+        Some(Slot::Live(record)) => {
+            drop(shard);
+            if let Some(s) = &record.scope {
+                s.exit();
+            }
+        }
+        Some(Slot::Ended) => {}
+        None => {
+            // Terminate before spawn, or a task that never had a spawn hook
+            // (blocking tasks). Remember a few, so a late spawn hook for
+            // this id is not recorded as a task that never ends.
+            shard.map.insert(id, Slot::Ended);
+            shard.ended.push_back(id);
+            if shard.ended.len() > MAX_ENDED {
+                let old = shard.ended.pop_front().expect("non-empty");
+                if let Some(Slot::Ended) = shard.map.get(&old) {
+                    shard.map.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn get(id: Id) -> Option<Arc<TaskRecord>> {
+    match shard(id).lock().map.get(&id) {
+        Some(Slot::Live(r)) => Some(r.clone()),
+        _ => None,
+    }
+}
+
+/// The live tasks of `scope` and its nested scopes, in spawn order.
+pub(crate) fn survivors(scope: &Arc<Scope>) -> Vec<Arc<TaskRecord>> {
+    let mut out = Vec::new();
+    for shard in &REGISTRY {
+        let shard = shard.0.lock();
+        out.extend(shard.map.values().filter_map(|slot| match slot {
+            Slot::Live(r) if r.scope.as_ref().is_some_and(|s| s.within(scope)) => Some(r.clone()),
+            _ => None,
+        }));
+    }
+    out.sort_by_key(|r| r.id);
+    out
+}
+
+/// Walks at most [`MAX_FRAMES`] frames; resolution waits for a report.
+#[inline(never)]
+fn capture_frames() -> Box<[usize]> {
+    if !CAPTURE_FRAMES.load(Relaxed) {
+        return Box::default();
+    }
+    let mut ips = [0usize; MAX_FRAMES];
+    let mut n = 0;
+    backtrace::trace(|frame| {
+        ips[n] = frame.ip() as usize;
+        n += 1;
+        n < MAX_FRAMES
+    });
+    ips[..n].into()
+}

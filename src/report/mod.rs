@@ -1,0 +1,277 @@
+//! What a failed check returns: the leaked tasks, and how to print them.
+
+mod frames;
+mod render;
+
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::Id;
+
+pub use frames::Frame;
+
+use crate::config::{Ignore, Options};
+use crate::registry::TaskRecord;
+
+/// The tasks a check found still running after the grace period.
+///
+/// `Display` renders the full report; `Debug` does too, so that
+/// `check().unwrap()` prints something readable.
+///
+/// ```
+/// # let guard = taskleak::verify_none();
+/// match guard.check() {
+///     Ok(()) => {}
+///     Err(leaks) => {
+///         for task in leaks.tasks() {
+///             eprintln!("task {} spawned at {}", task.id(), task.spawned_at());
+///         }
+///         panic!("{leaks}");
+///     }
+/// }
+/// ```
+pub struct Leaks {
+    pub(crate) test: Option<String>,
+    pub(crate) grace: Duration,
+    pub(crate) tasks: Vec<LeakedTask>,
+    /// Survivors known only by number (no `tokio_unstable`: no identities).
+    pub(crate) counted: usize,
+    /// The check blocked a runtime thread, which may have kept its tasks
+    /// from finishing.
+    pub(crate) blocked_runtime: bool,
+}
+
+impl Leaks {
+    /// The leaked tasks, in spawn order (empty when taskleak could only
+    /// count them; see [`Leaks::len`]).
+    ///
+    /// ```
+    /// # fn f(leaks: taskleak::Leaks) {
+    /// let first = &leaks.tasks()[0];
+    /// println!("{} spawned at {}", first.id(), first.spawned_at());
+    /// # }
+    /// ```
+    pub fn tasks(&self) -> &[LeakedTask] {
+        &self.tasks
+    }
+
+    /// How many tasks leaked, including those only counted.
+    ///
+    /// ```
+    /// # fn f(leaks: taskleak::Leaks) {
+    /// assert!(leaks.len() >= leaks.tasks().len());
+    /// # }
+    /// ```
+    pub fn len(&self) -> usize {
+        self.tasks.len() + self.counted
+    }
+
+    /// Always false: a check that found nothing returns `Ok`.
+    ///
+    /// ```
+    /// # fn f(leaks: taskleak::Leaks) {
+    /// assert!(!leaks.is_empty());
+    /// # }
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name of the test that leaked (its thread's name), if known.
+    ///
+    /// ```
+    /// # fn f(leaks: taskleak::Leaks) {
+    /// println!("{}", leaks.test().unwrap_or("<unnamed>"));
+    /// # }
+    /// ```
+    pub fn test(&self) -> Option<&str> {
+        self.test.as_deref()
+    }
+}
+
+impl std::error::Error for Leaks {}
+
+/// One task that was still running when its check gave up waiting.
+///
+/// ```
+/// # fn f(task: &taskleak::LeakedTask) {
+/// println!("task {} spawned at {}, alive for {:?}", task.id(), task.spawned_at(), task.age());
+/// for site in task.chain() {
+///     println!("  by task {} spawned at {}", site.task(), site.location());
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct LeakedTask {
+    id: Id,
+    spawned_at: &'static Location<'static>,
+    parent: Option<Id>,
+    age: Duration,
+    chain: Vec<SpawnSite>,
+    chain_cut: bool,
+    backtrace: Vec<Frame>,
+}
+
+impl LeakedTask {
+    /// The task's id.
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) -> tokio::task::Id { task.id() }
+    /// ```
+    pub fn id(&self) -> Id {
+        self.id
+    }
+
+    /// Where it was spawned: the caller of `tokio::spawn` (or `JoinSet::spawn`, …).
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) {
+    /// println!("{}:{}", task.spawned_at().file(), task.spawned_at().line());
+    /// # }
+    /// ```
+    pub fn spawned_at(&self) -> &'static Location<'static> {
+        self.spawned_at
+    }
+
+    /// The task that spawned it, if it was spawned from a tracked task
+    /// rather than from the test body or a thread.
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) {
+    /// if let Some(parent) = task.parent() { println!("spawned by task {parent}"); }
+    /// # }
+    /// ```
+    pub fn parent(&self) -> Option<Id> {
+        self.parent
+    }
+
+    /// How long it had been alive when the check ended.
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) { assert!(task.age() > std::time::Duration::ZERO); }
+    /// ```
+    pub fn age(&self) -> Duration {
+        self.age
+    }
+
+    /// The spawn sites of its ancestors: its parent first, then the
+    /// parent's parent, up to the task spawned from the test body.
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) {
+    /// let root = task.chain().last().map_or(task.spawned_at(), |s| s.location());
+    /// # }
+    /// ```
+    pub fn chain(&self) -> &[SpawnSite] {
+        &self.chain
+    }
+
+    /// The user's frames of the spawn-site backtrace, the spawn call first.
+    /// Empty when frames were not captured (`TASKLEAK_BACKTRACE=short`).
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) {
+    /// if let Some(top) = task.backtrace().first() { println!("{}", top.function()); }
+    /// # }
+    /// ```
+    pub fn backtrace(&self) -> &[Frame] {
+        &self.backtrace
+    }
+
+    /// Spawn sites from this task to the root: identical leaks share it.
+    pub(crate) fn chain_key(&self) -> Vec<&'static Location<'static>> {
+        std::iter::once(self.spawned_at)
+            .chain(self.chain.iter().map(|s| s.location))
+            .collect()
+    }
+}
+
+/// An ancestor in a leaked task's spawn chain.
+///
+/// ```
+/// # fn f(site: &taskleak::SpawnSite) {
+/// println!("task {} spawned at {}", site.task(), site.location());
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SpawnSite {
+    task: Id,
+    location: &'static Location<'static>,
+}
+
+impl SpawnSite {
+    /// The ancestor's id.
+    ///
+    /// ```
+    /// # fn f(site: &taskleak::SpawnSite) -> tokio::task::Id { site.task() }
+    /// ```
+    pub fn task(&self) -> Id {
+        self.task
+    }
+
+    /// Where the ancestor was spawned.
+    ///
+    /// ```
+    /// # fn f(site: &taskleak::SpawnSite) { println!("{}", site.location()); }
+    /// ```
+    pub fn location(&self) -> &'static Location<'static> {
+        self.location
+    }
+}
+
+/// Resolves the survivors' backtraces and drops the ignored ones.
+pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Vec<LeakedTask> {
+    let now = Instant::now();
+    records
+        .iter()
+        .filter_map(|r| {
+            let all = frames::resolve(&r.frames);
+            let task = LeakedTask {
+                id: r.id,
+                spawned_at: r.location,
+                parent: r.parent_id,
+                age: now.saturating_duration_since(r.spawned),
+                chain: chain(r),
+                chain_cut: r.parent_id.is_some() && r.parent.is_none(),
+                backtrace: frames::user_frames(&all),
+            };
+            let ignored = options.ignore.iter().any(|rule| ignores(rule, &task, &all));
+            (!ignored).then_some(task)
+        })
+        .collect()
+}
+
+fn chain(record: &TaskRecord) -> Vec<SpawnSite> {
+    let mut out = Vec::new();
+    let mut next = record.parent.as_deref();
+    while let Some(p) = next {
+        out.push(SpawnSite {
+            task: p.id,
+            location: p.location,
+        });
+        next = p.parent.as_deref();
+    }
+    out
+}
+
+/// A rule ignores a task when it matches its spawn site, an ancestor's
+/// spawn site (the task belongs to an ignored subsystem), or any frame of
+/// its spawn-site backtrace.
+fn ignores(rule: &Ignore, task: &LeakedTask, all: &[Frame]) -> bool {
+    task.chain_key()
+        .iter()
+        .any(|l| rule.matches_location(l.file(), l.line()))
+        || all.iter().any(|f| {
+            rule.matches_function(f.function())
+                || f.file()
+                    .zip(f.line())
+                    .is_some_and(|(file, line)| rule.matches_location(file, line))
+        })
+}
+
+/// Are all of the scope's current survivors ignored? (Then a check need not
+/// wait out the grace period for them.)
+pub(crate) fn all_ignored(records: &[Arc<TaskRecord>], options: &Options) -> bool {
+    !options.ignore.is_empty() && leaked_tasks(records, options).is_empty()
+}

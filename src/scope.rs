@@ -1,0 +1,171 @@
+//! Scopes: which test a task belongs to.
+//!
+//! A guard opens a scope on its thread. Tasks spawned from that thread
+//! outside any task join it; tasks spawned by a task join their parent's
+//! scope. Scopes nest: a task counts toward its scope and every enclosing
+//! one, so an outer check also sees what an inner guard let go.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+
+pub(crate) struct Scope {
+    /// The test's name: libtest names each test's thread after the test.
+    pub(crate) name: Option<String>,
+    pub(crate) parent: Option<Arc<Scope>>,
+    /// Live tracked tasks in this scope and its nested scopes.
+    alive: AtomicUsize,
+    /// Checks blocked on `changed`; terminations only lock when non-zero.
+    waiters: AtomicUsize,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+thread_local! {
+    /// The open scopes of this thread, innermost last.
+    static OPEN: RefCell<Vec<Arc<Scope>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Scope {
+    /// Opens a scope nested in this thread's innermost one, and makes it
+    /// the thread's current scope until [`Scope::close`].
+    pub(crate) fn open() -> Arc<Scope> {
+        let name = std::thread::current()
+            .name()
+            .filter(|n| *n != "main")
+            .map(str::to_owned);
+        let scope = Arc::new(Scope {
+            name,
+            parent: current(),
+            alive: AtomicUsize::new(0),
+            waiters: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            changed: Condvar::new(),
+        });
+        OPEN.with(|open| open.borrow_mut().push(scope.clone()));
+        scope
+    }
+
+    /// Stops new spawns from this thread joining the scope. Tasks already in
+    /// it stay in it, and so do the tasks they spawn.
+    pub(crate) fn close(self: &Arc<Self>) {
+        // try_with: a guard may be dropped during thread-local teardown.
+        let _ = OPEN.try_with(|open| {
+            let mut open = open.borrow_mut();
+            if let Some(i) = open.iter().rposition(|s| Arc::ptr_eq(s, self)) {
+                open.remove(i);
+            }
+        });
+    }
+
+    pub(crate) fn alive(&self) -> usize {
+        self.alive.load(SeqCst)
+    }
+
+    /// Is `self` this scope or one it encloses?
+    pub(crate) fn within(self: &Arc<Self>, outer: &Arc<Scope>) -> bool {
+        let mut s = Some(self);
+        while let Some(scope) = s {
+            if Arc::ptr_eq(scope, outer) {
+                return true;
+            }
+            s = scope.parent.as_ref();
+        }
+        false
+    }
+
+    /// A task joined this scope.
+    pub(crate) fn enter(self: &Arc<Self>) {
+        let mut s = Some(self);
+        while let Some(scope) = s {
+            scope.alive.fetch_add(1, SeqCst);
+            s = scope.parent.as_ref();
+        }
+    }
+
+    /// A task of this scope terminated.
+    pub(crate) fn exit(self: &Arc<Self>) {
+        let mut s = Some(self);
+        while let Some(scope) = s {
+            scope.alive.fetch_sub(1, SeqCst);
+            // SeqCst pairs with `wait_for_change`: either the waiter sees the
+            // new count, or we see the waiter and wake it under the lock.
+            if scope.waiters.load(SeqCst) > 0 {
+                let _held = scope.lock.lock();
+                scope.changed.notify_all();
+            }
+            s = scope.parent.as_ref();
+        }
+    }
+
+    /// Blocks until the live count differs from `seen` or `deadline`
+    /// passes. Returns the current count. Woken by the terminate event
+    /// itself, so a check returns as soon as the last task ends.
+    pub(crate) fn wait_for_change(&self, seen: usize, deadline: Instant) -> usize {
+        self.waiters.fetch_add(1, SeqCst);
+        let mut held = self.lock.lock();
+        while self.alive.load(SeqCst) == seen {
+            if self.changed.wait_until(&mut held, deadline).timed_out() {
+                break;
+            }
+        }
+        drop(held);
+        self.waiters.fetch_sub(1, SeqCst);
+        self.alive.load(SeqCst)
+    }
+}
+
+/// This thread's innermost open scope.
+pub(crate) fn current() -> Option<Arc<Scope>> {
+    OPEN.try_with(|open| open.borrow().last().cloned())
+        .ok()
+        .flatten()
+}
+
+/// Whether this thread has an open scope; cheaper than [`current`].
+pub(crate) fn any_open() -> bool {
+    OPEN.try_with(|open| !open.borrow().is_empty())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn nested_scopes_count_toward_their_parents() {
+        let outer = Scope::open();
+        let inner = Scope::open();
+        assert!(Arc::ptr_eq(inner.parent.as_ref().unwrap(), &outer));
+        inner.enter();
+        assert_eq!((outer.alive(), inner.alive()), (1, 1));
+        assert!(inner.within(&outer) && !outer.within(&inner));
+        inner.close();
+        assert!(Arc::ptr_eq(&current().unwrap(), &outer));
+        inner.exit();
+        assert_eq!((outer.alive(), inner.alive()), (0, 0));
+        outer.close();
+        assert!(current().is_none());
+    }
+
+    #[test]
+    fn a_waiter_wakes_on_exit_not_on_the_deadline() {
+        let scope = Scope::open();
+        scope.close();
+        scope.enter();
+        let s = scope.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            s.exit();
+        });
+        let start = Instant::now();
+        let left = scope.wait_for_change(1, start + Duration::from_secs(10));
+        assert_eq!(left, 0);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        t.join().unwrap();
+    }
+}
