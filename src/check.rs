@@ -182,6 +182,21 @@ impl Drop for Guard {
     }
 }
 
+/// Says once per process that checks without hooks and without a visible
+/// runtime cannot see anything, rather than passing in silence.
+fn warn_blind() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        eprintln!(
+            "taskleak: warning: this check cannot see any task. taskleak was built without \
+             `--cfg tokio_unstable`, so it can only count tasks on a runtime that is current \
+             when the guard is created (or one #[leak_check] builds). Build with \
+             `--cfg tokio_unstable` (in .cargo/config.toml: [build] rustflags = \
+             [\"--cfg\", \"tokio_unstable\"]) for per-test tracking with spawn sites."
+        );
+    });
+}
+
 impl Check {
     fn is_clean(&self) -> bool {
         self.scope.alive() == 0 && self.counted_extra() == 0
@@ -200,6 +215,9 @@ impl Check {
         };
 
         if !crate::TRACKING {
+            if self.counted.is_empty() {
+                warn_blind();
+            }
             return match self.wait_counted(deadline) {
                 0 => Ok(()),
                 n => Err(leaks(Vec::new(), n)),

@@ -56,3 +56,10 @@ where
 pub fn run_sync<T: TestOutput>(options: Options, body: impl FnOnce() -> T) -> T {
     crate::harness::run_sync(options, body)
 }
+
+/// Turns spawn-site frame capture on or off for the whole process (the
+/// benchmarks compare both in one run). Spawn sites and chains are kept
+/// either way.
+pub fn set_capture_frames(on: bool) {
+    crate::registry::CAPTURE_FRAMES.store(on, std::sync::atomic::Ordering::Relaxed);
+}

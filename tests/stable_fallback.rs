@@ -1,0 +1,59 @@
+//! Without `--cfg tokio_unstable`, checks count live tasks instead.
+//!
+//! The repo builds with the cfg, so this file only has tests in a build
+//! without it; `.ci/run` runs it that way:
+//! `RUSTFLAGS="" cargo test --test stable_fallback --target-dir target/stable`.
+#![cfg(not(tokio_unstable))]
+
+use std::time::Duration;
+
+fn runtime() -> tokio::runtime::Runtime {
+    use taskleak::BuilderExt;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .track_tasks() // a no-op without the cfg, but it must build
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn leaks_are_counted_and_the_report_says_how_to_get_spawn_sites() {
+    let rt = runtime();
+    rt.block_on(async {
+        let guard = taskleak::Options::new()
+            .grace(Duration::from_millis(50))
+            .verify_none();
+        tokio::spawn(std::future::pending::<()>());
+        tokio::spawn(std::future::pending::<()>());
+        let leaks = guard.check_async().await.unwrap_err();
+        assert_eq!(leaks.len(), 2);
+        assert!(leaks.tasks().is_empty());
+        let report = leaks.to_string();
+        assert!(report.contains("leaked 2 tasks"), "{report}");
+        assert!(report.contains("--cfg tokio_unstable"), "{report}");
+    });
+}
+
+#[test]
+fn a_clean_scope_and_a_task_ending_within_grace_pass() {
+    let rt = runtime();
+    rt.block_on(async {
+        let guard = taskleak::verify_none();
+        tokio::spawn(async {}).await.unwrap();
+        tokio::spawn(tokio::time::sleep(Duration::from_millis(30)));
+        guard.check_async().await.unwrap();
+    });
+}
+
+#[test]
+fn tasks_alive_before_the_guard_are_not_counted() {
+    let rt = runtime();
+    rt.block_on(async {
+        tokio::spawn(std::future::pending::<()>());
+        let guard = taskleak::Options::new()
+            .grace(Duration::from_millis(50))
+            .verify_none();
+        guard.check_async().await.unwrap();
+    });
+}
