@@ -62,7 +62,11 @@ async fn handle(socket: TcpStream, stop: CancellationToken) {
             line = lines.next_line() => line,
         };
         let Ok(Some(line)) = line else { return };
-        if write.write_all(format!("{line}\n").as_bytes()).await.is_err() {
+        if write
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .is_err()
+        {
             return;
         }
     }

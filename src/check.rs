@@ -139,6 +139,11 @@ impl Guard {
     /// ```
     pub fn check_async(mut self) -> impl Future<Output = Result<(), Leaks>> + Send + 'static {
         let job = self.take();
+        // The runtimes whose tasks a dump can show: the one we run in, and
+        // the one #[leak_check] built.
+        let mut runtimes = job.options.runtimes.clone();
+        runtimes.extend(Handle::try_current().ok());
+        runtimes.dedup_by_key(|h| h.id());
         async move {
             if job.is_clean() {
                 return Ok(());
@@ -152,7 +157,14 @@ impl Guard {
                     let _ = tx.send(job.run());
                 })
                 .expect("taskleak: cannot start the check thread");
-            rx.await.expect("taskleak: the check thread panicked")
+            let mut verdict = rx.await.expect("taskleak: the check thread panicked");
+            if let Err(leaks) = &mut verdict
+                && !leaks.tasks.is_empty()
+                && let Some(dumps) = crate::hooks::suspended(&runtimes).await
+            {
+                leaks.attach_dumps(&dumps);
+            }
+            verdict
         }
     }
 
@@ -174,9 +186,9 @@ impl Drop for Guard {
             if std::thread::panicking() {
                 // A second panic would abort the process; the test is
                 // failing already, so say what leaked and let it unwind.
-                eprintln!("{leaks}");
+                eprintln!("{}", leaks.for_stderr());
             } else {
-                panic!("{leaks}");
+                panic!("{}", leaks.for_stderr());
             }
         }
     }
@@ -212,6 +224,7 @@ impl Check {
             tasks,
             counted,
             blocked_runtime,
+            dumped: false,
         };
 
         if !crate::TRACKING {

@@ -86,15 +86,15 @@ fn settle<T: TestOutput>(outcome: Result<T, Box<dyn Any + Send>>, verdict: Resul
         (Ok(out), Ok(())) => out,
         (Ok(out), Err(leaks)) if out.is_failure() => {
             // Both are reported: the leaks here, the `Err` by libtest.
-            eprintln!("{leaks}");
+            eprintln!("{}", leaks.for_stderr());
             out
         }
-        (Ok(_), Err(leaks)) => panic!("{leaks}"),
+        (Ok(_), Err(leaks)) => panic!("{}", leaks.for_stderr()),
         (Err(payload), verdict) => {
             // The assertion message was printed when it panicked; the leaks
             // follow it, and the original panic resumes (no double panic).
             if let Err(leaks) = verdict {
-                eprintln!("{leaks}");
+                eprintln!("{}", leaks.for_stderr());
             }
             panic::resume_unwind(payload)
         }

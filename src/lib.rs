@@ -37,7 +37,6 @@
 mod check;
 mod config;
 mod harness;
-#[cfg(tokio_unstable)]
 mod hooks;
 mod registry;
 mod report;
@@ -49,7 +48,7 @@ pub mod __private;
 
 pub use check::{Guard, verify_none};
 pub use config::{DEFAULT_GRACE, Options};
-pub use report::{Frame, LeakedTask, Leaks, SpawnSite};
+pub use report::{Activity, Frame, LeakedTask, Leaks, SpawnSite, Verdict};
 pub use taskleak_macros::leak_check;
 
 /// Whether this build can see spawn sites (tokio's hooks are compiled in).
@@ -93,7 +92,6 @@ pub trait BuilderExt {
 
 impl BuilderExt for tokio::runtime::Builder {
     fn track_tasks(&mut self) -> &mut Self {
-        #[cfg(tokio_unstable)]
         hooks::install(self);
         self
     }

@@ -1,7 +1,7 @@
 //! Turning captured return addresses into the frames a user wants to read.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
@@ -23,12 +23,20 @@ pub struct Frame {
 }
 
 impl Frame {
+    pub(crate) fn new(function: String, file: Option<&Path>, line: Option<u32>) -> Frame {
+        Frame {
+            function,
+            file: file.map(relative),
+            line,
+        }
+    }
+
     /// The demangled function name, without the hash suffix.
     pub fn function(&self) -> &str {
         &self.function
     }
 
-    /// The source file, relative to the working directory when inside it.
+    /// The source file, relative to the workspace root when inside it.
     pub fn file(&self) -> Option<&str> {
         self.file.as_deref()
     }
@@ -69,7 +77,7 @@ const PLUMBING: &[&str] = &[
 /// `crate::path::fn`, `<crate::Type as Trait>::fn`: the crate is the first
 /// segment. Generic parameters (`<F as Future>::poll`), bare C symbols
 /// (`main`, `clone3`) and plumbing crates are not the user's.
-fn is_user_function(name: &str) -> bool {
+pub(crate) fn is_user_function(name: &str) -> bool {
     let name = name
         .trim_start_matches(['<', '&', '*'])
         .trim_start_matches("mut ")
@@ -89,7 +97,6 @@ static RESOLVED: LazyLock<Mutex<HashMap<usize, Arc<[Frame]>>>> = LazyLock::new(D
 /// Every frame behind `ips` (an address with inlined calls gives several),
 /// innermost first. Addresses resolve once per process.
 pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
-    let cwd = std::env::current_dir().ok();
     let mut out = Vec::with_capacity(ips.len());
     for &ip in ips {
         let known = RESOLVED.lock().get(&ip).cloned();
@@ -100,12 +107,7 @@ pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
                     .name()
                     .map(|n| format!("{n:#}"))
                     .unwrap_or_else(|| format!("{ip:#x}"));
-                let file = sym.filename().map(|f| relative(f, cwd.as_deref()));
-                frames.push(Frame {
-                    function,
-                    file,
-                    line: sym.lineno(),
-                });
+                frames.push(Frame::new(function, sym.filename(), sym.lineno()));
             });
             let frames: Arc<[Frame]> = frames.into();
             RESOLVED.lock().insert(ip, frames.clone());
@@ -131,9 +133,19 @@ pub(crate) fn user_frames(all: &[Frame]) -> Vec<Frame> {
     out
 }
 
-fn relative(path: &Path, cwd: Option<&Path>) -> String {
-    let rel = cwd
-        .and_then(|cwd| path.strip_prefix(cwd).ok())
+/// The nearest directory holding a `Cargo.lock`, from the working
+/// directory up: the workspace root, which is also what `Location::file()`
+/// paths are relative to, so frames and spawn sites read alike.
+static ROOT: LazyLock<Option<PathBuf>> = LazyLock::new(|| {
+    let cwd = std::env::current_dir().ok()?;
+    let root = cwd.ancestors().find(|d| d.join("Cargo.lock").is_file());
+    Some(root.unwrap_or(&cwd).to_path_buf())
+});
+
+fn relative(path: &Path) -> String {
+    let rel = ROOT
+        .as_deref()
+        .and_then(|root| path.strip_prefix(root).ok())
         .unwrap_or(path);
     rel.display().to_string()
 }

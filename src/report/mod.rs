@@ -1,15 +1,21 @@
 //! What a failed check returns: the leaked tasks, and how to print them.
 
+mod activity;
+mod color;
 mod frames;
 mod render;
+mod stuck;
 
+use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::Id;
 
+pub use activity::{Activity, Verdict};
 pub use frames::Frame;
+pub(crate) use stuck::Suspension;
 
 use crate::config::{Ignore, Options};
 use crate::registry::TaskRecord;
@@ -40,6 +46,8 @@ pub struct Leaks {
     /// The check blocked a runtime thread, which may have kept its tasks
     /// from finishing.
     pub(crate) blocked_runtime: bool,
+    /// Whether task dumps were taken (so an empty one means something).
+    pub(crate) dumped: bool,
 }
 
 impl Leaks {
@@ -92,6 +100,18 @@ impl Leaks {
 
 impl std::error::Error for Leaks {}
 
+impl Leaks {
+    /// Adds what a task dump says about each survivor.
+    pub(crate) fn attach_dumps(&mut self, dumps: &HashMap<Id, Vec<Vec<Frame>>>) {
+        self.dumped = true;
+        for task in &mut self.tasks {
+            if let Some(traces) = dumps.get(&task.id) {
+                task.stuck_in = Some(traces.iter().map(|t| stuck::suspension(t)).collect());
+            }
+        }
+    }
+}
+
 /// One task that was still running when its check gave up waiting.
 ///
 /// ```
@@ -111,6 +131,10 @@ pub struct LeakedTask {
     chain: Vec<SpawnSite>,
     chain_cut: bool,
     backtrace: Vec<Frame>,
+    activity: Option<Activity>,
+    /// From a task dump: `None` when none was taken for this task's runtime;
+    /// `Some(empty)` when tokio could trace nothing it waits on.
+    stuck_in: Option<Vec<Suspension>>,
 }
 
 impl LeakedTask {
@@ -179,6 +203,34 @@ impl LeakedTask {
         &self.backtrace
     }
 
+    /// How it was polled, from tokio's poll hooks.
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) {
+    /// if let Some(activity) = task.activity() { println!("{:?}", activity.verdict()); }
+    /// # }
+    /// ```
+    pub fn activity(&self) -> Option<&Activity> {
+        self.activity.as_ref()
+    }
+
+    /// Where it is suspended, one line per tokio future it waits on, like
+    /// `my_app::serve → TcpListener::accept`. `None` without a task dump
+    /// (the `taskdump` feature, on Linux, with [`Guard::check_async`](crate::Guard::check_async)
+    /// or `#[leak_check]`); empty when it waits on something tokio cannot
+    /// trace, such as `std::future::pending()` or a non-tokio channel.
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) {
+    /// for place in task.stuck_in().unwrap_or_default() { println!("stuck in {place}"); }
+    /// # }
+    /// ```
+    pub fn stuck_in(&self) -> Option<Vec<String>> {
+        self.stuck_in
+            .as_ref()
+            .map(|s| s.iter().map(Suspension::path).collect())
+    }
+
     /// Spawn sites from this task to the root: identical leaks share it.
     pub(crate) fn chain_key(&self) -> Vec<&'static Location<'static>> {
         std::iter::once(self.spawned_at)
@@ -222,19 +274,32 @@ impl SpawnSite {
 
 /// Resolves the survivors' backtraces and drops the ignored ones.
 pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Vec<LeakedTask> {
+    // Ages and activity first, at one instant: resolving symbols can take
+    // longer than the grace period the first time.
     let now = Instant::now();
+    let snapshot: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let age = now.saturating_duration_since(r.spawned);
+            let activity = crate::hooks::activity(r.id).map(|a| Activity { age, ..a });
+            (age, activity)
+        })
+        .collect();
     records
         .iter()
-        .filter_map(|r| {
+        .zip(snapshot)
+        .filter_map(|(r, (age, activity))| {
             let all = frames::resolve(&r.frames);
             let task = LeakedTask {
                 id: r.id,
                 spawned_at: r.location,
                 parent: r.parent_id,
-                age: now.saturating_duration_since(r.spawned),
+                age,
                 chain: chain(r),
                 chain_cut: r.parent_id.is_some() && r.parent.is_none(),
                 backtrace: frames::user_frames(&all),
+                activity,
+                stuck_in: None,
             };
             let ignored = options.ignore.iter().any(|rule| ignores(rule, &task, &all));
             (!ignored).then_some(task)

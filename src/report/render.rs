@@ -2,58 +2,118 @@
 //!
 //! Written for a developer reading a failed CI run: the headline says how
 //! many tasks and which test, each entry starts with where the task came
-//! from, and identical leaks (a thousand connection handlers) fold into one
-//! entry with a count.
+//! from, then what it is doing, and identical leaks (a thousand connection
+//! handlers) fold into one entry with a count.
 
 use std::fmt::{self, Display, Formatter};
+use std::panic::Location;
 use std::time::Duration;
 
-use super::{LeakedTask, Leaks};
+use super::color::Palette;
+use super::{LeakedTask, Leaks, Verdict};
 
 /// User frames shown per entry; the rest are summarised.
 const MAX_FRAMES_SHOWN: usize = 8;
 /// Ids listed for a folded entry.
 const MAX_IDS_SHOWN: usize = 5;
 
+impl Leaks {
+    /// The report, with terminal colours or without. `Display` is the same
+    /// without colours; taskleak's own panics and prints use colours when
+    /// stderr is a terminal and `NO_COLOR` is not set.
+    ///
+    /// ```
+    /// # fn f(leaks: taskleak::Leaks) {
+    /// eprintln!("{}", leaks.colored(true));
+    /// # }
+    /// ```
+    pub fn colored(&self, on: bool) -> impl Display + '_ {
+        Report {
+            leaks: self,
+            p: Palette { on },
+        }
+    }
+
+    /// The report as taskleak prints it to stderr (or panics with it).
+    pub(crate) fn for_stderr(&self) -> impl Display + '_ {
+        Report {
+            leaks: self,
+            p: Palette::for_stderr(),
+        }
+    }
+}
+
 impl Display for Leaks {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let n = self.len();
-        write!(f, "taskleak: ")?;
-        match &self.test {
-            Some(test) => write!(f, "test `{test}` leaked {}", plural(n, "task"))?,
+        self.colored(false).fmt(f)
+    }
+}
+
+impl fmt::Debug for Leaks {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        // `check().unwrap()` shows Debug: make that the readable report.
+        writeln!(f)?;
+        Display::fmt(self, f)
+    }
+}
+
+struct Report<'a> {
+    leaks: &'a Leaks,
+    p: Palette,
+}
+
+impl Display for Report<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let (leaks, p) = (self.leaks, self.p);
+        let n = leaks.len();
+        write!(f, "{} ", p.alarm("taskleak:"))?;
+        match &leaks.test {
+            Some(test) => write!(f, "test `{}` leaked {}", p.strong(test), plural(n, "task"))?,
             None => write!(f, "{} leaked", plural(n, "task"))?,
         }
         writeln!(
             f,
             " (still running {} after the test body)",
-            human(self.grace)
+            human(leaks.grace)
         )?;
 
-        for (i, group) in fold(&self.tasks).iter().enumerate() {
+        let groups = fold(&leaks.tasks);
+        for (i, group) in groups.iter().enumerate() {
             writeln!(f)?;
-            entry(f, i + 1, group)?;
+            entry(f, p, i + 1, group, leaks.dumped)?;
         }
+        tree(f, p, &groups)?;
 
-        if self.counted > 0 {
+        if leaks.counted > 0 {
             writeln!(f)?;
             writeln!(
                 f,
                 "  {} counted with tokio's RuntimeMetrics::num_alive_tasks(). For spawn sites, \
                  build with `--cfg tokio_unstable` (in .cargo/config.toml: \
                  [build] rustflags = [\"--cfg\", \"tokio_unstable\"]).",
-                if self.counted == 1 {
+                if leaks.counted == 1 {
                     "It was"
                 } else {
                     "They were"
                 }
             )?;
         }
-        if self.blocked_runtime {
+        if leaks.blocked_runtime {
             writeln!(f)?;
             writeln!(
                 f,
-                "  note: the check blocked a runtime thread while it waited, so tasks on that \
-                 runtime could not finish; in async code use `guard.check_async().await`."
+                "  {} the check blocked a runtime thread while it waited, so tasks on that \
+                 runtime could not finish; in async code use `guard.check_async().await`.",
+                p.warn("note:")
+            )?;
+        }
+        if !leaks.dumped && !leaks.tasks.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  {} to see where each task is stuck, enable taskleak's `taskdump` feature \
+                 (Linux) and check with `check_async().await` or #[leak_check].",
+                p.dim("hint:")
             )?;
         }
         writeln!(f)?;
@@ -70,14 +130,6 @@ impl Display for Leaks {
     }
 }
 
-impl fmt::Debug for Leaks {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        // `check().unwrap()` shows Debug: make that the readable report.
-        writeln!(f)?;
-        Display::fmt(self, f)
-    }
-}
-
 /// Survivors with the same spawn chain, in order of first spawn.
 fn fold(tasks: &[LeakedTask]) -> Vec<Vec<&LeakedTask>> {
     let mut groups: Vec<Vec<&LeakedTask>> = Vec::new();
@@ -91,10 +143,21 @@ fn fold(tasks: &[LeakedTask]) -> Vec<Vec<&LeakedTask>> {
     groups
 }
 
-fn entry(f: &mut Formatter<'_>, n: usize, group: &[&LeakedTask]) -> fmt::Result {
+fn entry(
+    f: &mut Formatter<'_>,
+    p: Palette,
+    n: usize,
+    group: &[&LeakedTask],
+    dumped: bool,
+) -> fmt::Result {
     let first = group[0];
     if group.len() == 1 {
-        writeln!(f, "  {n}. task {}, alive {}", first.id, human(first.age))?;
+        writeln!(
+            f,
+            "  {} alive {}",
+            p.strong(format_args!("{n}. task {},", first.id)),
+            human(first.age)
+        )?;
     } else {
         let mut ids: Vec<String> = group
             .iter()
@@ -113,15 +176,17 @@ fn entry(f: &mut Formatter<'_>, n: usize, group: &[&LeakedTask]) -> fmt::Result 
         };
         writeln!(
             f,
-            "  {n}. {} identical tasks (ids {}), alive {ages}",
-            group.len(),
+            "  {} (ids {}), alive {ages}",
+            p.strong(format_args!("{n}. {} identical tasks", group.len())),
             ids.join(", "),
         )?;
     }
     writeln!(f, "     spawned at {}", first.spawned_at)?;
 
     // The chain, innermost first, ending where the root task came from.
-    if !first.chain.is_empty() || first.chain_cut {
+    if first.chain.is_empty() && !first.chain_cut {
+        writeln!(f, "     from the test body (outside any task)")?;
+    } else {
         writeln!(f, "     spawn chain:")?;
         writeln!(f, "       this task     spawned at {}", first.spawned_at)?;
         for site in &first.chain {
@@ -131,16 +196,77 @@ fn entry(f: &mut Formatter<'_>, n: usize, group: &[&LeakedTask]) -> fmt::Result 
                 site.task, site.location
             )?;
         }
+        if first.chain_cut {
+            writeln!(f, "       ← … (chain cut: deeper than 64 spawns)")?;
+        } else {
+            writeln!(f, "       ← from the test body (outside any task)")?;
+        }
     }
-    let root = if first.chain_cut {
-        "       ← … (chain cut: deeper than 64 spawns)".to_string()
-    } else {
-        "       ← from the test body (outside any task)".to_string()
-    };
-    if first.chain.is_empty() && !first.chain_cut {
-        writeln!(f, "     from the test body (outside any task)")?;
-    } else {
-        writeln!(f, "{root}")?;
+
+    if let Some(a) = &first.activity {
+        let verdict = match a.verdict() {
+            Verdict::Idle => p.dim("idle").to_string(),
+            Verdict::Busy => p.alarm("busy").to_string(),
+            Verdict::NeverPolled => p.warn("never polled").to_string(),
+        };
+        write!(f, "     activity: {verdict}")?;
+        match (a.verdict(), a.in_poll_for) {
+            (Verdict::NeverPolled, _) => {
+                writeln!(f, " (its runtime never ran it: blocked, or shut down?)")?
+            }
+            (Verdict::Busy, Some(d)) if d > Duration::from_millis(10) => writeln!(
+                f,
+                " · inside one poll for {} (blocking code in async?)",
+                human(d)
+            )?,
+            (verdict, _) => {
+                write!(
+                    f,
+                    " · {}, last {} ago, {} in polls",
+                    plural(a.polls as usize, "poll"),
+                    human(a.last_poll_ago.unwrap_or_default()),
+                    human(a.busy)
+                )?;
+                if verdict == Verdict::Busy {
+                    write!(f, " (polled continually: a loop that keeps waking itself?)")?;
+                }
+                writeln!(f)?;
+            }
+        }
+    }
+
+    match &first.stuck_in {
+        Some(places) if places.is_empty() => writeln!(
+            f,
+            "     stuck in: no trace point: it waits on a future tokio's task dump cannot see \
+             (std::future::pending(), a std or futures channel, a hand-written future, or \
+             tokio I/O readiness such as TcpListener::accept)"
+        )?,
+        Some(places) => {
+            for place in places {
+                write!(f, "     stuck in: ")?;
+                for (i, frame) in place.user.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " → ")?;
+                    }
+                    write!(f, "{}", p.user(frame))?;
+                }
+                if let Some(leaf) = &place.leaf {
+                    let sep = if place.user.is_empty() { "" } else { " → " };
+                    write!(f, "{sep}{leaf}")?;
+                }
+                match &place.at {
+                    Some(at) => writeln!(f, "  {}", p.dim(format_args!("at {at}")))?,
+                    None => writeln!(f)?,
+                }
+            }
+        }
+        None if dumped => writeln!(
+            f,
+            "     stuck in: unknown (its runtime was not dumped: only the runtime the check \
+             runs in is)"
+        )?,
+        None => {}
     }
 
     if !first.backtrace.is_empty() {
@@ -153,7 +279,8 @@ fn entry(f: &mut Formatter<'_>, n: usize, group: &[&LeakedTask]) -> fmt::Result 
             .max()
             .unwrap_or(0);
         for frame in first.backtrace.iter().take(MAX_FRAMES_SHOWN) {
-            write!(f, "       {:<width$}", frame.function())?;
+            let pad = width - frame.function().chars().count();
+            write!(f, "       {}{:pad$}", p.user(frame.function()), "")?;
             match (frame.file(), frame.line()) {
                 (Some(file), Some(line)) => writeln!(f, "  at {file}:{line}")?,
                 (Some(file), None) => writeln!(f, "  at {file}")?,
@@ -164,6 +291,76 @@ fn entry(f: &mut Formatter<'_>, n: usize, group: &[&LeakedTask]) -> fmt::Result 
         if more > 0 {
             writeln!(f, "       … {more} more")?;
         }
+    }
+    Ok(())
+}
+
+/// One spawn site in the tree, with the entries that end there.
+struct Node {
+    site: &'static Location<'static>,
+    entries: Vec<(usize, usize)>,
+    children: Vec<Node>,
+}
+
+/// Draws the survivors' spawn chains as one tree, when some of them share
+/// ancestors: who spawned whom is then easier to see than in the chains.
+fn tree(f: &mut Formatter<'_>, p: Palette, groups: &[Vec<&LeakedTask>]) -> fmt::Result {
+    let mut roots: Vec<Node> = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        let mut path = group[0].chain_key();
+        path.reverse(); // root first
+        let mut level = &mut roots;
+        for (depth, site) in path.iter().enumerate() {
+            let at = match level.iter().position(|n| n.site == *site) {
+                Some(at) => at,
+                None => {
+                    level.push(Node {
+                        site,
+                        entries: Vec::new(),
+                        children: Vec::new(),
+                    });
+                    level.len() - 1
+                }
+            };
+            if depth == path.len() - 1 {
+                level[at].entries.push((i + 1, group.len()));
+            }
+            level = &mut level[at].children;
+        }
+    }
+    if groups.len() < 2 || roots.iter().all(|r| r.children.is_empty()) {
+        return Ok(());
+    }
+    writeln!(f)?;
+    writeln!(f, "  {}", p.strong("spawn tree:"))?;
+    for root in &roots {
+        node(f, p, root, "    ", "    ")?;
+    }
+    Ok(())
+}
+
+fn node(f: &mut Formatter<'_>, p: Palette, n: &Node, head: &str, rest: &str) -> fmt::Result {
+    write!(f, "{head}{}", n.site)?;
+    for (entry, count) in &n.entries {
+        let what = if *count == 1 {
+            format!("[{entry}]")
+        } else {
+            format!("[{entry}] {count} tasks")
+        };
+        write!(f, "  {}", p.strong(what))?;
+    }
+    if n.entries.is_empty() {
+        write!(f, "  {}", p.dim("(not leaked)"))?;
+    }
+    writeln!(f)?;
+    for (i, child) in n.children.iter().enumerate() {
+        let last = i + 1 == n.children.len();
+        let (h, r) = if last {
+            ("└─ ", "   ")
+        } else {
+            ("├─ ", "│  ")
+        };
+        node(f, p, child, &format!("{rest}{h}"), &format!("{rest}{r}"))?;
     }
     Ok(())
 }
@@ -200,16 +397,20 @@ mod tests {
         assert_eq!(human(Duration::from_secs(12)), "12s");
     }
 
-    #[test]
-    fn counted_leaks_say_how_to_get_spawn_sites() {
-        let leaks = Leaks {
+    fn counted() -> Leaks {
+        Leaks {
             test: Some("my_test".into()),
             grace: Duration::from_millis(500),
             tasks: Vec::new(),
             counted: 3,
             blocked_runtime: false,
-        };
-        let text = leaks.to_string();
+            dumped: false,
+        }
+    }
+
+    #[test]
+    fn counted_leaks_say_how_to_get_spawn_sites() {
+        let text = counted().to_string();
         assert!(
             text.starts_with(
                 "taskleak: test `my_test` leaked 3 tasks (still running 500ms after the test body)"
@@ -217,5 +418,30 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("--cfg tokio_unstable"), "{text}");
+    }
+
+    #[test]
+    fn colour_on_and_off() {
+        let leaks = counted();
+        let plain = leaks.colored(false).to_string();
+        let colored = leaks.colored(true).to_string();
+        assert!(!plain.contains('\x1b'), "{plain}");
+        assert!(
+            colored.starts_with("\x1b[1;31mtaskleak:\x1b[0m "),
+            "{colored:?}"
+        );
+        assert!(colored.contains("\x1b[1mmy_test\x1b[0m"), "{colored:?}");
+        // Stripped of escapes, the two read the same.
+        let mut stripped = String::new();
+        let mut in_escape = false;
+        for c in colored.chars() {
+            match (in_escape, c) {
+                (false, '\x1b') => in_escape = true,
+                (true, 'm') => in_escape = false,
+                (false, c) => stripped.push(c),
+                _ => {}
+            }
+        }
+        assert_eq!(stripped, plain);
     }
 }

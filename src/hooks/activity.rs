@@ -1,0 +1,105 @@
+//! Poll activity per task: how often and how recently it was polled, and
+//! for how long.
+//!
+//! Polls are the hottest path there is, so the counters live in a fixed
+//! table of atomics indexed by task id, not in the locked registry: a poll
+//! costs a clock read and a few relaxed atomic operations. Two live tasks
+//! whose ids collide share a slot; the older one then reads as "unknown"
+//! rather than with wrong numbers.
+
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use tokio::task::Id;
+
+use crate::registry::id_u64;
+use crate::report::Activity;
+
+const SLOTS: usize = 1 << 14;
+
+struct Slot {
+    id: AtomicU64,
+    polls: AtomicU64,
+    /// Clock (see [`now`]) at the last poll's start; 0: never polled.
+    last_poll: AtomicU64,
+    /// Clock at the current poll's start; 0: not inside a poll.
+    in_poll_since: AtomicU64,
+    busy_ns: AtomicU64,
+}
+
+static TABLE: [Slot; SLOTS] = [const {
+    Slot {
+        id: AtomicU64::new(0),
+        polls: AtomicU64::new(0),
+        last_poll: AtomicU64::new(0),
+        in_poll_since: AtomicU64::new(0),
+        busy_ns: AtomicU64::new(0),
+    }
+}; SLOTS];
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Nanoseconds since the first use, plus one so that 0 can mean "never".
+fn now() -> u64 {
+    EPOCH.elapsed().as_nanos() as u64 + 1
+}
+
+fn slot(id: u64) -> &'static Slot {
+    &TABLE[(id as usize) % SLOTS]
+}
+
+pub(crate) fn spawned(id: Id) {
+    let id = id_u64(id);
+    let s = slot(id);
+    s.id.store(0, Relaxed);
+    s.polls.store(0, Relaxed);
+    s.last_poll.store(0, Relaxed);
+    s.in_poll_since.store(0, Relaxed);
+    s.busy_ns.store(0, Relaxed);
+    s.id.store(id, Relaxed);
+}
+
+pub(crate) fn before_poll(id: Id) {
+    let id = id_u64(id);
+    let s = slot(id);
+    if s.id.load(Relaxed) == id {
+        let t = now();
+        s.polls.fetch_add(1, Relaxed);
+        s.last_poll.store(t, Relaxed);
+        s.in_poll_since.store(t, Relaxed);
+    }
+}
+
+pub(crate) fn after_poll(id: Id) {
+    let id = id_u64(id);
+    let s = slot(id);
+    if s.id.load(Relaxed) == id {
+        let start = s.in_poll_since.swap(0, Relaxed);
+        if start != 0 {
+            s.busy_ns.fetch_add(now().saturating_sub(start), Relaxed);
+        }
+    }
+}
+
+/// The task's activity, if its slot still belongs to it.
+pub(crate) fn get(id: Id) -> Option<Activity> {
+    let id = id_u64(id);
+    let s = slot(id);
+    let now = now();
+    let ago = |t: u64| Duration::from_nanos(now.saturating_sub(t));
+    let activity = Activity {
+        polls: s.polls.load(Relaxed),
+        last_poll_ago: match s.last_poll.load(Relaxed) {
+            0 => None,
+            t => Some(ago(t)),
+        },
+        in_poll_for: match s.in_poll_since.load(Relaxed) {
+            0 => None,
+            t => Some(ago(t)),
+        },
+        busy: Duration::from_nanos(s.busy_ns.load(Relaxed)),
+        age: Duration::ZERO, // the report fills it in
+    };
+    (s.id.load(Relaxed) == id).then_some(activity)
+}

@@ -1,0 +1,198 @@
+//! Reports say what a leaked task is doing: where it is suspended (task
+//! dumps, the `taskdump` feature) and how it was polled.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{current_thread, forever, multi_thread, quick};
+use taskleak::Verdict;
+
+/// The one survivor of `body`, checked with `check_async` on `rt`.
+fn one_leak<F: std::future::Future<Output = ()> + Send + 'static>(
+    rt: &tokio::runtime::Runtime,
+    body: F,
+) -> taskleak::Leaks {
+    let guard = quick().verify_none();
+    rt.block_on(async move {
+        tokio::spawn(body);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        guard.check_async().await.unwrap_err()
+    })
+}
+
+#[cfg(all(feature = "taskdump", target_os = "linux", target_arch = "x86_64"))]
+mod dumps {
+    use super::*;
+
+    async fn wait_for_reply(rx: tokio::sync::oneshot::Receiver<()>) {
+        let _ = rx.await;
+    }
+
+    async fn nap() {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+
+    async fn serve(listener: tokio::net::TcpListener) {
+        let _ = listener.accept().await;
+    }
+
+    #[test]
+    fn a_task_blocked_on_a_oneshot_receive() {
+        for rt in [current_thread(), multi_thread()] {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let leaks = one_leak(&rt, wait_for_reply(rx));
+            let stuck = leaks.tasks()[0].stuck_in().expect("dumped");
+            assert_eq!(
+                stuck,
+                ["stuck::dumps::wait_for_reply → oneshot::Receiver"],
+                "{leaks}"
+            );
+            assert!(
+                leaks.to_string().contains(
+                    "stuck in: stuck::dumps::wait_for_reply → oneshot::Receiver  at tests/stuck.rs:"
+                ),
+                "{leaks}"
+            );
+            drop(tx);
+        }
+    }
+
+    #[test]
+    fn a_task_blocked_on_sleep() {
+        let rt = current_thread();
+        let leaks = one_leak(&rt, nap());
+        let stuck = leaks.tasks()[0].stuck_in().expect("dumped");
+        assert_eq!(stuck, ["stuck::dumps::nap → sleep::Sleep"], "{leaks}");
+    }
+
+    #[test]
+    fn a_task_parked_on_a_non_tokio_future_says_so() {
+        let rt = multi_thread();
+        let leaks = one_leak(&rt, forever());
+        assert_eq!(leaks.tasks()[0].stuck_in(), Some(vec![]));
+        assert!(
+            leaks.to_string().contains(
+                "stuck in: no trace point: it waits on a future tokio's task dump cannot see"
+            ),
+            "{leaks}"
+        );
+    }
+
+    /// tokio 1.54's `TcpListener::accept` waits in `Registration::readiness`,
+    /// which has no trace point, so a dump sees nothing; the report says so
+    /// explicitly instead of printing nothing.
+    #[test]
+    fn a_task_blocked_on_accept_is_reported_as_untraceable() {
+        let rt = multi_thread();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let leaks = one_leak(&rt, serve(listener));
+        assert_eq!(leaks.tasks()[0].stuck_in(), Some(vec![]), "{leaks}");
+        assert!(
+            leaks.to_string().contains("TcpListener::accept)"),
+            "{leaks}"
+        );
+    }
+}
+
+#[test]
+fn idle_busy_and_never_polled_verdicts() {
+    let rt = multi_thread();
+
+    let idle = one_leak(&rt, forever());
+    let a = idle.tasks()[0].activity().expect("activity");
+    assert_eq!(a.verdict(), Verdict::Idle, "{idle}");
+    assert_eq!(a.polls(), 1);
+    assert!(
+        idle.to_string().contains("activity: idle · 1 poll, last "),
+        "{idle}"
+    );
+
+    let busy = one_leak(&rt, async {
+        loop {
+            tokio::task::yield_now().await;
+        }
+    });
+    let a = busy.tasks()[0].activity().expect("activity");
+    assert_eq!(a.verdict(), Verdict::Busy, "{busy}");
+    assert!(a.polls() > 100, "{busy}");
+    assert!(busy.to_string().contains("(polled continually"), "{busy}");
+
+    // A current-thread runtime nobody drives never polls its tasks.
+    let parked = current_thread();
+    let guard = quick().verify_none();
+    parked.handle().spawn(forever());
+    let never = guard.check().unwrap_err();
+    let a = never.tasks()[0].activity().expect("activity");
+    assert_eq!(a.verdict(), Verdict::NeverPolled, "{never}");
+    assert!(
+        never.to_string().contains("activity: never polled"),
+        "{never}"
+    );
+}
+
+#[test]
+fn a_task_blocking_inside_one_poll_is_busy() {
+    let rt = multi_thread();
+    let leaks = {
+        let guard = quick().verify_none();
+        rt.spawn(async {
+            std::thread::sleep(Duration::from_millis(300)); // blocking in async
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        guard.check().unwrap_err()
+    };
+    let a = leaks.tasks()[0].activity().expect("activity");
+    assert_eq!(a.verdict(), Verdict::Busy, "{leaks}");
+    assert!(a.in_poll_for().is_some(), "{leaks}");
+    assert!(leaks.to_string().contains("inside one poll for"), "{leaks}");
+}
+
+#[test]
+fn colour_is_off_in_display_and_on_when_asked() {
+    let rt = multi_thread();
+    let leaks = one_leak(&rt, forever());
+    assert!(!leaks.to_string().contains('\x1b'));
+    let colored = leaks.colored(true).to_string();
+    assert!(
+        colored.contains("\x1b[1;31mtaskleak:\x1b[0m"),
+        "{colored:?}"
+    );
+    // Spawn sites stay plain, so `should_panic(expected = ..)` matches alike.
+    assert!(
+        colored.contains("spawned at tests/stuck.rs:"),
+        "{colored:?}"
+    );
+}
+
+#[test]
+fn shared_ancestors_are_drawn_as_a_tree() {
+    let rt = multi_thread();
+    let guard = quick().verify_none();
+    rt.block_on(async {
+        tokio::spawn(async {
+            tokio::spawn(forever());
+            tokio::spawn(forever());
+            tokio::spawn(async {
+                tokio::spawn(forever());
+                forever().await
+            });
+            forever().await
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    });
+    let leaks = guard.check().unwrap_err();
+    let report = leaks.to_string();
+    let tree = &report[report.find("spawn tree:").expect("a tree")..];
+    let lines: Vec<&str> = tree.lines().skip(1).take(5).collect();
+    assert!(lines[0].starts_with("    tests/stuck.rs:"), "{report}");
+    assert!(lines[1].starts_with("    ├─ tests/stuck.rs:"), "{report}");
+    assert!(lines[2].starts_with("    ├─ tests/stuck.rs:"), "{report}");
+    assert!(lines[3].starts_with("    └─ tests/stuck.rs:"), "{report}");
+    assert!(
+        lines[4].starts_with("       └─ tests/stuck.rs:"),
+        "{report}"
+    );
+}
