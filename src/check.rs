@@ -1,13 +1,17 @@
 //! The guard, and the check it runs when the test body is done.
 
+use std::collections::HashSet;
 use std::future::Future;
+use std::io::Write as _;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::task::Id;
 
-use crate::config::Options;
+use crate::config::env::Mode;
+use crate::config::{Options, defaults};
 use crate::registry;
 use crate::report::{self, Leaks};
 use crate::scope::Scope;
@@ -71,13 +75,24 @@ pub struct Guard {
 struct Check {
     scope: Arc<Scope>,
     options: Options,
-    /// Runtimes counted by number of live tasks (builds without hooks).
+    /// The grace period, resolved (options > environment > configure!).
+    grace: Duration,
+    mode: Mode,
+    /// Runtimes counted by number of live tasks (builds without hooks),
+    /// with the count not to exceed.
     counted: Vec<(Handle, usize)>,
+    /// Tasks alive at the start, for `Options::ignore_current`.
+    preexisting: HashSet<Id>,
 }
 
 impl Guard {
     pub(crate) fn open(options: Options) -> Guard {
         let scope = Scope::open();
+        let preexisting = if options.ignore_current && crate::TRACKING {
+            registry::live_ids()
+        } else {
+            HashSet::new()
+        };
         let mut counted = Vec::new();
         if !crate::TRACKING {
             // Without hooks, count on the runtimes this guard can see.
@@ -91,16 +106,25 @@ impl Guard {
                     .iter()
                     .any(|(h, _): &(Handle, _)| h.id() == handle.id())
                 {
-                    let alive = handle.metrics().num_alive_tasks();
-                    counted.push((handle, alive));
+                    // goleak-like: every live task counts, unless asked
+                    // to ignore the ones already there.
+                    let baseline = if options.ignore_current {
+                        handle.metrics().num_alive_tasks()
+                    } else {
+                        0
+                    };
+                    counted.push((handle, baseline));
                 }
             }
         }
         Guard {
             job: Some(Check {
                 scope,
+                grace: defaults::grace(options.grace),
+                mode: defaults::mode(),
                 options,
                 counted,
+                preexisting,
             }),
             _thread_bound: PhantomData,
         }
@@ -118,7 +142,9 @@ impl Guard {
     /// assert!(guard.check().is_ok());
     /// ```
     pub fn check(mut self) -> Result<(), Leaks> {
-        self.take().run()
+        let job = self.take();
+        let mode = job.mode;
+        conclude(mode, job.run())
     }
 
     /// Like [`Guard::check`], but waits by yielding to the runtime, so the
@@ -145,7 +171,8 @@ impl Guard {
         runtimes.extend(Handle::try_current().ok());
         runtimes.dedup_by_key(|h| h.id());
         async move {
-            if job.is_clean() {
+            let mode = job.mode;
+            if mode == Mode::Off || job.is_clean() {
                 return Ok(());
             }
             // Wait on a helper thread, woken by the terminate hook itself;
@@ -164,15 +191,17 @@ impl Guard {
             {
                 leaks.attach_dumps(&dumps);
             }
-            verdict
+            conclude(mode, verdict)
         }
     }
 
     fn take(&mut self) -> Check {
         let job = self.job.take().expect("a guard is checked once");
         // From now on new spawns from this thread are not the test's; tasks
-        // already in the scope (and their children) still are.
+        // already in the scope (and their children) still are, and they are
+        // claimed: the suite gate leaves them to this check.
         job.scope.close();
+        job.scope.mark_checked();
         job
     }
 }
@@ -182,7 +211,9 @@ impl Drop for Guard {
         if self.job.is_none() {
             return;
         }
-        if let Err(leaks) = self.take().run() {
+        let job = self.take();
+        let mode = job.mode;
+        if let Err(leaks) = conclude(mode, job.run()) {
             if std::thread::panicking() {
                 // A second panic would abort the process; the test is
                 // failing already, so say what leaked and let it unwind.
@@ -209,22 +240,60 @@ fn warn_blind() {
     });
 }
 
+/// Applies `TASKLEAK`'s mode to a verdict, and publishes leaks to CI.
+fn conclude(mode: Mode, verdict: Result<(), Leaks>) -> Result<(), Leaks> {
+    match (mode, verdict) {
+        (_, Ok(())) | (Mode::Off, _) => Ok(()),
+        (Mode::Warn, Err(leaks)) => {
+            report::ci::publish(&leaks);
+            // Straight to stderr: libtest drops what a passing test printed.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}\n(TASKLEAK=warn: not failing the test)",
+                leaks.for_stderr()
+            );
+            Ok(())
+        }
+        (Mode::Fail, Err(leaks)) => {
+            report::ci::publish(&leaks);
+            Err(leaks)
+        }
+    }
+}
+
 impl Check {
     fn is_clean(&self) -> bool {
         self.scope.alive() == 0 && self.counted_extra() == 0
     }
 
+    /// The scope's live tasks, less those `ignore_current` excludes.
+    fn survivors(&self) -> Vec<Arc<registry::TaskRecord>> {
+        let mut records = registry::survivors(&self.scope);
+        if !self.preexisting.is_empty() {
+            records.retain(|r| {
+                let mut lineage = std::iter::successors(Some(&**r), |r| r.parent.as_deref());
+                !lineage.any(|r| self.preexisting.contains(&r.id))
+                    && r.parent_id.is_none_or(|p| !self.preexisting.contains(&p))
+            });
+        }
+        records
+    }
+
     fn run(self) -> Result<(), Leaks> {
-        let deadline = Instant::now() + self.options.grace;
+        if self.mode == Mode::Off {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.grace;
         let blocked_runtime =
             Handle::try_current().is_ok_and(|h| h.runtime_flavor() != RuntimeFlavor::MultiThread);
         let leaks = |tasks: Vec<report::LeakedTask>, counted: usize| Leaks {
             test: self.scope.name.clone(),
-            grace: self.options.grace,
+            grace: self.grace,
             tasks,
             counted,
             blocked_runtime,
             dumped: false,
+            suite_end: false,
         };
 
         if !crate::TRACKING {
@@ -242,9 +311,8 @@ impl Check {
             if alive == 0 {
                 return Ok(());
             }
-            if !self.options.ignore.is_empty()
-                && report::all_ignored(&registry::survivors(&self.scope), &self.options)
-            {
+            let filtered = !self.preexisting.is_empty() || self.options.rules().next().is_some();
+            if filtered && report::all_ignored(&self.survivors(), &self.options) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -252,7 +320,7 @@ impl Check {
             }
             alive = self.scope.wait_for_change(alive, deadline);
         }
-        let tasks = report::leaked_tasks(&registry::survivors(&self.scope), &self.options);
+        let tasks = report::leaked_tasks(&self.survivors(), &self.options);
         if tasks.is_empty() {
             Ok(()) // the last ones ended while we looked
         } else {
@@ -276,7 +344,7 @@ impl Check {
             if extra == 0 || Instant::now() >= deadline {
                 return extra;
             }
-            std::thread::sleep(std::time::Duration::from_millis(1).min(deadline - Instant::now()));
+            std::thread::sleep(Duration::from_millis(1).min(deadline - Instant::now()));
         }
     }
 }

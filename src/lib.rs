@@ -36,6 +36,7 @@
 
 mod check;
 mod config;
+mod gate;
 mod harness;
 mod hooks;
 mod registry;
@@ -91,8 +92,64 @@ pub trait BuilderExt {
 }
 
 impl BuilderExt for tokio::runtime::Builder {
+    #[track_caller]
     fn track_tasks(&mut self) -> &mut Self {
+        config::defaults::validate();
+        if let Some(choice) = config::defaults::chosen_backtraces() {
+            let frames = choice == config::env::Backtraces::Full;
+            registry::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
+        }
         hooks::install(self);
         self
     }
+}
+
+/// Sets binary-wide defaults for every check in this test binary, like
+/// goleak's `VerifyTestMain(m, opts...)`. Place it once, at the top level of
+/// a test crate; it runs before any test.
+///
+/// | key | value | meaning |
+/// |---|---|---|
+/// | `grace` | `"250ms"`, `"2s"` | default grace period |
+/// | `ignore` | `["crate::path", "src/file.rs", "src/file.rs:42"]` | ignore rules added to every check, and to the suite gate |
+/// | `mode` | `"fail"`, `"warn"`, `"off"` | as `TASKLEAK` |
+/// | `backtrace` | `"full"`, `"short"`, `"off"` | as `TASKLEAK_BACKTRACE` |
+/// | `suite_gate` | `true` | at the end of the binary, fail it if tracked tasks that no check claimed are still running |
+///
+/// A setting given to a check (`Options`, `#[leak_check(..)]`) wins over
+/// the environment (`TASKLEAK_*`), which wins over `configure!`, which wins
+/// over the built-in defaults. A bad value fails the first check with a
+/// message naming it; an unknown key is a compile error.
+///
+/// ```
+/// taskleak::configure! {
+///     grace: "1s",
+///     ignore: ["hyper::client::pool"],
+///     suite_gate: true,
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! configure {
+    ($($key:ident : $value:expr),* $(,)?) => {
+        const _: () = {
+            #[$crate::__private::ctor::ctor(unsafe, crate_path = $crate::__private::ctor)]
+            fn __taskleak_configure() {
+                let mut config = $crate::__private::Config::new(concat!(file!(), ":", line!()));
+                $( $crate::configure!(@key config $key $value); )*
+                config.install();
+            }
+        };
+    };
+    (@key $c:ident grace $v:expr) => { $c.grace($v) };
+    (@key $c:ident ignore $v:expr) => { $c.ignore(&$v) };
+    (@key $c:ident mode $v:expr) => { $c.mode($v) };
+    (@key $c:ident backtrace $v:expr) => { $c.backtrace($v) };
+    (@key $c:ident suite_gate $v:expr) => { $c.suite_gate($v) };
+    (@key $c:ident $other:ident $v:expr) => {
+        compile_error!(concat!(
+            "taskleak::configure!: unknown key `", stringify!($other),
+            "`; expected one of: grace, ignore, mode, backtrace, suite_gate"
+        ))
+    };
 }

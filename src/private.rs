@@ -63,3 +63,6 @@ pub fn run_sync<T: TestOutput>(options: Options, body: impl FnOnce() -> T) -> T 
 pub fn set_capture_frames(on: bool) {
     crate::registry::CAPTURE_FRAMES.store(on, std::sync::atomic::Ordering::Relaxed);
 }
+
+pub use crate::config::defaults::Config;
+pub use ctor;

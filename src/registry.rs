@@ -184,11 +184,26 @@ pub(crate) fn get(id: Id) -> Option<Arc<TaskRecord>> {
 
 /// The live tasks of `scope` and its nested scopes, in spawn order.
 pub(crate) fn survivors(scope: &Arc<Scope>) -> Vec<Arc<TaskRecord>> {
+    live_where(|r| r.scope.as_ref().is_some_and(|s| s.within(scope)))
+}
+
+/// Live tasks that no check claimed: outside every scope, or in scopes
+/// never checked (the suite gate reports them).
+pub(crate) fn unclaimed() -> Vec<Arc<TaskRecord>> {
+    live_where(|r| r.scope.as_ref().is_none_or(|s| !s.claimed()))
+}
+
+/// Ids of every live tracked task (for `Options::ignore_current`).
+pub(crate) fn live_ids() -> std::collections::HashSet<Id> {
+    live_where(|_| true).iter().map(|r| r.id).collect()
+}
+
+fn live_where(keep: impl Fn(&TaskRecord) -> bool) -> Vec<Arc<TaskRecord>> {
     let mut out = Vec::new();
     for shard in &REGISTRY {
         let shard = shard.0.lock();
         out.extend(shard.map.values().filter_map(|slot| match slot {
-            Slot::Live(r) if r.scope.as_ref().is_some_and(|s| s.within(scope)) => Some(r.clone()),
+            Slot::Live(r) if keep(r) => Some(r.clone()),
             _ => None,
         }));
     }

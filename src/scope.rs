@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
@@ -18,6 +18,8 @@ pub(crate) struct Scope {
     pub(crate) parent: Option<Arc<Scope>>,
     /// Live tracked tasks in this scope and its nested scopes.
     alive: AtomicUsize,
+    /// A check ran on this scope: its tasks are claimed (see the suite gate).
+    checked: AtomicBool,
     /// Checks blocked on `changed`; terminations only lock when non-zero.
     waiters: AtomicUsize,
     lock: Mutex<()>,
@@ -41,6 +43,7 @@ impl Scope {
             name,
             parent: current(),
             alive: AtomicUsize::new(0),
+            checked: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
             lock: Mutex::new(()),
             changed: Condvar::new(),
@@ -59,6 +62,22 @@ impl Scope {
                 open.remove(i);
             }
         });
+    }
+
+    pub(crate) fn mark_checked(&self) {
+        self.checked.store(true, SeqCst);
+    }
+
+    /// Did a check run on this scope or one enclosing it?
+    pub(crate) fn claimed(&self) -> bool {
+        let mut s = Some(self);
+        while let Some(scope) = s {
+            if scope.checked.load(SeqCst) {
+                return true;
+            }
+            s = scope.parent.as_deref();
+        }
+        false
     }
 
     pub(crate) fn alive(&self) -> usize {

@@ -1,6 +1,7 @@
 //! What a failed check returns: the leaked tasks, and how to print them.
 
 mod activity;
+pub(crate) mod ci;
 mod color;
 mod frames;
 mod render;
@@ -17,6 +18,8 @@ pub use activity::{Activity, Verdict};
 pub use frames::Frame;
 pub(crate) use stuck::Suspension;
 
+use crate::config::defaults;
+use crate::config::env::Backtraces;
 use crate::config::{Ignore, Options};
 use crate::registry::TaskRecord;
 
@@ -48,6 +51,8 @@ pub struct Leaks {
     pub(crate) blocked_runtime: bool,
     /// Whether task dumps were taken (so an empty one means something).
     pub(crate) dumped: bool,
+    /// Found by the suite gate at the end of the binary, not by a check.
+    pub(crate) suite_end: bool,
 }
 
 impl Leaks {
@@ -101,6 +106,18 @@ impl Leaks {
 impl std::error::Error for Leaks {}
 
 impl Leaks {
+    pub(crate) fn at_suite_end(tasks: Vec<LeakedTask>, grace: Duration) -> Leaks {
+        Leaks {
+            test: None,
+            grace,
+            tasks,
+            counted: 0,
+            blocked_runtime: false,
+            dumped: false,
+            suite_end: true,
+        }
+    }
+
     /// Adds what a task dump says about each survivor.
     pub(crate) fn attach_dumps(&mut self, dumps: &HashMap<Id, Vec<Vec<Frame>>>) {
         self.dumped = true;
@@ -276,6 +293,7 @@ impl SpawnSite {
 pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Vec<LeakedTask> {
     // Ages and activity first, at one instant: resolving symbols can take
     // longer than the grace period the first time.
+    let show_chain = defaults::backtraces() != Backtraces::Off;
     let now = Instant::now();
     let snapshot: Vec<_> = records
         .iter()
@@ -295,13 +313,13 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
                 spawned_at: r.location,
                 parent: r.parent_id,
                 age,
-                chain: chain(r),
-                chain_cut: r.parent_id.is_some() && r.parent.is_none(),
+                chain: if show_chain { chain(r) } else { Vec::new() },
+                chain_cut: show_chain && r.parent_id.is_some() && r.parent.is_none(),
                 backtrace: frames::user_frames(&all),
                 activity,
                 stuck_in: None,
             };
-            let ignored = options.ignore.iter().any(|rule| ignores(rule, &task, &all));
+            let ignored = options.rules().any(|rule| ignores(rule, &task, &all));
             (!ignored).then_some(task)
         })
         .collect()
@@ -338,5 +356,5 @@ fn ignores(rule: &Ignore, task: &LeakedTask, all: &[Frame]) -> bool {
 /// Are all of the scope's current survivors ignored? (Then a check need not
 /// wait out the grace period for them.)
 pub(crate) fn all_ignored(records: &[Arc<TaskRecord>], options: &Options) -> bool {
-    !options.ignore.is_empty() && leaked_tasks(records, options).is_empty()
+    leaked_tasks(records, options).is_empty()
 }

@@ -67,20 +67,32 @@ impl Display for Report<'_> {
         let (leaks, p) = (self.leaks, self.p);
         let n = leaks.len();
         write!(f, "{} ", p.alarm("taskleak:"))?;
+        if leaks.suite_end {
+            writeln!(
+                f,
+                "{} still running when the test binary ended, claimed by no check \
+                 (suite gate; waited {})",
+                plural(n, "task"),
+                human(leaks.grace)
+            )?;
+        }
         match &leaks.test {
+            _ if leaks.suite_end => {}
             Some(test) => write!(f, "test `{}` leaked {}", p.strong(test), plural(n, "task"))?,
             None => write!(f, "{} leaked", plural(n, "task"))?,
         }
-        writeln!(
-            f,
-            " (still running {} after the test body)",
-            human(leaks.grace)
-        )?;
+        if !leaks.suite_end {
+            writeln!(
+                f,
+                " (still running {} after the test body)",
+                human(leaks.grace)
+            )?;
+        }
 
         let groups = fold(&leaks.tasks);
         for (i, group) in groups.iter().enumerate() {
             writeln!(f)?;
-            entry(f, p, i + 1, group, leaks.dumped)?;
+            entry(f, p, i + 1, group, leaks)?;
         }
         tree(f, p, &groups)?;
 
@@ -131,7 +143,7 @@ impl Display for Report<'_> {
 }
 
 /// Survivors with the same spawn chain, in order of first spawn.
-fn fold(tasks: &[LeakedTask]) -> Vec<Vec<&LeakedTask>> {
+pub(crate) fn fold(tasks: &[LeakedTask]) -> Vec<Vec<&LeakedTask>> {
     let mut groups: Vec<Vec<&LeakedTask>> = Vec::new();
     for task in tasks {
         let key = task.chain_key();
@@ -148,9 +160,15 @@ fn entry(
     p: Palette,
     n: usize,
     group: &[&LeakedTask],
-    dumped: bool,
+    leaks: &Leaks,
 ) -> fmt::Result {
     let first = group[0];
+    let dumped = leaks.dumped;
+    let root = if leaks.suite_end {
+        "outside any task and any checked scope (a thread, or a static's initialiser)"
+    } else {
+        "the test body (outside any task)"
+    };
     if group.len() == 1 {
         writeln!(
             f,
@@ -185,7 +203,7 @@ fn entry(
 
     // The chain, innermost first, ending where the root task came from.
     if first.chain.is_empty() && !first.chain_cut {
-        writeln!(f, "     from the test body (outside any task)")?;
+        writeln!(f, "     from {root}")?;
     } else {
         writeln!(f, "     spawn chain:")?;
         writeln!(f, "       this task     spawned at {}", first.spawned_at)?;
@@ -199,7 +217,7 @@ fn entry(
         if first.chain_cut {
             writeln!(f, "       ← … (chain cut: deeper than 64 spawns)")?;
         } else {
-            writeln!(f, "       ← from the test body (outside any task)")?;
+            writeln!(f, "       ← from {root}")?;
         }
     }
 
@@ -405,6 +423,7 @@ mod tests {
             counted: 3,
             blocked_runtime: false,
             dumped: false,
+            suite_end: false,
         }
     }
 

@@ -1,0 +1,154 @@
+//! Binary-wide defaults (`taskleak::configure!`), and how every setting is
+//! resolved: attribute or `Options` > environment > `configure!` > built-in.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::DEFAULT_GRACE;
+use super::duration;
+use super::env::{self, Backtraces, Mode};
+use super::ignore::{Ignore, Origin};
+
+/// What `configure!` set, validated.
+#[derive(Debug, Default)]
+pub(crate) struct Defaults {
+    pub(crate) grace: Option<Duration>,
+    pub(crate) mode: Option<Mode>,
+    pub(crate) backtraces: Option<Backtraces>,
+    pub(crate) ignore: Vec<Ignore>,
+    pub(crate) suite_gate: bool,
+}
+
+static DEFAULTS: OnceLock<Result<Defaults, String>> = OnceLock::new();
+
+/// Collects `configure!`'s settings; runs before `main` (from a `ctor`), so
+/// it stores errors instead of panicking: the first guard raises them.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Config {
+    at: &'static str,
+    defaults: Defaults,
+    errors: Vec<String>,
+}
+
+impl Config {
+    #[doc(hidden)]
+    pub fn new(at: &'static str) -> Config {
+        Config {
+            at,
+            defaults: Defaults::default(),
+            errors: Vec::new(),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn grace(&mut self, grace: &str) {
+        match duration::parse(grace) {
+            Ok(d) => self.defaults.grace = Some(d),
+            Err(e) => self.errors.push(format!("grace: {e}")),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn ignore(&mut self, patterns: &[&str]) {
+        for p in patterns {
+            match Ignore::parse(p, Origin::Configure(self.at)) {
+                Ok(rule) => self.defaults.ignore.push(rule),
+                Err(e) => self.errors.push(format!("ignore: {e}")),
+            }
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn mode(&mut self, mode: &str) {
+        match env::parse_mode(mode) {
+            Ok(m) => self.defaults.mode = Some(m),
+            Err(e) => self.errors.push(format!("mode: {mode:?} {e}")),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn backtrace(&mut self, backtrace: &str) {
+        match env::parse_backtraces(backtrace) {
+            Ok(b) => self.defaults.backtraces = Some(b),
+            Err(e) => self.errors.push(format!("backtrace: {backtrace:?} {e}")),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn suite_gate(&mut self, on: bool) {
+        self.defaults.suite_gate = on;
+    }
+
+    #[doc(hidden)]
+    pub fn install(self) {
+        let at = self.at;
+        let result = if self.errors.is_empty() {
+            Ok(self.defaults)
+        } else {
+            Err(format!(
+                "taskleak::configure! at {at}: {}",
+                self.errors.join("; ")
+            ))
+        };
+        let gate = matches!(&result, Ok(d) if d.suite_gate);
+        if DEFAULTS.set(result).is_err() {
+            // Keep the first; the error surfaces at the first guard.
+            SECOND.get_or_init(|| at);
+        }
+        if gate {
+            crate::gate::arm();
+        }
+    }
+}
+
+/// Where a second `configure!` was, to say so.
+static SECOND: OnceLock<&'static str> = OnceLock::new();
+
+/// `configure!`'s defaults; panics with the reason if it was invalid.
+#[track_caller]
+pub(crate) fn get() -> Option<&'static Defaults> {
+    if let Some(second) = SECOND.get() {
+        panic!("taskleak::configure! is used twice (again at {second}); keep one per test binary");
+    }
+    match DEFAULTS.get() {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => panic!("{e}"),
+    }
+}
+
+/// Raises any configuration error now, at a place the user will see it.
+#[track_caller]
+pub(crate) fn validate() {
+    env::get();
+    get();
+}
+
+pub(crate) fn grace(explicit: Option<Duration>) -> Duration {
+    explicit
+        .or(env::get().grace)
+        .or(get().and_then(|d| d.grace))
+        .unwrap_or(DEFAULT_GRACE)
+}
+
+pub(crate) fn mode() -> Mode {
+    env::get()
+        .mode
+        .or(get().and_then(|d| d.mode))
+        .unwrap_or(Mode::Fail)
+}
+
+pub(crate) fn backtraces() -> Backtraces {
+    chosen_backtraces().unwrap_or(Backtraces::Full)
+}
+
+/// The backtrace setting, if the environment or `configure!` chose one.
+pub(crate) fn chosen_backtraces() -> Option<Backtraces> {
+    env::get().backtraces.or(get().and_then(|d| d.backtraces))
+}
+
+/// `configure!`'s ignore rules, which apply to every check and the gate.
+pub(crate) fn ignores() -> &'static [Ignore] {
+    get().map_or(&[], |d| &d.ignore)
+}

@@ -1,0 +1,91 @@
+//! The end of the test binary: the suite gate, and stale ignore rules.
+//!
+//! Both run from a C `atexit` handler, installed on first need: libtest
+//! calls `exit` both when all tests passed and when some failed (101), and
+//! the handler runs after its summary is printed.
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crate::config::{Options, defaults, ignore};
+use crate::registry;
+use crate::report::{self, Leaks};
+
+/// libtest's exit code for a failed run, which the gate reuses so a binary
+/// that already failed keeps its code.
+const FAILED: i32 = 101;
+
+static GATE: AtomicBool = AtomicBool::new(false);
+static HOOK: Once = Once::new();
+
+/// Turns the suite gate on (`configure! { suite_gate: true }`).
+pub(crate) fn arm() {
+    GATE.store(true, Relaxed);
+    install();
+}
+
+/// Makes sure stale ignore rules get reported at exit.
+pub(crate) fn arm_stale_notice() {
+    install();
+}
+
+fn install() {
+    HOOK.call_once(|| {
+        // SAFETY: registers a function with no preconditions, once.
+        unsafe {
+            libc::atexit(at_exit);
+        }
+    });
+}
+
+extern "C" fn at_exit() {
+    // Nothing may unwind out of an `extern "C"` function.
+    let verdict = std::panic::catch_unwind(|| {
+        stale_notice();
+        if GATE.load(Relaxed) {
+            unclaimed()
+        } else {
+            None
+        }
+    });
+    if let Ok(Some(leaks)) = verdict {
+        eprintln!("{}", leaks.for_stderr());
+        report::ci::publish(&leaks);
+        // SAFETY: ends the process without re-running exit handlers.
+        unsafe { libc::_exit(FAILED) }
+    }
+}
+
+/// Is this one process per test (nextest), where a binary-wide judgement
+/// of `configure!`'s rules is impossible?
+fn per_test_process() -> bool {
+    std::env::var_os("NEXTEST_RUN_ID").is_some()
+}
+
+fn stale_notice() {
+    let stale = ignore::stale(!per_test_process());
+    for (pattern, origin) in stale {
+        eprintln!(
+            "taskleak: ignore rule {pattern:?} ({origin}) matched no task in this test binary; \
+             remove it if the leak it covered is fixed"
+        );
+    }
+}
+
+/// Live tracked tasks that no check claimed, after a grace period.
+fn unclaimed() -> Option<Leaks> {
+    let options = Options::new(); // configure!'s ignore rules apply
+    let grace = defaults::grace(None);
+    let deadline = Instant::now() + grace;
+    loop {
+        let tasks = report::leaked_tasks(&registry::unclaimed(), &options);
+        if tasks.is_empty() {
+            return None;
+        }
+        if Instant::now() >= deadline {
+            return Some(Leaks::at_suite_end(tasks, grace));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

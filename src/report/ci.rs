@@ -1,0 +1,246 @@
+//! Reports for CI systems: GitHub Actions annotations and JSON files.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use super::render::fold;
+use super::{Leaks, Verdict};
+use crate::registry::id_u64;
+
+/// Sends a failing check's report where CI looks: an `::error` annotation
+/// per leaked spawn site when `GITHUB_ACTIONS=true`, and a JSON file in
+/// `TASKLEAK_REPORT_DIR` when it is set.
+pub(crate) fn publish(leaks: &Leaks) {
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        // Straight to the process's stdout, past libtest's capture, where
+        // the Actions runner reads workflow commands.
+        // Workflow commands must start a line; libtest may have left one
+        // open (`test name ... `).
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(b"\n");
+        let _ = out.write_all(annotations(leaks).as_bytes());
+        let _ = out.flush();
+    }
+    if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty()) {
+        if let Err(e) = write_json(PathBuf::from(&dir), leaks) {
+            eprintln!(
+                "taskleak: could not write the JSON report to TASKLEAK_REPORT_DIR={}: {e}",
+                PathBuf::from(dir).display()
+            );
+        }
+    }
+}
+
+/// One `::error file=..,line=..,col=..,title=..::message` line per group of
+/// identical survivors.
+pub(crate) fn annotations(leaks: &Leaks) -> String {
+    let mut out = String::new();
+    let test = leaks.test.as_deref().unwrap_or("a test");
+    for group in fold(&leaks.tasks) {
+        let site = group[0].spawned_at;
+        let n = group.len();
+        let what = if n == 1 {
+            "1 task".to_string()
+        } else {
+            format!("{n} tasks")
+        };
+        let message = format!(
+            "{what} spawned here still running {}ms after the test body of {test}",
+            leaks.grace.as_millis()
+        );
+        let _ = writeln!(
+            out,
+            "::error file={},line={},col={},title={}::{}",
+            property(site.file()),
+            site.line(),
+            site.column(),
+            property(&format!("taskleak: {what} leaked")),
+            data(&message),
+        );
+    }
+    out
+}
+
+/// Escaping of workflow-command data and property values (as in
+/// `@actions/core`'s `escapeData` / `escapeProperty`).
+fn data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn property(s: &str) -> String {
+    data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn write_json(dir: PathBuf, leaks: &Leaks) -> std::io::Result<()> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    std::fs::create_dir_all(&dir)?;
+    let test: String = leaks
+        .test
+        .as_deref()
+        .unwrap_or(if leaks.suite_end {
+            "suite-gate"
+        } else {
+            "unnamed"
+        })
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = format!(
+        "{test}-{}-{}.json",
+        std::process::id(),
+        SEQ.fetch_add(1, Relaxed)
+    );
+    std::fs::write(dir.join(name), leaks.to_json())
+}
+
+impl Leaks {
+    /// The report as JSON, with the stable field names documented in the
+    /// README (schema `taskleak-report/1`).
+    ///
+    /// ```
+    /// # fn f(leaks: taskleak::Leaks) {
+    /// std::fs::write("leaks.json", leaks.to_json()).unwrap();
+    /// # }
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut o = String::new();
+        o.push_str("{\"schema\":\"taskleak-report/1\"");
+        let _ = write!(o, ",\"test\":{}", opt_str(self.test.as_deref()));
+        let kind = if self.suite_end {
+            "suite_gate"
+        } else {
+            "check"
+        };
+        let _ = write!(o, ",\"kind\":\"{kind}\"");
+        let _ = write!(o, ",\"grace_ms\":{}", self.grace.as_millis());
+        let _ = write!(o, ",\"leaked\":{}", self.len());
+        let _ = write!(o, ",\"counted_only\":{}", self.counted);
+        o.push_str(",\"tasks\":[");
+        for (i, t) in self.tasks.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            let _ = write!(o, "{{\"id\":{}", id_u64(t.id));
+            let _ = write!(
+                o,
+                ",\"spawn_site\":{{\"file\":{},\"line\":{},\"column\":{}}}",
+                string(t.spawned_at.file()),
+                t.spawned_at.line(),
+                t.spawned_at.column()
+            );
+            match t.parent {
+                Some(p) => {
+                    let _ = write!(o, ",\"parent\":{}", id_u64(p));
+                }
+                None => o.push_str(",\"parent\":null"),
+            }
+            let _ = write!(o, ",\"age_ms\":{}", t.age.as_millis());
+            o.push_str(",\"chain\":[");
+            for (j, s) in t.chain.iter().enumerate() {
+                if j > 0 {
+                    o.push(',');
+                }
+                let _ = write!(
+                    o,
+                    "{{\"task\":{},\"file\":{},\"line\":{},\"column\":{}}}",
+                    id_u64(s.task),
+                    string(s.location.file()),
+                    s.location.line(),
+                    s.location.column()
+                );
+            }
+            o.push_str("],\"backtrace\":[");
+            for (j, f) in t.backtrace.iter().enumerate() {
+                if j > 0 {
+                    o.push(',');
+                }
+                let line = f.line().map_or("null".to_string(), |l| l.to_string());
+                let _ = write!(
+                    o,
+                    "{{\"function\":{},\"file\":{},\"line\":{line}}}",
+                    string(f.function()),
+                    opt_str(f.file())
+                );
+            }
+            o.push(']');
+            match &t.activity {
+                Some(a) => {
+                    let verdict = match a.verdict() {
+                        Verdict::Idle => "idle",
+                        Verdict::Busy => "busy",
+                        Verdict::NeverPolled => "never_polled",
+                    };
+                    let last = a
+                        .last_poll_ago
+                        .map_or("null".to_string(), |d| d.as_millis().to_string());
+                    let _ = write!(
+                        o,
+                        ",\"activity\":{{\"verdict\":\"{verdict}\",\"polls\":{},\"last_poll_ms\":{last},\"busy_ms\":{}}}",
+                        a.polls,
+                        a.busy.as_millis()
+                    );
+                }
+                None => o.push_str(",\"activity\":null"),
+            }
+            match t.stuck_in() {
+                Some(places) => {
+                    o.push_str(",\"stuck_in\":[");
+                    let places: Vec<String> = places.iter().map(|p| string(p)).collect();
+                    o.push_str(&places.join(","));
+                    o.push(']');
+                }
+                None => o.push_str(",\"stuck_in\":null"),
+            }
+            o.push('}');
+        }
+        o.push_str("]}");
+        o
+    }
+}
+
+fn opt_str(s: Option<&str>) -> String {
+    s.map_or("null".to_string(), string)
+}
+
+/// A JSON string literal.
+fn string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        assert_eq!(string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+        assert_eq!(property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+        assert_eq!(data("a:b\r\n"), "a:b%0D%0A");
+    }
+}

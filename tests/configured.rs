@@ -1,0 +1,449 @@
+//! Configuration and the CI gate: environment variables, `configure!` and
+//! its precedence, ignore rules, the stale-rule notice, the suite gate,
+//! GitHub annotations and JSON reports.
+//!
+//! Most of it is about what a whole test process does, so the `#[ignore]`d
+//! fixtures below are run in a child process (this same test binary) with
+//! the environment under test, and the tests read its output and exit code.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Command, Output};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use common::{forever, multi_thread};
+use serde_json::Value;
+
+taskleak::configure! {
+    grace: "30ms",
+    ignore: ["configured::background", "configured::stale_for_the_notice"],
+    suite_gate: true,
+}
+
+// ---------------------------------------------------------------- fixtures
+
+mod background {
+    pub fn spawn_it(rt: &tokio::runtime::Runtime) {
+        rt.spawn(super::forever());
+    }
+}
+
+/// Where `fixture_leaks_one` spawns (checked against the source below).
+const LEAK_LINE: u32 = 56;
+const LEAK_COL: u32 = 8;
+
+#[test]
+fn leak_line_points_at_the_fixtures_spawn() {
+    let line = include_str!("configured.rs")
+        .lines()
+        .nth(LEAK_LINE as usize - 1)
+        .unwrap();
+    assert_eq!(
+        line.find("spawn").map(|c| c as u32 + 1),
+        Some(LEAK_COL),
+        "{line}"
+    );
+    assert!(line.ends_with("// LEAK_LINE"), "{line}");
+}
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_leaks_one() {
+    let rt = multi_thread();
+    let _guard = taskleak::verify_none();
+    rt.spawn(forever()); // LEAK_LINE
+}
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_explicit_grace() {
+    let rt = multi_thread();
+    let _guard = taskleak::Options::new()
+        .grace(Duration::from_millis(50))
+        .verify_none();
+    rt.spawn(forever());
+}
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_nested_leak() {
+    let rt = multi_thread();
+    let _guard = taskleak::verify_none();
+    rt.spawn(async {
+        tokio::spawn(forever());
+        forever().await
+    });
+    std::thread::sleep(Duration::from_millis(10));
+}
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_clean_with_an_unused_rule() {
+    let rt = multi_thread();
+    let guard = taskleak::verify_none();
+    background::spawn_it(&rt); // uses configure!'s "configured::background"
+    guard.check().unwrap();
+
+    let guard = taskleak::Options::new()
+        .ignore("configured::never_spawns_here")
+        .verify_none();
+    rt.block_on(async { tokio::spawn(async {}).await.unwrap() });
+    guard.check().unwrap();
+}
+
+/// A runtime shared by the whole binary, as many suites have.
+static SHARED: LazyLock<tokio::runtime::Runtime> = LazyLock::new(multi_thread);
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_passes_but_leaves_a_task_on_a_static_runtime() {
+    // Spawned from a plain thread: no scope, so no check claims it.
+    std::thread::spawn(|| {
+        SHARED.spawn(forever());
+    })
+    .join()
+    .unwrap();
+}
+
+fn run(fixture: &str, env: &[(&str, &str)]) -> (Output, String) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--ignored", "--exact", fixture, "--test-threads=1"])
+        .env("NO_COLOR", "1");
+    // The child is a whole test binary run, even when nextest runs us.
+    for var in [
+        "TASKLEAK",
+        "TASKLEAK_GRACE",
+        "TASKLEAK_BACKTRACE",
+        "GITHUB_ACTIONS",
+        "TASKLEAK_REPORT_DIR",
+        "NEXTEST_RUN_ID",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
+// ------------------------------------------------------ environment: mode
+
+#[test]
+fn leaks_fail_the_test_by_default() {
+    let (out, text) = run("fixture_leaks_one", &[]);
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(
+        text.contains("taskleak: test `fixture_leaks_one` leaked 1 task"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "spawned at tests/configured.rs:{LEAK_LINE}:{LEAK_COL}"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn taskleak_warn_prints_the_report_and_passes() {
+    let (out, text) = run("fixture_leaks_one", &[("TASKLEAK", "warn")]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("taskleak: test `fixture_leaks_one` leaked 1 task"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(TASKLEAK=warn: not failing the test)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn taskleak_off_does_not_check() {
+    let (out, text) = run("fixture_leaks_one", &[("TASKLEAK", "off")]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("leaked"), "{text}");
+}
+
+#[test]
+fn bad_values_name_the_variable_and_the_choices() {
+    for (var, value, message) in [
+        (
+            "TASKLEAK",
+            "maybe",
+            "taskleak: TASKLEAK=\"maybe\" is not valid; use one of: fail, warn, off",
+        ),
+        (
+            "TASKLEAK_GRACE",
+            "soon",
+            "taskleak: TASKLEAK_GRACE: \"soon\" is not a duration",
+        ),
+        (
+            "TASKLEAK_BACKTRACE",
+            "long",
+            "taskleak: TASKLEAK_BACKTRACE=\"long\" is not valid; use one of: full, short, off",
+        ),
+    ] {
+        let (out, text) = run("fixture_leaks_one", &[(var, value)]);
+        assert_eq!(out.status.code(), Some(101), "{text}");
+        assert!(text.contains(message), "{var}: {text}");
+    }
+}
+
+// ------------------------------------------------------ grace precedence
+
+#[test]
+fn grace_options_beat_the_environment_which_beats_configure() {
+    let (_, text) = run("fixture_leaks_one", &[]);
+    assert!(
+        text.contains("(still running 30ms after the test body)"),
+        "configure!: {text}"
+    );
+    let (_, text) = run("fixture_leaks_one", &[("TASKLEAK_GRACE", "40ms")]);
+    assert!(
+        text.contains("(still running 40ms after the test body)"),
+        "env: {text}"
+    );
+    let (_, text) = run("fixture_explicit_grace", &[("TASKLEAK_GRACE", "40ms")]);
+    assert!(
+        text.contains("(still running 50ms after the test body)"),
+        "Options: {text}"
+    );
+}
+
+// ------------------------------------------------------ backtrace levels
+
+#[test]
+fn taskleak_backtrace_short_keeps_sites_and_chains_only() {
+    let (_, full) = run("fixture_nested_leak", &[]);
+    assert!(full.contains("backtrace (your frames"), "{full}");
+    assert!(full.contains("spawn chain:"), "{full}");
+
+    let (_, short) = run("fixture_nested_leak", &[("TASKLEAK_BACKTRACE", "short")]);
+    assert!(!short.contains("backtrace (your frames"), "{short}");
+    assert!(short.contains("spawn chain:"), "{short}");
+    assert!(short.contains("spawned at tests/configured.rs:"), "{short}");
+
+    let (_, off) = run("fixture_nested_leak", &[("TASKLEAK_BACKTRACE", "off")]);
+    assert!(!off.contains("backtrace (your frames"), "{off}");
+    assert!(!off.contains("spawn chain:"), "{off}");
+    assert!(off.contains("spawned at tests/configured.rs:"), "{off}");
+}
+
+// ------------------------------------------------------------ ignore rules
+
+#[test]
+fn a_configure_rule_applies_to_every_check() {
+    let rt = multi_thread();
+    let guard = taskleak::Options::new()
+        .grace(Duration::from_secs(10))
+        .verify_none();
+    background::spawn_it(&rt); // matches "configured::background"
+    let start = std::time::Instant::now();
+    guard.check().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "waited for an ignored task"
+    );
+}
+
+#[test]
+fn file_and_location_rules() {
+    let rt = multi_thread();
+    let guard = taskleak::Options::new()
+        .ignore("configured.rs")
+        .verify_none();
+    rt.spawn(forever());
+    guard.check().unwrap();
+
+    let guard = taskleak::Options::new()
+        .grace(Duration::from_millis(20))
+        .ignore(format!("tests/configured.rs:{}", line!() + 2))
+        .verify_none();
+    rt.spawn(forever());
+    let line = line!() + 1;
+    rt.spawn(forever());
+    let leaks = guard.check().unwrap_err();
+    assert_eq!(leaks.tasks().len(), 1);
+    assert_eq!(leaks.tasks()[0].spawned_at().line(), line);
+}
+
+#[test]
+fn a_rule_that_matched_nothing_is_pointed_out_at_exit() {
+    let (out, text) = run("fixture_clean_with_an_unused_rule", &[]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let summary = text.find("test result: ok. 1 passed").expect(&text);
+    let notice = text
+        .find("taskleak: ignore rule \"configured::never_spawns_here\" (tests/configured.rs:")
+        .expect(&text);
+    assert!(
+        summary < notice,
+        "the notice comes once, at the end: {text}"
+    );
+    assert!(
+        text.contains("taskleak: ignore rule \"configured::stale_for_the_notice\" (taskleak::configure! at tests/configured.rs:"),
+        "{text}"
+    );
+    // A rule that did match is not mentioned.
+    assert!(!text.contains("\"configured::background\" ("), "{text}");
+
+    // One process per test (nextest) cannot judge binary-wide rules.
+    let (_, text) = run(
+        "fixture_clean_with_an_unused_rule",
+        &[("NEXTEST_RUN_ID", "x")],
+    );
+    assert!(
+        text.contains("\"configured::never_spawns_here\" ("),
+        "{text}"
+    );
+    assert!(!text.contains("stale_for_the_notice"), "{text}");
+}
+
+// -------------------------------------------------------------- suite gate
+
+#[test]
+fn the_suite_gate_fails_a_passing_binary_that_left_tasks_running() {
+    let (out, text) = run("fixture_passes_but_leaves_a_task_on_a_static_runtime", &[]);
+    assert!(text.contains("test result: ok. 1 passed"), "{text}");
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(
+        text.contains(
+            "taskleak: 1 task still running when the test binary ended, claimed by no check"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("spawned at tests/configured.rs:"), "{text}");
+
+    // Tasks that a check claimed (and reported) are not counted again.
+    let (out, text) = run("fixture_leaks_one", &[("TASKLEAK", "warn")]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("claimed by no check"), "{text}");
+}
+
+// ------------------------------------------------------------- CI output
+
+#[test]
+fn github_actions_gets_one_error_annotation_per_spawn_site() {
+    let (_, text) = run("fixture_leaks_one", &[("GITHUB_ACTIONS", "true")]);
+    let annotations: Vec<&str> = text.lines().filter(|l| l.starts_with("::error ")).collect();
+    assert_eq!(
+        annotations,
+        [format!(
+            "::error file=tests/configured.rs,line={LEAK_LINE},col={LEAK_COL},title=taskleak%3A 1 task leaked::\
+             1 task spawned here still running 30ms after the test body of fixture_leaks_one"
+        )],
+        "{text}"
+    );
+    let (_, text) = run("fixture_leaks_one", &[]);
+    assert!(!text.contains("::error"), "{text}");
+}
+
+#[test]
+fn a_json_report_per_failing_check_matches_the_documented_schema() {
+    let dir = std::env::temp_dir().join(format!("taskleak-json-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (_, text) = run(
+        "fixture_nested_leak",
+        &[("TASKLEAK_REPORT_DIR", dir.to_str().unwrap())],
+    );
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .expect(&text)
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with("fixture_nested_leak-"), "{name}");
+
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(include_str!("../docs/report.schema.json")).unwrap();
+    validate(&schema, &schema, &report, "$");
+
+    assert_eq!(report["test"], "fixture_nested_leak");
+    assert_eq!(report["kind"], "check");
+    assert_eq!(report["leaked"], 2);
+    let tasks = report["tasks"].as_array().unwrap();
+    assert_eq!(tasks[1]["parent"], tasks[0]["id"]);
+    assert_eq!(tasks[1]["chain"][0]["task"], tasks[0]["id"]);
+    assert_eq!(tasks[0]["spawn_site"]["file"], "tests/configured.rs");
+    assert_eq!(tasks[0]["activity"]["verdict"], "idle");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Checks `value` against the subset of JSON Schema that the documented
+/// schema uses: type, enum, minimum, required, properties,
+/// additionalProperties: false, items, and local `$ref`s.
+fn validate(root: &Value, schema: &Value, value: &Value, at: &str) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/$defs/").expect("local ref");
+        return validate(root, &root["$defs"][name], value, at);
+    }
+    if let Some(types) = schema.get("type") {
+        let types: Vec<&str> = match types {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().map(|t| t.as_str().unwrap()).collect(),
+            _ => panic!("bad schema type at {at}"),
+        };
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        assert!(
+            types.contains(&actual),
+            "{at}: {actual} is not one of {types:?}"
+        );
+        if actual == "null" {
+            return;
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        assert!(allowed.contains(value), "{at}: {value} not in {allowed:?}");
+    }
+    if let Some(min) = schema.get("minimum").and_then(Value::as_i64) {
+        assert!(value.as_i64().unwrap() >= min, "{at}: {value} < {min}");
+    }
+    if let Value::Object(map) = value {
+        let props: HashMap<&str, &Value> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.iter().map(|(k, v)| (k.as_str(), v)).collect())
+            .unwrap_or_default();
+        for req in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                map.contains_key(req.as_str().unwrap()),
+                "{at}: missing {req}"
+            );
+        }
+        for (k, v) in map {
+            match props.get(k.as_str()) {
+                Some(s) => validate(root, s, v, &format!("{at}.{k}")),
+                None => assert!(
+                    schema.get("additionalProperties") != Some(&Value::Bool(false)),
+                    "{at}: unexpected field {k}"
+                ),
+            }
+        }
+    }
+    if let (Value::Array(items), Some(s)) = (value, schema.get("items")) {
+        for (i, v) in items.iter().enumerate() {
+            validate(root, s, v, &format!("{at}[{i}]"));
+        }
+    }
+}
