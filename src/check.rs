@@ -83,10 +83,31 @@ struct Check {
     counted: Vec<(Handle, usize)>,
     /// Tasks alive at the start, for `Options::ignore_current`.
     preexisting: HashSet<Id>,
+    /// Runtimes whose blocking pool is watched, with the busy count at the
+    /// start (tokio has no spawn hook for blocking tasks).
+    blocking: Vec<(Handle, usize)>,
+    /// OS threads at the start, for `Options::threads`.
+    threads_before: Option<HashSet<u32>>,
 }
 
 impl Guard {
     pub(crate) fn open(options: Options) -> Guard {
+        let current = Handle::try_current().ok();
+        if let Some(h) = &current {
+            // Before the scope opens: the probe task is not the test's.
+            if crate::TRACKING && !crate::hooks::is_tracked(h) {
+                warn_untracked(h);
+            }
+        }
+        let threads_before = options.threads.then(crate::threads::snapshot).flatten();
+        let mut blocking: Vec<(Handle, usize)> = Vec::new();
+        for h in options.runtimes.iter().chain(&current) {
+            if !blocking.iter().any(|(b, _)| b.id() == h.id())
+                && let Some(busy) = crate::hooks::busy_blocking(h)
+            {
+                blocking.push((h.clone(), busy));
+            }
+        }
         let scope = Scope::open();
         let preexisting = if options.ignore_current && crate::TRACKING {
             registry::live_ids()
@@ -125,6 +146,8 @@ impl Guard {
                 options,
                 counted,
                 preexisting,
+                blocking,
+                threads_before,
             }),
             _thread_bound: PhantomData,
         }
@@ -240,6 +263,25 @@ fn warn_blind() {
     });
 }
 
+/// Says once per runtime that a check runs on a runtime whose tasks
+/// taskleak cannot see, rather than passing in silence.
+fn warn_untracked(handle: &Handle) {
+    static WARNED: parking_lot::Mutex<Vec<tokio::runtime::Id>> =
+        parking_lot::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock();
+    if warned.contains(&handle.id()) {
+        return;
+    }
+    warned.push(handle.id());
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "taskleak: warning: the tokio runtime this guard was created in ({:?}) is not tracked, \
+         so checks cannot see its tasks. Build it with `.track_tasks()` (use \
+         taskleak::BuilderExt), or write #[taskleak::leak_check] instead of #[tokio::test].",
+        handle.id()
+    );
+}
+
 /// Applies `TASKLEAK`'s mode to a verdict, and publishes leaks to CI.
 fn conclude(mode: Mode, verdict: Result<(), Leaks>) -> Result<(), Leaks> {
     match (mode, verdict) {
@@ -263,7 +305,13 @@ fn conclude(mode: Mode, verdict: Result<(), Leaks>) -> Result<(), Leaks> {
 
 impl Check {
     fn is_clean(&self) -> bool {
-        self.scope.alive() == 0 && self.counted_extra() == 0
+        self.scope.alive() == 0
+            && self.counted_extra() == 0
+            && self.threads_before.is_none()
+            && self
+                .blocking
+                .iter()
+                .all(|(h, before)| crate::hooks::busy_blocking(h).unwrap_or(0) <= *before)
     }
 
     /// The scope's live tasks, less those `ignore_current` excludes.
@@ -294,6 +342,8 @@ impl Check {
             blocked_runtime,
             dumped: false,
             suite_end: false,
+            blocking: 0,
+            threads: Vec::new(),
         };
 
         if !crate::TRACKING {
@@ -309,22 +359,56 @@ impl Check {
         let mut alive = self.scope.alive();
         loop {
             if alive == 0 {
-                return Ok(());
+                break;
             }
             let filtered = !self.preexisting.is_empty() || self.options.rules().next().is_some();
             if filtered && report::all_ignored(&self.survivors(), &self.options) {
-                return Ok(());
+                break;
             }
             if Instant::now() >= deadline {
                 break;
             }
             alive = self.scope.wait_for_change(alive, deadline);
         }
+        let (blocking, threads) = self.wait_others(deadline);
         let tasks = report::leaked_tasks(&self.survivors(), &self.options);
-        if tasks.is_empty() {
+        // Blocking tasks recorded by taskleak::spawn_blocking are listed
+        // with their spawn sites; only the rest are a bare count.
+        let listed = tasks.iter().filter(|t| t.is_blocking()).count();
+        let blocking = blocking.saturating_sub(listed);
+        if tasks.is_empty() && blocking == 0 && threads.is_empty() {
             Ok(()) // the last ones ended while we looked
         } else {
-            Err(leaks(tasks, 0))
+            let mut l = leaks(tasks, 0);
+            l.blocking = blocking;
+            l.threads = threads;
+            Err(l)
+        }
+    }
+
+    /// Blocking-pool tasks beyond those running at the start, and new OS
+    /// threads: neither has an end event, so poll until they are gone or
+    /// the deadline passes.
+    fn wait_others(&self, deadline: Instant) -> (usize, Vec<crate::threads::LeakedThread>) {
+        loop {
+            let blocking: usize = self
+                .blocking
+                .iter()
+                .map(|(h, before)| {
+                    crate::hooks::busy_blocking(h)
+                        .unwrap_or(0)
+                        .saturating_sub(*before)
+                })
+                .sum();
+            let threads = self
+                .threads_before
+                .as_ref()
+                .map(crate::threads::new_since)
+                .unwrap_or_default();
+            if (blocking == 0 && threads.is_empty()) || Instant::now() >= deadline {
+                return (blocking, threads);
+            }
+            std::thread::sleep(Duration::from_millis(2).min(deadline - Instant::now()));
         }
     }
 

@@ -42,6 +42,8 @@ mod hooks;
 mod registry;
 mod report;
 mod scope;
+mod spawn;
+mod threads;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -50,7 +52,9 @@ pub mod __private;
 pub use check::{Guard, verify_none};
 pub use config::{DEFAULT_GRACE, Options};
 pub use report::{Activity, Frame, LeakedTask, Leaks, SpawnSite, Verdict};
+pub use spawn::{spawn_blocking, spawn_local, thread};
 pub use taskleak_macros::leak_check;
+pub use threads::LeakedThread;
 
 /// Whether this build can see spawn sites (tokio's hooks are compiled in).
 const TRACKING: bool = cfg!(tokio_unstable);

@@ -27,9 +27,21 @@ pub(crate) const MAX_FRAMES: usize = 48;
 /// this off and keeps spawn sites and chains only).
 pub(crate) static CAPTURE_FRAMES: AtomicBool = AtomicBool::new(true);
 
+/// What kind of task a record is, for the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// An async task, seen by tokio's spawn hook.
+    Task,
+    /// A `spawn_blocking` closure, recorded by `taskleak::spawn_blocking`.
+    Blocking,
+    /// A `LocalSet` task, recorded by `taskleak::spawn_local`.
+    Local,
+}
+
 /// What is known about one tracked task.
 pub(crate) struct TaskRecord {
     pub(crate) id: Id,
+    pub(crate) kind: Kind,
     pub(crate) location: &'static Location<'static>,
     /// The spawning task, when it was tracked and the chain is not too long.
     pub(crate) parent: Option<Arc<TaskRecord>>,
@@ -114,15 +126,32 @@ fn shard(id: Id) -> &'static Mutex<Shard> {
 /// the registry: no parent). Its scope is the parent's, or else the
 /// thread's open scope.
 pub(crate) fn spawned(id: Id, location: &'static Location<'static>, current: Option<Id>) {
+    spawned_as(Kind::Task, id, location, current);
+}
+
+/// Where a task spawned now, from this thread, belongs: its parent task (if
+/// tracked) and the parent's scope, or else the thread's open scope.
+pub(crate) fn origin(current: Option<Id>) -> (Option<Arc<TaskRecord>>, Option<Arc<Scope>>) {
     let parent = current.and_then(get);
     let scope = match &parent {
         Some(p) => p.scope.clone(),
         None if scope::any_open() => scope::current(),
         None => None,
     };
+    (parent, scope)
+}
+
+pub(crate) fn spawned_as(
+    kind: Kind,
+    id: Id,
+    location: &'static Location<'static>,
+    current: Option<Id>,
+) {
+    let (parent, scope) = origin(current);
     let depth = parent.as_ref().map_or(0, |p| p.depth + 1);
     let record = Arc::new(TaskRecord {
         id,
+        kind,
         location,
         parent_id: parent.as_ref().map(|p| p.id),
         parent: parent.filter(|_| depth < MAX_CHAIN),
@@ -137,15 +166,22 @@ pub(crate) fn spawned(id: Id, location: &'static Location<'static>, current: Opt
         s.enter();
     }
     let mut shard = shard(id).lock();
-    if let Some(Slot::Ended) = shard.map.get(&id) {
-        shard.map.remove(&id);
-        drop(shard);
-        if let Some(s) = &record.scope {
-            s.exit();
+    match shard.map.get(&id) {
+        // Already ended (terminate ran first), or already recorded (a
+        // wrapper on a runtime whose hooks also fired): keep what is there.
+        Some(Slot::Ended) | Some(Slot::Live(_)) => {
+            if let Some(Slot::Ended) = shard.map.get(&id) {
+                shard.map.remove(&id);
+            }
+            drop(shard);
+            if let Some(s) = &record.scope {
+                s.exit();
+            }
         }
-        return;
+        None => {
+            shard.map.insert(id, Slot::Live(record));
+        }
     }
-    shard.map.insert(id, Slot::Live(record));
 }
 
 /// Forgets a task at its terminate hook.

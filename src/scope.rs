@@ -52,6 +52,13 @@ impl Scope {
         scope
     }
 
+    /// Makes an existing scope this thread's current one (a thread spawned
+    /// on behalf of a test), until the returned value is dropped.
+    pub(crate) fn adopt(scope: Arc<Scope>) -> Adopted {
+        OPEN.with(|open| open.borrow_mut().push(scope.clone()));
+        Adopted(scope)
+    }
+
     /// Stops new spawns from this thread joining the scope. Tasks already in
     /// it stay in it, and so do the tasks they spawn.
     pub(crate) fn close(self: &Arc<Self>) {
@@ -134,6 +141,15 @@ impl Scope {
         drop(held);
         self.waiters.fetch_sub(1, SeqCst);
         self.alive.load(SeqCst)
+    }
+}
+
+/// A scope adopted by a thread; dropping it lets go.
+pub(crate) struct Adopted(Arc<Scope>);
+
+impl Drop for Adopted {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 

@@ -9,7 +9,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -108,30 +108,7 @@ fn fixture_passes_but_leaves_a_task_on_a_static_runtime() {
 }
 
 fn run(fixture: &str, env: &[(&str, &str)]) -> (Output, String) {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--ignored", "--exact", fixture, "--test-threads=1"])
-        .env("NO_COLOR", "1");
-    // The child is a whole test binary run, even when nextest runs us.
-    for var in [
-        "TASKLEAK",
-        "TASKLEAK_GRACE",
-        "TASKLEAK_BACKTRACE",
-        "GITHUB_ACTIONS",
-        "TASKLEAK_REPORT_DIR",
-        "NEXTEST_RUN_ID",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
+    common::run_fixture(fixture, env)
 }
 
 // ------------------------------------------------------ environment: mode

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::{forever, multi_thread, quick};
 
 /// The fixture: run only by `the_assertion_comes_first_then_the_leaks`.
@@ -20,21 +18,7 @@ fn fixture_fails_and_leaks() {
 
 #[test]
 fn the_assertion_comes_first_then_the_leaks() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "fixture_fails_and_leaks",
-            "--test-threads=1",
-        ])
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, text) = common::run_fixture("fixture_fails_and_leaks", &[]);
     // Failed (exit 101), not aborted (a signal: no exit code).
     assert_eq!(out.status.code(), Some(101), "{text}");
     let assertion = text.find("the fixture's own assertion").expect(&text);

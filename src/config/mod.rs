@@ -34,6 +34,7 @@ pub struct Options {
     pub(crate) grace: Option<Duration>,
     pub(crate) ignore: Vec<Ignore>,
     pub(crate) ignore_current: bool,
+    pub(crate) threads: bool,
     /// Runtimes to count on when built without hooks (set by the harness).
     pub(crate) runtimes: Vec<tokio::runtime::Handle>,
 }
@@ -57,6 +58,7 @@ impl Options {
             grace: None,
             ignore: Vec::new(),
             ignore_current: false,
+            threads: false,
             runtimes: Vec::new(),
         }
     }
@@ -122,6 +124,24 @@ impl Options {
     /// ```
     pub fn ignore_current(mut self) -> Self {
         self.ignore_current = true;
+        self
+    }
+
+    /// Also report OS threads started during the scope and still running
+    /// after the grace period, by name (Linux, from `/proc/self/task`).
+    ///
+    /// Threads of tracked runtimes and taskleak's own are left out. The
+    /// listing is process-wide: with `cargo test`'s parallel test threads,
+    /// threads that other tests start at the same time are reported too, so
+    /// use it under `cargo nextest run` or `--test-threads=1`.
+    ///
+    /// ```
+    /// let guard = taskleak::Options::new().threads(true).verify_none();
+    /// std::thread::spawn(|| {}).join().unwrap();
+    /// guard.check().unwrap();
+    /// ```
+    pub fn threads(mut self, on: bool) -> Self {
+        self.threads = on;
         self
     }
 

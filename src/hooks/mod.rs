@@ -34,6 +34,11 @@ mod dump;
 /// `on_before_task_poll` / `on_after_task_poll` set earlier on the same
 /// builder (tokio keeps one of each).
 pub(crate) fn install(builder: &mut Builder) -> &mut Builder {
+    // Stable hooks: know the runtime's own threads, which a check of OS
+    // threads must not report.
+    builder
+        .on_thread_start(crate::threads::runtime_thread_started)
+        .on_thread_stop(crate::threads::runtime_thread_stopped);
     #[cfg(tokio_unstable)]
     {
         use crate::registry;
@@ -43,6 +48,7 @@ pub(crate) fn install(builder: &mut Builder) -> &mut Builder {
                 // Runs synchronously on the spawning thread before the
                 // first poll, so `try_id()` is the spawning task (if any).
                 activity::spawned(meta.id());
+                LAST_HOOKED.set(Some(meta.id()));
                 registry::spawned(meta.id(), meta.spawned_at(), tokio::task::try_id());
             })
             .on_before_task_poll(|meta: &TaskMeta<'_>| activity::before_poll(meta.id()))
@@ -50,6 +56,51 @@ pub(crate) fn install(builder: &mut Builder) -> &mut Builder {
             .on_task_terminate(|meta: &TaskMeta<'_>| registry::terminated(meta.id()));
     }
     builder
+}
+
+thread_local! {
+    /// The last task whose spawn hook ran on this thread: a spawn followed
+    /// by a look here tells whether the runtime is tracked.
+    static LAST_HOOKED: std::cell::Cell<Option<Id>> = const { std::cell::Cell::new(None) };
+}
+
+/// Does `handle`'s runtime run taskleak's hooks? Found out once per runtime
+/// by spawning an empty task and seeing whether the spawn hook ran.
+pub(crate) fn is_tracked(handle: &Handle) -> bool {
+    use parking_lot::Mutex;
+    static KNOWN: Mutex<Vec<(tokio::runtime::Id, bool)>> = Mutex::new(Vec::new());
+    if !crate::TRACKING {
+        return false;
+    }
+    let id = handle.id();
+    if let Some(&(_, tracked)) = KNOWN.lock().iter().find(|(r, _)| *r == id) {
+        return tracked;
+    }
+    let probe = handle.spawn(async {});
+    let tracked = LAST_HOOKED.with(|last| last.get()) == Some(probe.id());
+    KNOWN.lock().push((id, tracked));
+    tracked
+}
+
+/// Blocking-pool threads of `handle`'s runtime busy running a closure
+/// (tokio's worker threads are not counted). `None` without the cfg.
+///
+/// Not the queue depth: a multi-thread runtime starts its workers through
+/// the blocking pool, so right after `build()` the queue holds them.
+pub(crate) fn busy_blocking(handle: &Handle) -> Option<usize> {
+    #[cfg(tokio_unstable)]
+    {
+        let m = handle.metrics();
+        Some(
+            m.num_blocking_threads()
+                .saturating_sub(m.num_idle_blocking_threads()),
+        )
+    }
+    #[cfg(not(tokio_unstable))]
+    {
+        let _ = handle;
+        None
+    }
 }
 
 /// A task's poll activity, when known.

@@ -21,7 +21,8 @@ pub(crate) use stuck::Suspension;
 use crate::config::defaults;
 use crate::config::env::Backtraces;
 use crate::config::{Ignore, Options};
-use crate::registry::TaskRecord;
+use crate::registry::{Kind, TaskRecord};
+use crate::threads::LeakedThread;
 
 /// The tasks a check found still running after the grace period.
 ///
@@ -53,6 +54,10 @@ pub struct Leaks {
     pub(crate) dumped: bool,
     /// Found by the suite gate at the end of the binary, not by a check.
     pub(crate) suite_end: bool,
+    /// `spawn_blocking` closures still running, known only by number.
+    pub(crate) blocking: usize,
+    /// OS threads still running (`Options::threads`).
+    pub(crate) threads: Vec<LeakedThread>,
 }
 
 impl Leaks {
@@ -77,7 +82,19 @@ impl Leaks {
     /// # }
     /// ```
     pub fn len(&self) -> usize {
-        self.tasks.len() + self.counted
+        self.tasks.len() + self.counted + self.blocking
+    }
+
+    /// OS threads started in the scope and still running (with
+    /// [`Options::threads`](crate::Options::threads)).
+    ///
+    /// ```
+    /// # fn f(leaks: taskleak::Leaks) {
+    /// for t in leaks.threads() { println!("{}", t.name()); }
+    /// # }
+    /// ```
+    pub fn threads(&self) -> &[LeakedThread] {
+        &self.threads
     }
 
     /// Always false: a check that found nothing returns `Ok`.
@@ -88,7 +105,7 @@ impl Leaks {
     /// # }
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len() == 0 && self.threads.is_empty()
     }
 
     /// The name of the test that leaked (its thread's name), if known.
@@ -115,6 +132,8 @@ impl Leaks {
             blocked_runtime: false,
             dumped: false,
             suite_end: true,
+            blocking: 0,
+            threads: Vec::new(),
         }
     }
 
@@ -142,6 +161,7 @@ impl Leaks {
 #[derive(Debug, Clone)]
 pub struct LeakedTask {
     id: Id,
+    kind: Kind,
     spawned_at: &'static Location<'static>,
     parent: Option<Id>,
     age: Duration,
@@ -248,6 +268,20 @@ impl LeakedTask {
             .map(|s| s.iter().map(Suspension::path).collect())
     }
 
+    /// Is it a `spawn_blocking` closure (recorded by
+    /// [`taskleak::spawn_blocking`](crate::spawn_blocking))?
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) { if task.is_blocking() { println!("a blocking closure"); } }
+    /// ```
+    pub fn is_blocking(&self) -> bool {
+        self.kind == Kind::Blocking
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+
     /// Spawn sites from this task to the root: identical leaks share it.
     pub(crate) fn chain_key(&self) -> Vec<&'static Location<'static>> {
         std::iter::once(self.spawned_at)
@@ -310,6 +344,7 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
             let all = frames::resolve(&r.frames);
             let task = LeakedTask {
                 id: r.id,
+                kind: r.kind,
                 spawned_at: r.location,
                 parent: r.parent_id,
                 age,

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::color::Palette;
 use super::{LeakedTask, Leaks, Verdict};
+use crate::registry::Kind;
 
 /// User frames shown per entry; the rest are summarised.
 const MAX_FRAMES_SHOWN: usize = 8;
@@ -78,8 +79,8 @@ impl Display for Report<'_> {
         }
         match &leaks.test {
             _ if leaks.suite_end => {}
-            Some(test) => write!(f, "test `{}` leaked {}", p.strong(test), plural(n, "task"))?,
-            None => write!(f, "{} leaked", plural(n, "task"))?,
+            Some(test) => write!(f, "test `{}` leaked {}", p.strong(test), what(leaks))?,
+            None => write!(f, "{} leaked", what(leaks))?,
         }
         if !leaks.suite_end {
             writeln!(
@@ -96,6 +97,27 @@ impl Display for Report<'_> {
         }
         tree(f, p, &groups)?;
 
+        if leaks.blocking > 0 {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  {} still running on the runtime's blocking pool, known only by \
+                 number: tokio has no spawn hook for spawn_blocking. Spawn with \
+                 taskleak::spawn_blocking to see where.",
+                plural(leaks.blocking, "spawn_blocking closure")
+            )?;
+        }
+        if !leaks.threads.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  {}",
+                p.strong("threads started in the scope and still running:")
+            )?;
+            for t in &leaks.threads {
+                writeln!(f, "    thread {:<7} {:?}", t.tid, t.name)?;
+            }
+        }
         if leaks.counted > 0 {
             writeln!(f)?;
             writeln!(
@@ -169,11 +191,19 @@ fn entry(
     } else {
         "the test body (outside any task)"
     };
+    let (kind, kinds) = match first.kind() {
+        Kind::Task => ("task", "tasks"),
+        Kind::Blocking => (
+            "blocking task (spawn_blocking)",
+            "blocking tasks (spawn_blocking)",
+        ),
+        Kind::Local => ("local task (LocalSet)", "local tasks (LocalSet)"),
+    };
     if group.len() == 1 {
         writeln!(
             f,
             "  {} alive {}",
-            p.strong(format_args!("{n}. task {},", first.id)),
+            p.strong(format_args!("{n}. {kind} {},", first.id)),
             human(first.age)
         )?;
     } else {
@@ -195,7 +225,7 @@ fn entry(
         writeln!(
             f,
             "  {} (ids {}), alive {ages}",
-            p.strong(format_args!("{n}. {} identical tasks", group.len())),
+            p.strong(format_args!("{n}. {} identical {kinds}", group.len())),
             ids.join(", "),
         )?;
     }
@@ -383,6 +413,15 @@ fn node(f: &mut Formatter<'_>, p: Palette, n: &Node, head: &str, rest: &str) -> 
     Ok(())
 }
 
+/// `3 tasks`, `1 task and 2 threads`.
+fn what(leaks: &Leaks) -> String {
+    match (leaks.len(), leaks.threads.len()) {
+        (n, 0) => plural(n, "task"),
+        (0, t) => plural(t, "thread"),
+        (n, t) => format!("{} and {}", plural(n, "task"), plural(t, "thread")),
+    }
+}
+
 fn plural(n: usize, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
@@ -424,6 +463,8 @@ mod tests {
             blocked_runtime: false,
             dumped: false,
             suite_end: false,
+            blocking: 0,
+            threads: Vec::new(),
         }
     }
 

@@ -32,3 +32,33 @@ pub fn quick() -> taskleak::Options {
 pub async fn forever() {
     std::future::pending::<()>().await
 }
+
+/// Runs one `#[ignore]`d fixture of this same test binary in a child
+/// process, with `env` set (and taskleak's variables cleared otherwise).
+/// Returns the output and its stdout + stderr as text.
+pub fn run_fixture(fixture: &str, env: &[(&str, &str)]) -> (std::process::Output, String) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--ignored", "--exact", fixture, "--test-threads=1"])
+        .env("NO_COLOR", "1");
+    // The child is a whole test binary run, even when nextest runs us.
+    for var in [
+        "TASKLEAK",
+        "TASKLEAK_GRACE",
+        "TASKLEAK_BACKTRACE",
+        "GITHUB_ACTIONS",
+        "TASKLEAK_REPORT_DIR",
+        "NEXTEST_RUN_ID",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
