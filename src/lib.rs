@@ -54,6 +54,18 @@ pub use config::{DEFAULT_GRACE, Options};
 pub use report::{Activity, Frame, LeakedTask, Leaks, SpawnSite, Verdict};
 pub use spawn::{spawn_blocking, spawn_local, thread};
 pub use taskleak_macros::leak_check;
+
+/// [`leak_check`] under a name that ends in `test`, for tools that look for
+/// one: rstest takes an `async fn` only below such an attribute, so
+/// `#[rstest] #[case(1)] #[taskleak::test] async fn t(#[case] n: u32)`
+/// works where `#[leak_check]` alone is refused. Write it with its path;
+/// a glob import would make `#[test]` ambiguous.
+///
+/// ```ignore
+/// #[taskleak::test(flavor = "multi_thread")]
+/// async fn also_a_leak_check() {}
+/// ```
+pub use taskleak_macros::leak_check as test;
 pub use threads::LeakedThread;
 
 /// Whether this build can see spawn sites (tokio's hooks are compiled in).

@@ -31,6 +31,7 @@ pub(crate) static CAPTURE_FRAMES: AtomicBool = AtomicBool::new(true);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// An async task, seen by tokio's spawn hook.
+    #[cfg_attr(not(tokio_unstable), allow(dead_code))] // only the hooks make these
     Task,
     /// A `spawn_blocking` closure, recorded by `taskleak::spawn_blocking`.
     Blocking,
@@ -125,6 +126,7 @@ fn shard(id: Id) -> &'static Mutex<Shard> {
 /// thread outside a poll, `try_id()` is the worker's own id, which is not in
 /// the registry: no parent). Its scope is the parent's, or else the
 /// thread's open scope.
+#[cfg_attr(not(tokio_unstable), allow(dead_code))] // called by the hooks
 pub(crate) fn spawned(id: Id, location: &'static Location<'static>, current: Option<Id>) {
     spawned_as(Kind::Task, id, location, current);
 }

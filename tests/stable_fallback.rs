@@ -64,3 +64,23 @@ fn tasks_alive_before_the_guard_count_unless_ignore_current() {
         guard.check_async().await.unwrap();
     });
 }
+
+/// The attribute's own runtime is counted: a leak fails the test, saying
+/// how many and how to get spawn sites.
+#[taskleak::leak_check(grace = "50ms")]
+#[should_panic(expected = "leaked 2 tasks (still running 50ms after the test body)")]
+async fn leak_check_counts_without_tokio_unstable() {
+    tokio::spawn(std::future::pending::<()>());
+    tokio::spawn(std::future::pending::<()>());
+}
+
+#[taskleak::leak_check(flavor = "multi_thread", grace = "50ms")]
+#[should_panic(expected = "build with `--cfg tokio_unstable`")]
+async fn leak_check_says_how_to_get_spawn_sites() {
+    tokio::spawn(std::future::pending::<()>());
+}
+
+#[taskleak::leak_check]
+async fn leak_check_passes_a_clean_test_without_tokio_unstable() {
+    tokio::spawn(async {}).await.unwrap();
+}

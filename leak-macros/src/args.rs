@@ -1,0 +1,651 @@
+//! The attribute's arguments: parsed, checked one by one, then checked
+//! against each other, each error pointing at the token to change.
+//!
+//! The runtime arguments and their meaning are `#[tokio::test]`'s (tokio
+//! 1.54, tokio-macros 2.7), so that replacing `#[tokio::test(...)]` by
+//! `#[leak_check(...)]` never needs the arguments rewritten. Like tokio, an
+//! argument name is matched case-insensitively.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::punctuated::Punctuated;
+use syn::{Expr, Lit, LitStr, Meta, Path, Token};
+
+use crate::duration;
+
+/// Every argument, with an example; unknown names list these.
+const ARGUMENTS: &[(&str, &str)] = &[
+    ("flavor", "flavor = \"multi_thread\""),
+    ("worker_threads", "worker_threads = 2"),
+    ("start_paused", "start_paused = true"),
+    ("crate", "crate = \"my_crate::tokio\""),
+    ("unhandled_panic", "unhandled_panic = \"shutdown_runtime\""),
+    ("name", "name = \"my-runtime\""),
+    ("grace", "grace = \"250ms\""),
+    (
+        "ignore",
+        "ignore = [\"my_crate::metrics\", \"src/pool.rs:42\"]",
+    ),
+];
+
+/// Arguments that configure the runtime, which a plain `fn` does not have.
+const RUNTIME_ONLY: &[&str] = &[
+    "flavor",
+    "worker_threads",
+    "start_paused",
+    "crate",
+    "unhandled_panic",
+    "name",
+];
+
+/// The runtime `#[leak_check]` builds for an `async fn`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    CurrentThread,
+    MultiThread,
+    Local,
+}
+
+/// `unhandled_panic = "..."`, as in `#[tokio::test]` (needs `tokio_unstable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UnhandledPanic {
+    Ignore,
+    ShutdownRuntime,
+}
+
+/// The validated arguments. `Default` is what a bare `#[leak_check]` means,
+/// and also what the expansion falls back to after an error, so that one
+/// mistake yields one error and not a cascade.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) flavor: Option<Flavor>,
+    pub(crate) worker_threads: Option<usize>,
+    pub(crate) start_paused: Option<bool>,
+    pub(crate) crate_path: Option<Path>,
+    pub(crate) unhandled_panic: Option<UnhandledPanic>,
+    pub(crate) name: Option<String>,
+    pub(crate) grace_nanos: Option<u64>,
+    pub(crate) ignore: Vec<LitStr>,
+}
+
+impl Args {
+    pub(crate) fn flavor(&self) -> Flavor {
+        self.flavor.unwrap_or(Flavor::CurrentThread)
+    }
+}
+
+/// Which arguments were written, and their tokens (`name = value`), for
+/// errors about combinations: those underline the whole argument.
+#[derive(Default)]
+struct Seen {
+    flavor: bool,
+    worker_threads: Option<TokenStream>,
+    start_paused: Option<TokenStream>,
+    unhandled_panic: Option<TokenStream>,
+    /// Every argument by name, to refuse a repeat.
+    names: Vec<String>,
+}
+
+/// Parses and validates the tokens inside `#[leak_check(...)]`.
+///
+/// `is_async` is false for a plain `fn`, which builds no runtime and so
+/// takes only `grace` and `ignore`.
+pub(crate) fn parse(tokens: TokenStream, is_async: bool) -> syn::Result<Args> {
+    let metas = syn::parse::Parser::parse2(Punctuated::<Meta, Token![,]>::parse_terminated, tokens)
+        .map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!(
+                    "{e}; `#[leak_check]` takes `name = value` pairs, such as {}",
+                    examples()
+                ),
+            )
+        })?;
+
+    let mut args = Args::default();
+    let mut seen = Seen::default();
+    for meta in metas {
+        let (key, value) = match meta {
+            Meta::NameValue(nv) => (nv.path, nv.value),
+            Meta::Path(path) => return Err(bare_word(&path)),
+            Meta::List(list) => return Err(list_form(&list)),
+        };
+        let name = key_name(&key)?;
+        if !ARGUMENTS.iter().any(|(known, _)| *known == name) {
+            return Err(unknown(&key, &name));
+        }
+        if seen.names.contains(&name) {
+            return Err(syn::Error::new_spanned(
+                &key,
+                format!("`{name}` is given twice; keep only one `{name} = ...`"),
+            ));
+        }
+        if !is_async && RUNTIME_ONLY.contains(&name.as_str()) {
+            return Err(syn::Error::new_spanned(
+                &key,
+                format!(
+                    "`{name}` configures the tokio runtime, but a plain `fn` test has none; \
+                     make the test an `async fn`, or remove `{name}` \
+                     (a plain `fn` takes only `grace` and `ignore`)"
+                ),
+            ));
+        }
+        seen.names.push(name.clone());
+        let pair = quote!(#key = #value);
+        match name.as_str() {
+            "flavor" => {
+                args.flavor = Some(parse_flavor(&value)?);
+                seen.flavor = true;
+            }
+            "worker_threads" => {
+                args.worker_threads = Some(parse_worker_threads(&value)?);
+                seen.worker_threads = Some(pair);
+            }
+            "start_paused" => {
+                args.start_paused = Some(parse_bool(&value, &name)?);
+                seen.start_paused = Some(pair);
+            }
+            "crate" => args.crate_path = Some(parse_crate(&value)?),
+            "unhandled_panic" => {
+                args.unhandled_panic = Some(parse_unhandled_panic(&value)?);
+                seen.unhandled_panic = Some(pair);
+            }
+            "name" => args.name = Some(parse_name(&value)?),
+            "grace" => args.grace_nanos = Some(parse_grace(&value)?),
+            "ignore" => args.ignore = parse_ignore(&value)?,
+            _ => unreachable!("`{name}` is in ARGUMENTS but not handled"),
+        }
+    }
+    check_combinations(&args, &seen)?;
+    Ok(args)
+}
+
+/// Errors that depend on two arguments: the same rules as `#[tokio::test]`,
+/// reported on the argument that does not fit the flavor.
+fn check_combinations(args: &Args, seen: &Seen) -> syn::Result<()> {
+    let flavor = args.flavor();
+    if let (Some(pair), Flavor::CurrentThread | Flavor::Local) = (&seen.worker_threads, flavor) {
+        let current = if flavor == Flavor::Local {
+            "`flavor = \"local\"` runs"
+        } else if seen.flavor {
+            "`flavor = \"current_thread\"` runs"
+        } else {
+            "the default flavor, `current_thread`, runs"
+        };
+        return Err(syn::Error::new_spanned(
+            pair,
+            format!(
+                "`worker_threads` needs the multi-thread runtime, and {current} everything on \
+                 the test's thread; add `flavor = \"multi_thread\"`, or remove `worker_threads`"
+            ),
+        ));
+    }
+    if flavor == Flavor::MultiThread {
+        for (pair, name) in [
+            (&seen.start_paused, "start_paused"),
+            (&seen.unhandled_panic, "unhandled_panic"),
+        ] {
+            if let Some(pair) = pair {
+                return Err(syn::Error::new_spanned(
+                    pair,
+                    format!(
+                        "`{name}` needs a single-thread runtime: tokio supports it only on \
+                         `current_thread` and `local`; remove `flavor = \"multi_thread\"` (the \
+                         default is `current_thread`), or remove `{name}`"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn key_name(key: &Path) -> syn::Result<String> {
+    match key.get_ident() {
+        Some(ident) => Ok(ident.to_string().to_lowercase()),
+        None => Err(syn::Error::new_spanned(
+            key,
+            format!(
+                "an argument name is a single word, not a path; expected one of {}",
+                names()
+            ),
+        )),
+    }
+}
+
+/// `#[leak_check(multi_thread)]`, `#[leak_check(start_paused)]`, ...
+fn bare_word(path: &Path) -> syn::Error {
+    let name = path
+        .get_ident()
+        .map(|i| i.to_string().to_lowercase())
+        .unwrap_or_default();
+    let msg = match name.as_str() {
+        "multi_thread" | "threaded_scheduler" => {
+            "set the flavor with a value: `flavor = \"multi_thread\"`".to_owned()
+        }
+        "current_thread" | "basic_scheduler" | "single_threaded" | "local" => {
+            let flavor = if name == "local" {
+                "local"
+            } else {
+                "current_thread"
+            };
+            format!("set the flavor with a value: `flavor = \"{flavor}\"`")
+        }
+        _ => match ARGUMENTS.iter().find(|(n, _)| *n == name) {
+            Some((_, example)) => format!("`{name}` needs a value: write `{example}`"),
+            None => return unknown(path, &name),
+        },
+    };
+    syn::Error::new_spanned(path, msg)
+}
+
+/// `#[leak_check(ignore("a"))]`: the right name in the wrong shape.
+fn list_form(list: &syn::MetaList) -> syn::Error {
+    let name = list
+        .path
+        .get_ident()
+        .map(|i| i.to_string().to_lowercase())
+        .unwrap_or_default();
+    match ARGUMENTS.iter().find(|(n, _)| *n == name) {
+        Some((_, example)) => syn::Error::new_spanned(
+            list,
+            format!("`{name}` takes its value after `=`: write `{example}`"),
+        ),
+        None => unknown(&list.path, &name),
+    }
+}
+
+fn unknown(key: impl quote::ToTokens, name: &str) -> syn::Error {
+    let hint = match suggestion(name) {
+        Some(known) => format!("did you mean `{known}`? "),
+        None => String::new(),
+    };
+    syn::Error::new_spanned(
+        key,
+        format!(
+            "unknown argument `{name}`; {hint}`#[leak_check]` takes {}",
+            examples()
+        ),
+    )
+}
+
+/// The closest known argument to a misspelt one, if any is close.
+fn suggestion(name: &str) -> Option<&'static str> {
+    // Names other test macros or older tokio versions use for the same knob.
+    let alias = match name {
+        "core_threads" | "threads" | "num_threads" | "workers" | "worker_thread" => {
+            Some("worker_threads")
+        }
+        "paused" | "pause" | "start_pause" => Some("start_paused"),
+        "timeout" | "grace_period" | "wait" => Some("grace"),
+        "allow" | "ignored" | "ignores" | "skip" | "exclude" => Some("ignore"),
+        "runtime" | "rt" | "flavour" => Some("flavor"),
+        _ => None,
+    };
+    alias.or_else(|| {
+        ARGUMENTS
+            .iter()
+            .map(|(known, _)| (*known, edit_distance(name, known)))
+            .filter(|&(known, d)| d <= 2 && d < known.len())
+            .min_by_key(|&(_, d)| d)
+            .map(|(known, _)| known)
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+fn names() -> String {
+    let names: Vec<String> = ARGUMENTS.iter().map(|(n, _)| format!("`{n}`")).collect();
+    names.join(", ")
+}
+
+fn examples() -> String {
+    let examples: Vec<String> = ARGUMENTS.iter().map(|(_, e)| format!("`{e}`")).collect();
+    examples.join(", ")
+}
+
+/// The literal of `name = <literal>`, or an error saying which kind of
+/// literal `name` takes.
+fn literal<'a>(value: &'a Expr, name: &str) -> syn::Result<&'a Lit> {
+    match value {
+        Expr::Lit(lit) => Ok(&lit.lit),
+        // Also `flavor = multi_thread`: a word meant as a string.
+        _ => Err(wrong_type(value, name)),
+    }
+}
+
+fn wrong_type(value: &Expr, name: &str) -> syn::Error {
+    let example = ARGUMENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, e)| e);
+    let (kind, fixed) = match name {
+        "worker_threads" => (
+            "an integer",
+            unquoted(value).filter(|s| s.parse::<usize>().is_ok()),
+        ),
+        "start_paused" => (
+            "`true` or `false`",
+            unquoted(value).filter(|s| s == "true" || s == "false"),
+        ),
+        "ignore" => ("a list of string literals", None),
+        // `flavor = multi_thread`, `crate = tokio`: the word, meant as a string.
+        _ => (
+            "a string literal",
+            bare_path(value).map(|p| format!("{p:?}")),
+        ),
+    };
+    let write = match fixed {
+        Some(fixed) => format!("{name} = {fixed}"),
+        None => (*example).to_owned(),
+    };
+    syn::Error::new_spanned(value, format!("`{name}` takes {kind}: write `{write}`"))
+}
+
+/// The contents of a string literal, for `worker_threads = "2"`.
+fn unquoted(value: &Expr) -> Option<String> {
+    match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Some(s.value()),
+        _ => None,
+    }
+}
+
+/// `multi_thread` or `my_crate::tokio` written without quotes.
+fn bare_path(value: &Expr) -> Option<String> {
+    match value {
+        Expr::Path(p) if p.qself.is_none() => {
+            let segments: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            Some(segments.join("::"))
+        }
+        _ => None,
+    }
+}
+
+fn string(value: &Expr, name: &str) -> syn::Result<LitStr> {
+    match literal(value, name)? {
+        Lit::Str(s) => Ok(s.clone()),
+        _ => Err(wrong_type(value, name)),
+    }
+}
+
+fn parse_flavor(value: &Expr) -> syn::Result<Flavor> {
+    let lit = string(value, "flavor")?;
+    let hint = match lit.value().as_str() {
+        "current_thread" => return Ok(Flavor::CurrentThread),
+        "multi_thread" => return Ok(Flavor::MultiThread),
+        "local" => return Ok(Flavor::Local),
+        "single_thread" | "single_threaded" | "basic_scheduler" => {
+            "did you mean \"current_thread\"? "
+        }
+        "threaded_scheduler" | "multi_threaded" | "multi-thread" => {
+            "did you mean \"multi_thread\"? "
+        }
+        "current-thread" => "did you mean \"current_thread\"? ",
+        _ => "",
+    };
+    Err(syn::Error::new_spanned(
+        &lit,
+        format!(
+            "unknown flavor {:?}; {hint}the flavors are \"current_thread\" (the default), \
+             \"multi_thread\" and \"local\"",
+            lit.value()
+        ),
+    ))
+}
+
+fn parse_worker_threads(value: &Expr) -> syn::Result<usize> {
+    let Lit::Int(int) = literal(value, "worker_threads")? else {
+        return Err(wrong_type(value, "worker_threads"));
+    };
+    match int.base10_parse::<usize>() {
+        Ok(0) => Err(syn::Error::new_spanned(
+            int,
+            "`worker_threads` must be at least 1; write `worker_threads = 1` or more",
+        )),
+        Ok(n) => Ok(n),
+        Err(e) => Err(syn::Error::new_spanned(
+            int,
+            format!(
+                "`worker_threads` must be a positive integer such as `worker_threads = 2`: {e}"
+            ),
+        )),
+    }
+}
+
+fn parse_bool(value: &Expr, name: &str) -> syn::Result<bool> {
+    match literal(value, name)? {
+        Lit::Bool(b) => Ok(b.value),
+        _ => Err(wrong_type(value, name)),
+    }
+}
+
+fn parse_crate(value: &Expr) -> syn::Result<Path> {
+    let lit = string(value, "crate")?;
+    lit.parse::<Path>().map_err(|_| {
+        syn::Error::new_spanned(
+            &lit,
+            format!(
+                "`crate` must name the path where tokio is, such as \"tokio\" or \
+                 \"my_crate::tokio\"; {:?} is not a path",
+                lit.value()
+            ),
+        )
+    })
+}
+
+fn parse_unhandled_panic(value: &Expr) -> syn::Result<UnhandledPanic> {
+    let lit = string(value, "unhandled_panic")?;
+    match lit.value().as_str() {
+        "ignore" => Ok(UnhandledPanic::Ignore),
+        "shutdown_runtime" => Ok(UnhandledPanic::ShutdownRuntime),
+        other => Err(syn::Error::new_spanned(
+            &lit,
+            format!(
+                "unknown `unhandled_panic` behavior {other:?}; write \"ignore\" or \
+                 \"shutdown_runtime\""
+            ),
+        )),
+    }
+}
+
+fn parse_name(value: &Expr) -> syn::Result<String> {
+    let lit = string(value, "name")?;
+    let name = lit.value();
+    if name.trim().is_empty() {
+        // tokio's `Builder::name` would panic at run time on this.
+        return Err(syn::Error::new_spanned(
+            &lit,
+            "the runtime `name` must not be empty; write `name = \"my-runtime\"` or remove it",
+        ));
+    }
+    Ok(name)
+}
+
+fn parse_grace(value: &Expr) -> syn::Result<u64> {
+    let lit = string(value, "grace")?;
+    duration::parse_nanos(&lit.value()).map_err(|msg| syn::Error::new_spanned(&lit, msg))
+}
+
+fn parse_ignore(value: &Expr) -> syn::Result<Vec<LitStr>> {
+    let Expr::Array(array) = value else {
+        // A single string is the likely slip; show it inside brackets.
+        if let Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) = value
+        {
+            return Err(syn::Error::new_spanned(
+                value,
+                format!(
+                    "`ignore` takes a list, even of one pattern: write `ignore = [{:?}]`",
+                    s.value()
+                ),
+            ));
+        }
+        return Err(wrong_type(value, "ignore"));
+    };
+    let mut patterns = Vec::new();
+    for element in &array.elems {
+        let Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) = element
+        else {
+            return Err(syn::Error::new_spanned(
+                element,
+                "each `ignore` pattern must be a string literal, such as \"my_crate::metrics\" \
+                 or \"src/pool.rs:42\"",
+            ));
+        };
+        if let Err(why) = check_pattern(&s.value()) {
+            return Err(syn::Error::new_spanned(
+                s,
+                format!(
+                    "invalid `ignore` pattern {:?}: {why}; write a path prefix like \
+                     \"my_crate::worker\", a file like \"src/worker.rs\" or a location like \
+                     \"src/worker.rs:42\"",
+                    s.value()
+                ),
+            ));
+        }
+        patterns.push(s.clone());
+    }
+    Ok(patterns)
+}
+
+/// The same rules as `taskleak`'s `Ignore::parse` (src/config.rs), checked
+/// here so that a bad pattern is a compile error on the literal instead of a
+/// panic when the test runs. Keep the two in step.
+fn check_pattern(pattern: &str) -> Result<(), &'static str> {
+    let p = pattern.trim();
+    if p.is_empty() {
+        return Err("it is empty");
+    }
+    if p.chars().any(char::is_whitespace) {
+        return Err("it contains whitespace");
+    }
+    let file = match p.rsplit_once(':') {
+        Some((file, line)) if file.ends_with(".rs") => {
+            match line.parse::<u32>() {
+                Ok(0) => return Err("lines are numbered from 1"),
+                Ok(_) => {}
+                Err(_) => return Err("the part after `.rs:` is not a line number"),
+            }
+            file
+        }
+        _ => p,
+    };
+    if file.ends_with(".rs") {
+        return Ok(());
+    }
+    let path_like = p.split("::").all(|segment| {
+        !segment.is_empty()
+            && segment
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '<' || c == '>')
+    });
+    if path_like {
+        Ok(())
+    } else {
+        Err("it is neither a `::` path nor a `.rs` file")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(tokens: TokenStream) -> String {
+        match parse(tokens, true) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_to_current_thread() {
+        let args = parse(quote!(), true).unwrap();
+        assert_eq!(args.flavor(), Flavor::CurrentThread);
+        assert!(args.grace_nanos.is_none() && args.ignore.is_empty());
+    }
+
+    #[test]
+    fn parses_every_argument() {
+        let args = parse(
+            quote!(
+                flavor = "multi_thread",
+                worker_threads = 3,
+                crate = "my::tokio",
+                name = "rt",
+                grace = "1.5s",
+                ignore = ["a::b", "x.rs:4"]
+            ),
+            true,
+        )
+        .unwrap();
+        assert_eq!(args.flavor(), Flavor::MultiThread);
+        assert_eq!(args.worker_threads, Some(3));
+        assert_eq!(args.grace_nanos, Some(1_500_000_000));
+        assert_eq!(args.ignore.len(), 2);
+        assert_eq!(args.name.as_deref(), Some("rt"));
+        let args = parse(
+            quote!(
+                Flavor = "local",
+                start_paused = true,
+                unhandled_panic = "shutdown_runtime"
+            ),
+            true,
+        )
+        .unwrap();
+        assert_eq!(args.flavor(), Flavor::Local);
+        assert_eq!(args.start_paused, Some(true));
+        assert_eq!(args.unhandled_panic, Some(UnhandledPanic::ShutdownRuntime));
+    }
+
+    #[test]
+    fn suggests_close_names() {
+        assert!(err(quote!(flavour = "local")).contains("did you mean `flavor`?"));
+        assert!(err(quote!(threads = 2)).contains("did you mean `worker_threads`?"));
+        assert!(err(quote!(grcae = "1s")).contains("did you mean `grace`?"));
+        assert!(!err(quote!(zzz = 1)).contains("did you mean"));
+    }
+
+    #[test]
+    fn checks_patterns_like_the_core() {
+        for good in [
+            "my_crate", "a::b::c", "<a::B>", "src/x.rs", "x.rs:42", "C:/x.rs",
+        ] {
+            assert_eq!(check_pattern(good), Ok(()), "{good}");
+        }
+        for bad in ["", "  ", "a b", "x.rs:0", "x.rs:y", "a::", "::a", "a.b"] {
+            assert!(check_pattern(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refuses_runtime_arguments_on_plain_fn() {
+        let e = parse(quote!(flavor = "multi_thread"), false).err().unwrap();
+        assert!(e.to_string().contains("plain `fn`"));
+        assert!(parse(quote!(grace = "1ms", ignore = ["a"]), false).is_ok());
+    }
+}
