@@ -371,6 +371,10 @@ impl Check {
             alive = self.scope.wait_for_change(alive, deadline);
         }
         let (blocking, threads) = self.wait_others(deadline);
+        if blocking == 0 && threads.is_empty() && self.scope.alive() == 0 {
+            // The common case: no scan of the registry at all.
+            return Ok(());
+        }
         let tasks = report::leaked_tasks(&self.survivors(), &self.options);
         // Blocking tasks recorded by taskleak::spawn_blocking are listed
         // with their spawn sites; only the rest are a bare count.

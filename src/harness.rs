@@ -20,7 +20,10 @@ use crate::report::Leaks;
 /// The body's outcome (value or panic payload) and the leak verdict.
 type Outcome<T> = (Result<T, Box<dyn Any + Send>>, Result<(), Leaks>);
 
-pub(crate) fn run_async<F>(
+/// Builds the runtime from `builder` (tracked), runs `body` inside a
+/// `verify_none` scope, checks while the runtime is still alive, then drops
+/// the runtime. Panics with the report when the test leaked.
+pub fn run_async<F>(
     flavor: Flavor,
     mut builder: Builder,
     options: Options,
@@ -65,7 +68,8 @@ fn run_local<F: Future>(_: Builder, _: Options, _: F) -> Outcome<F::Output> {
     )
 }
 
-pub(crate) fn run_sync<T: TestOutput>(options: Options, body: impl FnOnce() -> T) -> T {
+/// Runs a synchronous test body inside a `verify_none` scope and checks it.
+pub fn run_sync<T: TestOutput>(options: Options, body: impl FnOnce() -> T) -> T {
     let guard = options.verify_none();
     let outcome = panic::catch_unwind(AssertUnwindSafe(body));
     let verdict = guard.check();

@@ -1,10 +1,6 @@
 //! Runtime support for `#[leak_check]`. Not public API: the macro's
 //! expansion calls these, and they may change in any release.
 
-use std::future::Future;
-
-use crate::config::Options;
-
 pub use tokio;
 
 /// The runtime flavors `#[leak_check]` accepts, as in `#[tokio::test]`.
@@ -36,26 +32,7 @@ impl<T, E> TestOutput for Result<T, E> {
     }
 }
 
-/// Builds the runtime from `builder` (tracked), runs `body` inside a
-/// `verify_none` scope, checks while the runtime is still alive, then drops
-/// the runtime. Panics with the report when the test leaked.
-pub fn run_async<F>(
-    flavor: Flavor,
-    builder: tokio::runtime::Builder,
-    options: Options,
-    body: F,
-) -> F::Output
-where
-    F: Future,
-    F::Output: TestOutput,
-{
-    crate::harness::run_async(flavor, builder, options, body)
-}
-
-/// Runs a synchronous test body inside a `verify_none` scope and checks it.
-pub fn run_sync<T: TestOutput>(options: Options, body: impl FnOnce() -> T) -> T {
-    crate::harness::run_sync(options, body)
-}
+pub use crate::harness::{run_async, run_sync};
 
 /// Turns spawn-site frame capture on or off for the whole process (the
 /// benchmarks compare both in one run). Spawn sites and chains are kept

@@ -5,6 +5,7 @@
 //! rarely contend, and it keeps only what a report may need: symbols are
 //! resolved later, and only for survivors.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
@@ -21,7 +22,13 @@ use crate::scope::{self, Scope};
 /// does not keep every ancestor's record alive.
 pub(crate) const MAX_CHAIN: u32 = 64;
 /// Frames walked at a spawn: tokio's spawn path plus the user's callers.
-pub(crate) const MAX_FRAMES: usize = 48;
+/// Unwinding costs ~135 ns a frame, so without frame pointers the walk
+/// stops sooner; the spawn chain covers what lies above.
+pub(crate) const MAX_FRAMES: usize = if cfg!(taskleak_frame_pointers) {
+    48
+} else {
+    28
+};
 
 /// Whether spawn hooks walk the stack (`TASKLEAK_BACKTRACE=short` turns
 /// this off and keeps spawn sites and chains only).
@@ -137,8 +144,7 @@ pub(crate) fn origin(current: Option<Id>) -> (Option<Arc<TaskRecord>>, Option<Ar
     let parent = current.and_then(get);
     let scope = match &parent {
         Some(p) => p.scope.clone(),
-        None if scope::any_open() => scope::current(),
-        None => None,
+        None => scope::current(),
     };
     (parent, scope)
 }
@@ -168,20 +174,20 @@ pub(crate) fn spawned_as(
         s.enter();
     }
     let mut shard = shard(id).lock();
-    match shard.map.get(&id) {
+    match shard.map.entry(id) {
+        Entry::Vacant(v) => {
+            v.insert(Slot::Live(record));
+        }
         // Already ended (terminate ran first), or already recorded (a
         // wrapper on a runtime whose hooks also fired): keep what is there.
-        Some(Slot::Ended) | Some(Slot::Live(_)) => {
-            if let Some(Slot::Ended) = shard.map.get(&id) {
-                shard.map.remove(&id);
+        Entry::Occupied(o) => {
+            if let Slot::Ended = o.get() {
+                o.remove();
             }
             drop(shard);
             if let Some(s) = &record.scope {
                 s.exit();
             }
-        }
-        None => {
-            shard.map.insert(id, Slot::Live(record));
         }
     }
 }
@@ -256,11 +262,80 @@ fn capture_frames() -> Box<[usize]> {
         return Box::default();
     }
     let mut ips = [0usize; MAX_FRAMES];
+    let n = walk(&mut ips);
+    ips[..n].into()
+}
+
+/// Follows the saved frame-pointer chain: return addresses at `rbp + 8`,
+/// the caller's `rbp` at `rbp`. Only reads inside this thread's stack, so a
+/// frame without a frame pointer ends the walk early instead of faulting.
+#[cfg(taskleak_frame_pointers)]
+#[inline(always)]
+fn walk(ips: &mut [usize; MAX_FRAMES]) -> usize {
+    let (mut fp, sp): (usize, usize);
+    // SAFETY: reads two registers.
+    unsafe {
+        std::arch::asm!("mov {}, rbp", "mov {}, rsp", out(reg) fp, out(reg) sp);
+    }
+    let top = stack_top();
     let mut n = 0;
-    backtrace::trace(|frame| {
+    while n < MAX_FRAMES && fp >= sp && fp + 16 <= top && fp % 8 == 0 {
+        // SAFETY: `fp..fp + 16` lies within this thread's stack (checked).
+        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        if ret == 0 {
+            break;
+        }
+        ips[n] = ret;
+        n += 1;
+        if next <= fp {
+            break; // the chain must go up the stack
+        }
+        fp = next;
+    }
+    n
+}
+
+/// The highest address of this thread's stack, once per thread.
+#[cfg(taskleak_frame_pointers)]
+fn stack_top() -> usize {
+    thread_local! {
+        static TOP: usize = {
+            // SAFETY: standard pthread calls on the current thread, with
+            // out-pointers to locals; the attr is destroyed after use.
+            unsafe {
+                let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+                let mut addr: *mut libc::c_void = std::ptr::null_mut();
+                let mut size: libc::size_t = 0;
+                if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+                    0
+                } else {
+                    libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+                    libc::pthread_attr_destroy(&mut attr);
+                    addr as usize + size
+                }
+            }
+        };
+    }
+    TOP.with(|t| *t)
+}
+
+/// Unwinds with the platform unwinder.
+#[cfg(not(taskleak_frame_pointers))]
+fn walk(ips: &mut [usize; MAX_FRAMES]) -> usize {
+    let mut n = 0;
+    let mut push = |frame: &backtrace::Frame| {
         ips[n] = frame.ip() as usize;
         n += 1;
         n < MAX_FRAMES
-    });
-    ips[..n].into()
+    };
+    // libgcc's unwinder is thread-safe on Linux, so skip backtrace's
+    // process-wide lock, which serialises spawns on every worker.
+    #[cfg(target_os = "linux")]
+    // SAFETY: see above; no other unwinder state is shared.
+    unsafe {
+        backtrace::trace_unsynchronized(&mut push)
+    };
+    #[cfg(not(target_os = "linux"))]
+    backtrace::trace(&mut push);
+    n
 }

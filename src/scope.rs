@@ -160,12 +160,6 @@ pub(crate) fn current() -> Option<Arc<Scope>> {
         .flatten()
 }
 
-/// Whether this thread has an open scope; cheaper than [`current`].
-pub(crate) fn any_open() -> bool {
-    OPEN.try_with(|open| !open.borrow().is_empty())
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,17 +15,7 @@ use crate::report::{Activity, Frame};
 
 #[cfg(tokio_unstable)]
 mod activity;
-#[cfg(all(
-    tokio_unstable,
-    feature = "taskdump",
-    target_os = "linux",
-    any(
-        target_arch = "aarch64",
-        target_arch = "x86",
-        target_arch = "x86_64",
-        target_arch = "s390x"
-    )
-))]
+#[cfg(taskleak_taskdump)] // set by build.rs where tokio can dump tasks
 mod dump;
 
 /// Installs the spawn, poll and terminate hooks on `builder`.
@@ -118,17 +108,7 @@ pub(crate) fn activity(id: Id) -> Option<Activity> {
 /// backtrace (innermost frame first) per tokio leaf future it waits on.
 /// `None` when task dumps are not compiled in (the `taskdump` feature).
 pub(crate) async fn suspended(handles: &[Handle]) -> Option<HashMap<Id, Vec<Vec<Frame>>>> {
-    #[cfg(all(
-        tokio_unstable,
-        feature = "taskdump",
-        target_os = "linux",
-        any(
-            target_arch = "aarch64",
-            target_arch = "x86",
-            target_arch = "x86_64",
-            target_arch = "s390x"
-        )
-    ))]
+    #[cfg(taskleak_taskdump)]
     return Some(dump::suspended(handles).await);
     #[allow(unreachable_code)]
     {

@@ -16,7 +16,6 @@ pub struct Activity {
     pub(crate) polls: u64,
     pub(crate) last_poll_ago: Option<Duration>,
     pub(crate) in_poll_for: Option<Duration>,
-    pub(crate) busy: Duration,
     /// The task's age when this was read.
     pub(crate) age: Duration,
 }
@@ -69,15 +68,6 @@ impl Activity {
         self.last_poll_ago
     }
 
-    /// Total time spent inside its polls (completed ones).
-    ///
-    /// ```
-    /// # fn f(a: taskleak::Activity) { println!("{:?}", a.busy_time()); }
-    /// ```
-    pub fn busy_time(&self) -> Duration {
-        self.busy
-    }
-
     /// How long the poll it is inside right now has lasted, if it is in one.
     ///
     /// ```
@@ -124,7 +114,6 @@ mod tests {
             polls,
             last_poll_ago: last_ms.map(Duration::from_millis),
             in_poll_for: in_poll_ms.map(Duration::from_millis),
-            busy: Duration::ZERO,
             age: Duration::from_millis(500),
         }
     }

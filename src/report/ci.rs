@@ -185,9 +185,8 @@ impl Leaks {
                         .map_or("null".to_string(), |d| d.as_millis().to_string());
                     let _ = write!(
                         o,
-                        ",\"activity\":{{\"verdict\":\"{verdict}\",\"polls\":{},\"last_poll_ms\":{last},\"busy_ms\":{}}}",
+                        ",\"activity\":{{\"verdict\":\"{verdict}\",\"polls\":{},\"last_poll_ms\":{last}}}",
                         a.polls,
-                        a.busy.as_millis()
                     );
                 }
                 None => o.push_str(",\"activity\":null"),

@@ -270,10 +270,9 @@ fn entry(
             (verdict, _) => {
                 write!(
                     f,
-                    " · {}, last {} ago, {} in polls",
+                    " · {}, last {} ago",
                     plural(a.polls as usize, "poll"),
                     human(a.last_poll_ago.unwrap_or_default()),
-                    human(a.busy)
                 )?;
                 if verdict == Verdict::Busy {
                     write!(f, " (polled continually: a loop that keeps waking itself?)")?;
