@@ -407,7 +407,7 @@ impl Check {
             let threads = self
                 .threads_before
                 .as_ref()
-                .map(crate::threads::new_since)
+                .map(|before| crate::threads::new_since(before, &self.scope))
                 .unwrap_or_default();
             if (blocking == 0 && threads.is_empty()) || Instant::now() >= deadline {
                 return (blocking, threads);

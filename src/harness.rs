@@ -23,12 +23,7 @@ type Outcome<T> = (Result<T, Box<dyn Any + Send>>, Result<(), Leaks>);
 /// Builds the runtime from `builder` (tracked), runs `body` inside a
 /// `verify_none` scope, checks while the runtime is still alive, then drops
 /// the runtime. Panics with the report when the test leaked.
-pub fn run_async<F>(
-    flavor: Flavor,
-    mut builder: Builder,
-    options: Options,
-    body: F,
-) -> F::Output
+pub fn run_async<F>(flavor: Flavor, mut builder: Builder, options: Options, body: F) -> F::Output
 where
     F: Future,
     F::Output: TestOutput,

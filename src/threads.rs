@@ -1,15 +1,19 @@
 //! OS threads started during a check's scope (opt-in, Linux).
 //!
 //! A thread is identified by its kernel id in `/proc/self/task`, named by
-//! its `comm`. Threads of tracked runtimes (workers and the blocking pool,
-//! which idles for seconds after a `spawn_blocking`) and taskleak's own
-//! helper threads are not the test's. The listing is process-wide: other
+//! its `comm`. Threads of tracked runtimes built outside the check's scope
+//! (workers and the blocking pool, which idles for seconds after a
+//! `spawn_blocking`) and taskleak's own helper threads are not the test's;
+//! those of a runtime built inside the scope and still alive are. The listing is process-wide: other
 //! tests running in parallel threads of one `cargo test` process show up
 //! too, so this is exact under nextest or `--test-threads=1`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
+
+use crate::scope::Scope;
 
 /// A thread alive after the grace period that was not there at the start.
 ///
@@ -46,15 +50,16 @@ impl LeakedThread {
     }
 }
 
-/// Threads started by tracked runtimes and still running.
-static RUNTIME_THREADS: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
+/// Threads started by tracked runtimes and still running, with the scope
+/// open where the runtime was configured (`track_tasks()`).
+static RUNTIME_THREADS: Mutex<Option<HashMap<u32, Option<Arc<Scope>>>>> = Mutex::new(None);
 
-pub(crate) fn runtime_thread_started() {
+pub(crate) fn runtime_thread_started(owner: Option<Arc<Scope>>) {
     if let Some(tid) = current_tid() {
         RUNTIME_THREADS
             .lock()
-            .get_or_insert_with(HashSet::new)
-            .insert(tid);
+            .get_or_insert_with(HashMap::new)
+            .insert(tid, owner);
     }
 }
 
@@ -86,16 +91,22 @@ pub(crate) fn snapshot() -> Option<HashSet<u32>> {
     )
 }
 
-/// Threads alive now that were not in `before` and are not a tracked
-/// runtime's or taskleak's own.
-pub(crate) fn new_since(before: &HashSet<u32>) -> Vec<LeakedThread> {
+/// Threads alive now that were not in `before`, leaving out taskleak's own
+/// and those of tracked runtimes built outside `scope`.
+pub(crate) fn new_since(before: &HashSet<u32>, scope: &Arc<Scope>) -> Vec<LeakedThread> {
     let Some(now) = snapshot() else {
         return Vec::new();
     };
-    let runtime = RUNTIME_THREADS.lock().clone().unwrap_or_default();
+    let others: HashSet<u32> = RUNTIME_THREADS
+        .lock()
+        .iter()
+        .flatten()
+        .filter(|(_, owner)| owner.as_ref().is_none_or(|o| !o.within(scope)))
+        .map(|(tid, _)| *tid)
+        .collect();
     let mut out: Vec<LeakedThread> = now
         .difference(before)
-        .filter(|tid| !runtime.contains(tid))
+        .filter(|tid| !others.contains(tid))
         .filter_map(|&tid| {
             let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
             let name = name.trim_end().to_owned();

@@ -134,6 +134,19 @@ fn idle_busy_and_never_polled_verdicts() {
 }
 
 #[test]
+fn time_spent_in_polls_counts_long_polls() {
+    let rt = multi_thread();
+    let leaks = one_leak(&rt, async {
+        std::thread::sleep(Duration::from_millis(40)); // one long poll
+        forever().await
+    });
+    let a = leaks.tasks()[0].activity().expect("activity");
+    assert!(a.busy_time() >= Duration::from_millis(30), "{leaks}");
+    assert_eq!(a.verdict(), Verdict::Idle, "{leaks}");
+    assert!(leaks.to_string().contains("ms in polls"), "{leaks}");
+}
+
+#[test]
 fn a_task_blocking_inside_one_poll_is_busy() {
     let rt = multi_thread();
     let leaks = {

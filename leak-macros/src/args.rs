@@ -22,6 +22,7 @@ const ARGUMENTS: &[(&str, &str)] = &[
     ("unhandled_panic", "unhandled_panic = \"shutdown_runtime\""),
     ("name", "name = \"my-runtime\""),
     ("grace", "grace = \"250ms\""),
+    ("threads", "threads"),
     (
         "ignore",
         "ignore = [\"my_crate::metrics\", \"src/pool.rs:42\"]",
@@ -66,6 +67,8 @@ pub(crate) struct Args {
     pub(crate) name: Option<String>,
     pub(crate) grace_nanos: Option<u64>,
     pub(crate) ignore: Vec<LitStr>,
+    /// Also check OS threads (`Options::threads`).
+    pub(crate) threads: bool,
 }
 
 impl Args {
@@ -107,6 +110,11 @@ pub(crate) fn parse(tokens: TokenStream, is_async: bool) -> syn::Result<Args> {
     for meta in metas {
         let (key, value) = match meta {
             Meta::NameValue(nv) => (nv.path, nv.value),
+            // The one flag: `threads` alone means `threads = true`.
+            Meta::Path(path) if path.is_ident("threads") => {
+                let value: Expr = syn::parse_quote!(true);
+                (path, value)
+            }
             Meta::Path(path) => return Err(bare_word(&path)),
             Meta::List(list) => return Err(list_form(&list)),
         };
@@ -153,6 +161,7 @@ pub(crate) fn parse(tokens: TokenStream, is_async: bool) -> syn::Result<Args> {
             "name" => args.name = Some(parse_name(&value)?),
             "grace" => args.grace_nanos = Some(parse_grace(&value)?),
             "ignore" => args.ignore = parse_ignore(&value)?,
+            "threads" => args.threads = parse_threads(&value)?,
             _ => unreachable!("`{name}` is in ARGUMENTS but not handled"),
         }
     }
@@ -273,9 +282,7 @@ fn unknown(key: impl quote::ToTokens, name: &str) -> syn::Error {
 fn suggestion(name: &str) -> Option<&'static str> {
     // Names other test macros or older tokio versions use for the same knob.
     let alias = match name {
-        "core_threads" | "threads" | "num_threads" | "workers" | "worker_thread" => {
-            Some("worker_threads")
-        }
+        "core_threads" | "num_threads" | "workers" | "worker_thread" => Some("worker_threads"),
         "paused" | "pause" | "start_pause" => Some("start_paused"),
         "timeout" | "grace_period" | "wait" => Some("grace"),
         "allow" | "ignored" | "ignores" | "skip" | "exclude" => Some("ignore"),
@@ -339,7 +346,7 @@ fn wrong_type(value: &Expr, name: &str) -> syn::Error {
             "an integer",
             unquoted(value).filter(|s| s.parse::<usize>().is_ok()),
         ),
-        "start_paused" => (
+        "start_paused" | "threads" => (
             "`true` or `false`",
             unquoted(value).filter(|s| s == "true" || s == "false"),
         ),
@@ -431,6 +438,20 @@ fn parse_worker_threads(value: &Expr) -> syn::Result<usize> {
                 "`worker_threads` must be a positive integer such as `worker_threads = 2`: {e}"
             ),
         )),
+    }
+}
+
+/// `threads = true`; `threads = 2` is most likely a worker count.
+fn parse_threads(value: &Expr) -> syn::Result<bool> {
+    match literal(value, "threads")? {
+        Lit::Bool(b) => Ok(b.value),
+        Lit::Int(_) => Err(syn::Error::new_spanned(
+            value,
+            "`threads` turns on the check of OS threads left running: write `threads` or \
+             `threads = true`; for the runtime's number of workers write `worker_threads = 2` \
+             (with `flavor = \"multi_thread\"`)",
+        )),
+        _ => Err(wrong_type(value, "threads")),
     }
 }
 
@@ -623,9 +644,18 @@ mod tests {
     }
 
     #[test]
+    fn threads_is_a_flag() {
+        assert!(parse(quote!(threads), true).unwrap().threads);
+        assert!(parse(quote!(threads = true), false).unwrap().threads);
+        assert!(!parse(quote!(threads = false), true).unwrap().threads);
+        assert!(!parse(quote!(), true).unwrap().threads);
+    }
+
+    #[test]
     fn suggests_close_names() {
         assert!(err(quote!(flavour = "local")).contains("did you mean `flavor`?"));
-        assert!(err(quote!(threads = 2)).contains("did you mean `worker_threads`?"));
+        assert!(err(quote!(num_threads = 2)).contains("did you mean `worker_threads`?"));
+        assert!(err(quote!(threads = 2)).contains("write `worker_threads = 2`"));
         assert!(err(quote!(grcae = "1s")).contains("did you mean `grace`?"));
         assert!(!err(quote!(zzz = 1)).contains("did you mean"));
     }

@@ -237,8 +237,9 @@ fn options_expr(args: &Args) -> TokenStream {
         .grace_nanos
         .map(|nanos| quote!(.grace(::core::time::Duration::from_nanos(#nanos))));
     let ignore = &args.ignore;
+    let threads = args.threads.then(|| quote!(.threads(true)));
     quote! {
-        ::taskleak::Options::new() #grace #(.ignore(#ignore))*
+        ::taskleak::Options::new() #grace #(.ignore(#ignore))* #threads
     }
 }
 

@@ -5,8 +5,9 @@
 //! table of atomics indexed by task id, not in the locked registry, and the
 //! clock is the kernel's coarse monotonic one (a few ns to read, a few ms
 //! of resolution: enough for "last polled 500ms ago" and "inside one poll
-//! for 2s"). A poll costs that read and three relaxed atomic operations;
-//! its end, one. Two live tasks whose ids collide share a slot; the older
+//! for 2s"; polls shorter than its tick add nothing to the time spent in
+//! polls). A poll's start costs that read and three relaxed atomic
+//! operations; its end, another read and two. Two live tasks whose ids collide share a slot; the older
 //! one then reads as "unknown" rather than with wrong numbers.
 
 #[cfg(not(target_os = "linux"))]
@@ -30,6 +31,8 @@ struct Slot {
     last_poll: AtomicU64,
     /// Clock at the current poll's start; 0: not inside a poll.
     in_poll_since: AtomicU64,
+    /// Time inside completed polls, at the coarse clock's resolution.
+    busy_ns: AtomicU64,
 }
 
 static TABLE: [Slot; SLOTS] = [const {
@@ -38,6 +41,7 @@ static TABLE: [Slot; SLOTS] = [const {
         polls: AtomicU64::new(0),
         last_poll: AtomicU64::new(0),
         in_poll_since: AtomicU64::new(0),
+        busy_ns: AtomicU64::new(0),
     }
 }; SLOTS];
 
@@ -70,6 +74,7 @@ pub(crate) fn spawned(id: Id) {
     s.polls.store(0, Relaxed);
     s.last_poll.store(0, Relaxed);
     s.in_poll_since.store(0, Relaxed);
+    s.busy_ns.store(0, Relaxed);
     s.id.store(id, Relaxed);
 }
 
@@ -88,7 +93,11 @@ pub(crate) fn after_poll(id: Id) {
     let id = id_u64(id);
     let s = slot(id);
     if s.id.load(Relaxed) == id {
-        s.in_poll_since.store(0, Relaxed);
+        let start = s.in_poll_since.swap(0, Relaxed);
+        let took = now().saturating_sub(start);
+        if start != 0 && took != 0 {
+            s.busy_ns.fetch_add(took, Relaxed);
+        }
     }
 }
 
@@ -108,6 +117,7 @@ pub(crate) fn get(id: Id) -> Option<Activity> {
             0 => None,
             t => Some(ago(t)),
         },
+        busy: Duration::from_nanos(s.busy_ns.load(Relaxed)),
         age: Duration::ZERO, // the report fills it in
     };
     (s.id.load(Relaxed) == id).then_some(activity)

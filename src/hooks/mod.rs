@@ -25,9 +25,10 @@ mod dump;
 /// builder (tokio keeps one of each).
 pub(crate) fn install(builder: &mut Builder) -> &mut Builder {
     // Stable hooks: know the runtime's own threads, which a check of OS
-    // threads must not report.
+    // threads reports only for the scope the runtime was built in.
+    let owner = crate::scope::current();
     builder
-        .on_thread_start(crate::threads::runtime_thread_started)
+        .on_thread_start(move || crate::threads::runtime_thread_started(owner.clone()))
         .on_thread_stop(crate::threads::runtime_thread_stopped);
     #[cfg(tokio_unstable)]
     {

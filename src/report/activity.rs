@@ -16,6 +16,7 @@ pub struct Activity {
     pub(crate) polls: u64,
     pub(crate) last_poll_ago: Option<Duration>,
     pub(crate) in_poll_for: Option<Duration>,
+    pub(crate) busy: Duration,
     /// The task's age when this was read.
     pub(crate) age: Duration,
 }
@@ -68,6 +69,17 @@ impl Activity {
         self.last_poll_ago
     }
 
+    /// Time spent inside its completed polls, measured with the kernel's
+    /// coarse clock (a tick of a few ms): polls shorter than a tick add
+    /// nothing, so this shows time lost in long, blocking polls.
+    ///
+    /// ```
+    /// # fn f(a: taskleak::Activity) { println!("{:?}", a.busy_time()); }
+    /// ```
+    pub fn busy_time(&self) -> Duration {
+        self.busy
+    }
+
     /// How long the poll it is inside right now has lasted, if it is in one.
     ///
     /// ```
@@ -114,6 +126,7 @@ mod tests {
             polls,
             last_poll_ago: last_ms.map(Duration::from_millis),
             in_poll_for: in_poll_ms.map(Duration::from_millis),
+            busy: Duration::ZERO,
             age: Duration::from_millis(500),
         }
     }

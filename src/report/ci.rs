@@ -185,8 +185,9 @@ impl Leaks {
                         .map_or("null".to_string(), |d| d.as_millis().to_string());
                     let _ = write!(
                         o,
-                        ",\"activity\":{{\"verdict\":\"{verdict}\",\"polls\":{},\"last_poll_ms\":{last}}}",
+                        ",\"activity\":{{\"verdict\":\"{verdict}\",\"polls\":{},\"last_poll_ms\":{last},\"busy_ms\":{}}}",
                         a.polls,
+                        a.busy.as_millis()
                     );
                 }
                 None => o.push_str(",\"activity\":null"),

@@ -270,9 +270,10 @@ fn entry(
             (verdict, _) => {
                 write!(
                     f,
-                    " · {}, last {} ago",
+                    " · {}, last {} ago, {} in polls",
                     plural(a.polls as usize, "poll"),
                     human(a.last_poll_ago.unwrap_or_default()),
+                    human(a.busy),
                 )?;
                 if verdict == Verdict::Busy {
                     write!(f, " (polled continually: a loop that keeps waking itself?)")?;

@@ -1,7 +1,7 @@
 // An argument `#[leak_check]` does not take: the error lists the ones it
 // does, and suggests the closest.
 
-#[taskleak::leak_check(threads = 2)]
+#[taskleak::leak_check(num_threads = 2)]
 async fn misnamed_worker_threads() {}
 
 #[taskleak::leak_check(flavour = "multi_thread")]
