@@ -93,9 +93,9 @@ struct Check {
 impl Guard {
     pub(crate) fn open(options: Options) -> Guard {
         let current = Handle::try_current().ok();
-        if let Some(h) = &current {
+        if let Some(h) = current.as_ref().filter(|_| crate::TRACKING) {
             // Before the scope opens: the probe task is not the test's.
-            if crate::TRACKING && !crate::hooks::is_tracked(h) {
+            if crate::hooks::first_probe(h) == Some(false) {
                 warn_untracked(h);
             }
         }
@@ -117,11 +117,7 @@ impl Guard {
         let mut counted = Vec::new();
         if !crate::TRACKING {
             // Without hooks, count on the runtimes this guard can see.
-            let runtimes = options
-                .runtimes
-                .iter()
-                .cloned()
-                .chain(Handle::try_current().ok());
+            let runtimes = options.runtimes.iter().cloned().chain(current);
             for handle in runtimes {
                 if !counted
                     .iter()
@@ -263,16 +259,9 @@ fn warn_blind() {
     });
 }
 
-/// Says once per runtime that a check runs on a runtime whose tasks
-/// taskleak cannot see, rather than passing in silence.
+/// Says (once per runtime: each is probed once) that a check runs on a
+/// runtime whose tasks taskleak cannot see, rather than passing in silence.
 fn warn_untracked(handle: &Handle) {
-    static WARNED: parking_lot::Mutex<Vec<tokio::runtime::Id>> =
-        parking_lot::Mutex::new(Vec::new());
-    let mut warned = WARNED.lock();
-    if warned.contains(&handle.id()) {
-        return;
-    }
-    warned.push(handle.id());
     let _ = writeln!(
         std::io::stderr().lock(),
         "taskleak: warning: the tokio runtime this guard was created in ({:?}) is not tracked, \
@@ -362,7 +351,8 @@ impl Check {
                 break;
             }
             let filtered = !self.preexisting.is_empty() || self.options.rules().next().is_some();
-            if filtered && report::all_ignored(&self.survivors(), &self.options) {
+            // All survivors ignored: no need to wait out the grace for them.
+            if filtered && report::leaked_tasks(&self.survivors(), &self.options).is_empty() {
                 break;
             }
             if Instant::now() >= deadline {

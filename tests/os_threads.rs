@@ -19,6 +19,16 @@ fn options() -> taskleak::Options {
         .threads(true)
 }
 
+/// A multi-thread runtime with two workers, tracked.
+fn tracked_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .track_tasks()
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn os_threads() {
     joined_threads_and_runtime_threads_built_outside_are_not_leaks();
@@ -28,12 +38,7 @@ fn os_threads() {
 }
 
 fn joined_threads_and_runtime_threads_built_outside_are_not_leaks() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .track_tasks()
-        .build()
-        .unwrap();
+    let rt = tracked_runtime();
     let guard = options().verify_none();
     // Starts a blocking-pool thread, which idles for seconds afterwards.
     rt.block_on(async { tokio::task::spawn_blocking(|| ()).await.unwrap() });
@@ -66,12 +71,7 @@ fn a_leaked_thread_is_reported_by_name() {
 
 fn threads_of_a_runtime_built_in_the_scope_and_left_running_are_the_tests() {
     let guard = options().verify_none();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .track_tasks()
-        .build()
-        .unwrap();
+    let rt = tracked_runtime();
     let leaks = guard.check().unwrap_err();
     let names: Vec<&str> = leaks.threads().iter().map(|t| t.name()).collect();
     assert_eq!(names, ["tokio-rt-worker", "tokio-rt-worker"], "{leaks}");

@@ -55,22 +55,21 @@ thread_local! {
     static LAST_HOOKED: std::cell::Cell<Option<Id>> = const { std::cell::Cell::new(None) };
 }
 
-/// Does `handle`'s runtime run taskleak's hooks? Found out once per runtime
-/// by spawning an empty task and seeing whether the spawn hook ran.
-pub(crate) fn is_tracked(handle: &Handle) -> bool {
+/// Whether `handle`'s runtime runs taskleak's hooks, found out by spawning
+/// an empty task and seeing whether the spawn hook ran; `None` when this
+/// runtime was probed before (each is probed once).
+pub(crate) fn first_probe(handle: &Handle) -> Option<bool> {
     use parking_lot::Mutex;
-    static KNOWN: Mutex<Vec<(tokio::runtime::Id, bool)>> = Mutex::new(Vec::new());
-    if !crate::TRACKING {
-        return false;
-    }
-    let id = handle.id();
-    if let Some(&(_, tracked)) = KNOWN.lock().iter().find(|(r, _)| *r == id) {
-        return tracked;
+    static PROBED: Mutex<Vec<tokio::runtime::Id>> = Mutex::new(Vec::new());
+    {
+        let mut probed = PROBED.lock();
+        if probed.contains(&handle.id()) {
+            return None;
+        }
+        probed.push(handle.id());
     }
     let probe = handle.spawn(async {});
-    let tracked = LAST_HOOKED.with(|last| last.get()) == Some(probe.id());
-    KNOWN.lock().push((id, tracked));
-    tracked
+    Some(LAST_HOOKED.with(|last| last.get()) == Some(probe.id()))
 }
 
 /// Blocking-pool threads of `handle`'s runtime busy running a closure

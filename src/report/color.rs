@@ -6,6 +6,7 @@
 //! `#[should_panic(expected = "...")]` matches the same way in a terminal
 //! and in CI.
 
+use std::ffi::OsString;
 use std::fmt::{self, Display};
 use std::io::IsTerminal;
 
@@ -35,10 +36,18 @@ impl Palette {
     /// Colour if stderr is a terminal, `NO_COLOR` is unset or empty, and
     /// `TERM` is not `dumb`.
     pub(crate) fn for_stderr() -> Palette {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+        Palette::decide(
+            std::env::var_os("NO_COLOR"),
+            std::env::var_os("TERM"),
+            std::io::stderr().is_terminal(),
+        )
+    }
+
+    fn decide(no_color: Option<OsString>, term: Option<OsString>, tty: bool) -> Palette {
+        let no_color = no_color.is_some_and(|v| !v.is_empty());
+        let dumb = term.is_some_and(|t| t == "dumb");
         Palette {
-            on: !no_color && !dumb && std::io::stderr().is_terminal(),
+            on: tty && !no_color && !dumb,
         }
     }
 
@@ -64,5 +73,25 @@ impl Palette {
     }
     pub(crate) fn warn<T: Display>(self, t: T) -> Painted<T> {
         self.paint("1;33", t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        let on = |no_color: Option<&str>, term: Option<&str>, tty| {
+            Palette::decide(no_color.map(Into::into), term.map(Into::into), tty).on
+        };
+        assert!(on(None, Some("xterm-256color"), true));
+        assert!(!on(None, Some("xterm"), false), "not a terminal");
+        assert!(!on(Some("1"), Some("xterm"), true), "NO_COLOR set");
+        assert!(
+            on(Some(""), Some("xterm"), true),
+            "NO_COLOR empty counts as unset"
+        );
+        assert!(!on(None, Some("dumb"), true), "TERM=dumb");
     }
 }

@@ -387,9 +387,3 @@ fn ignores(rule: &Ignore, task: &LeakedTask, all: &[Frame]) -> bool {
                     .is_some_and(|(file, line)| rule.matches_location(file, line))
         })
 }
-
-/// Are all of the scope's current survivors ignored? (Then a check need not
-/// wait out the grace period for them.)
-pub(crate) fn all_ignored(records: &[Arc<TaskRecord>], options: &Options) -> bool {
-    leaked_tasks(records, options).is_empty()
-}
