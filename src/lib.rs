@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod check;
+mod clock;
 mod config;
 mod gate;
 mod harness;

@@ -5,13 +5,13 @@
 //! rarely contend, and it keeps only what a report may need: symbols are
 //! resolved later, and only for survivors.
 
+use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Instant;
 
 use parking_lot::Mutex;
 use tokio::task::Id;
@@ -50,16 +50,35 @@ pub(crate) enum Kind {
 pub(crate) struct TaskRecord {
     pub(crate) id: Id,
     pub(crate) kind: Kind,
+    /// The lane of the scope counts this task entered (see [`scope::lane`]).
+    lane: u8,
     pub(crate) location: &'static Location<'static>,
     /// The spawning task, when it was tracked and the chain is not too long.
     pub(crate) parent: Option<Arc<TaskRecord>>,
     /// The spawning task's id, even when `parent` was cut.
     pub(crate) parent_id: Option<Id>,
     pub(crate) depth: u32,
-    pub(crate) scope: Option<Arc<Scope>>,
-    pub(crate) spawned: Instant,
+    /// The scope, held here only by tasks without a `parent`; the others
+    /// share their parent's, which saves touching the scope's reference
+    /// count (a line every worker shares) at each spawn and end.
+    own_scope: Option<Arc<Scope>>,
+    /// [`crate::clock::coarse`] at the spawn: ages are for reports, and the
+    /// precise clock would cost more than the rest of the hook.
+    pub(crate) spawned: u64,
     /// Unresolved return addresses, innermost first.
     pub(crate) frames: Box<[usize]>,
+}
+
+impl TaskRecord {
+    /// The scope this task counts toward: its own, or its oldest recorded
+    /// ancestor's.
+    pub(crate) fn scope(&self) -> Option<&Arc<Scope>> {
+        let mut r = self;
+        while let Some(p) = &r.parent {
+            r = p;
+        }
+        r.own_scope.as_ref()
+    }
 }
 
 enum Slot {
@@ -138,15 +157,34 @@ pub(crate) fn spawned(id: Id, location: &'static Location<'static>, current: Opt
     spawned_as(Kind::Task, id, location, current);
 }
 
-/// Where a task spawned now, from this thread, belongs: its parent task (if
-/// tracked) and the parent's scope, or else the thread's open scope.
-pub(crate) fn origin(current: Option<Id>) -> (Option<Arc<TaskRecord>>, Option<Arc<Scope>>) {
-    let parent = current.and_then(get);
-    let scope = match &parent {
-        Some(p) => p.scope.clone(),
+/// The scope a task spawned now, from this thread, would join: its parent
+/// task's (if tracked), or else the thread's open scope.
+pub(crate) fn scope_here(current: Option<Id>) -> Option<Arc<Scope>> {
+    match current.and_then(parent) {
+        Some(p) => p.scope().cloned(),
         None => scope::current(),
-    };
-    (parent, scope)
+    }
+}
+
+thread_local! {
+    /// The last parent found on this thread. A task spawning in a loop (an
+    /// accept loop, a worker pool) finds itself here without locking a
+    /// shard; ids are never reused, so a hit is always the right record.
+    static LAST_PARENT: RefCell<Option<Arc<TaskRecord>>> = const { RefCell::new(None) };
+}
+
+/// The record of `id`, the task running on this thread.
+fn parent(id: Id) -> Option<Arc<TaskRecord>> {
+    let cached = LAST_PARENT.try_with(|last| {
+        let last = last.borrow();
+        last.as_ref().filter(|r| r.id == id).cloned()
+    });
+    if let Ok(Some(hit)) = cached {
+        return Some(hit);
+    }
+    let found = get(id)?;
+    let _ = LAST_PARENT.try_with(|last| *last.borrow_mut() = Some(found.clone()));
+    Some(found)
 }
 
 pub(crate) fn spawned_as(
@@ -155,23 +193,30 @@ pub(crate) fn spawned_as(
     location: &'static Location<'static>,
     current: Option<Id>,
 ) {
-    let (parent, scope) = origin(current);
+    let parent = current.and_then(parent);
     let depth = parent.as_ref().map_or(0, |p| p.depth + 1);
+    let parent_id = parent.as_ref().map(|p| p.id);
+    let (parent, own_scope) = match parent {
+        Some(p) if depth < MAX_CHAIN => (Some(p), None),
+        Some(cut) => (None, cut.scope().cloned()),
+        None => (None, scope::current()),
+    };
     let record = Arc::new(TaskRecord {
         id,
         kind,
+        lane: scope::lane(),
         location,
-        parent_id: parent.as_ref().map(|p| p.id),
-        parent: parent.filter(|_| depth < MAX_CHAIN),
+        parent_id,
+        parent,
         depth,
-        scope,
-        spawned: Instant::now(),
+        own_scope,
+        spawned: crate::clock::coarse(),
         frames: capture_frames(),
     });
     // Count first: a terminate racing in right after the insert must find
     // the count it decrements.
-    if let Some(s) = &record.scope {
-        s.enter();
+    if let Some(s) = record.scope() {
+        s.enter(record.lane);
     }
     let mut shard = shard(id).lock();
     match shard.map.entry(id) {
@@ -185,8 +230,8 @@ pub(crate) fn spawned_as(
                 o.remove();
             }
             drop(shard);
-            if let Some(s) = &record.scope {
-                s.exit();
+            if let Some(s) = record.scope() {
+                s.exit(record.lane);
             }
         }
     }
@@ -198,8 +243,8 @@ pub(crate) fn terminated(id: Id) {
     match shard.map.remove(&id) {
         Some(Slot::Live(record)) => {
             drop(shard);
-            if let Some(s) = &record.scope {
-                s.exit();
+            if let Some(s) = record.scope() {
+                s.exit(record.lane);
             }
         }
         Some(Slot::Ended) => {}
@@ -228,13 +273,13 @@ pub(crate) fn get(id: Id) -> Option<Arc<TaskRecord>> {
 
 /// The live tasks of `scope` and its nested scopes, in spawn order.
 pub(crate) fn survivors(scope: &Arc<Scope>) -> Vec<Arc<TaskRecord>> {
-    live_where(|r| r.scope.as_ref().is_some_and(|s| s.within(scope)))
+    live_where(|r| r.scope().is_some_and(|s| s.within(scope)))
 }
 
 /// Live tasks that no check claimed: outside every scope, or in scopes
 /// never checked (the suite gate reports them).
 pub(crate) fn unclaimed() -> Vec<Arc<TaskRecord>> {
-    live_where(|r| r.scope.as_ref().is_none_or(|s| !s.claimed()))
+    live_where(|r| r.scope().is_none_or(|s| !s.claimed()))
 }
 
 /// Ids of every live tracked task (for `Options::ignore_current`).

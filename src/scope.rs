@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
@@ -16,14 +16,32 @@ pub(crate) struct Scope {
     /// The test's name: libtest names each test's thread after the test.
     pub(crate) name: Option<String>,
     pub(crate) parent: Option<Arc<Scope>>,
-    /// Live tracked tasks in this scope and its nested scopes.
-    alive: AtomicUsize,
+    /// Live tracked tasks in this scope and its nested scopes, split in
+    /// lanes (see [`lane`]) so that workers spawning at once do not bounce
+    /// one cache line between them. A task leaves the lane it entered, so
+    /// no lane goes below zero and a sum of lanes is never short of a task
+    /// that stayed live while they were read.
+    alive: [Lane; LANES],
     /// A check ran on this scope: its tasks are claimed (see the suite gate).
     checked: AtomicBool,
     /// Checks blocked on `changed`; terminations only lock when non-zero.
     waiters: AtomicUsize,
     lock: Mutex<()>,
     changed: Condvar,
+}
+
+const LANES: usize = 8;
+
+#[repr(align(128))] // a lane per cache line pair: no false sharing
+struct Lane(AtomicUsize);
+
+/// This thread's lane in every scope's live count.
+pub(crate) fn lane() -> u8 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static LANE: u8 = (NEXT.fetch_add(1, Relaxed) % LANES) as u8;
+    }
+    LANE.try_with(|l| *l).unwrap_or(0)
 }
 
 thread_local! {
@@ -42,7 +60,7 @@ impl Scope {
         let scope = Arc::new(Scope {
             name,
             parent: current(),
-            alive: AtomicUsize::new(0),
+            alive: [const { Lane(AtomicUsize::new(0)) }; LANES],
             checked: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
             lock: Mutex::new(()),
@@ -88,7 +106,7 @@ impl Scope {
     }
 
     pub(crate) fn alive(&self) -> usize {
-        self.alive.load(SeqCst)
+        self.alive.iter().map(|l| l.0.load(SeqCst)).sum()
     }
 
     /// Is `self` this scope or one it encloses?
@@ -103,20 +121,20 @@ impl Scope {
         false
     }
 
-    /// A task joined this scope.
-    pub(crate) fn enter(self: &Arc<Self>) {
+    /// A task joined this scope, counted in `lane`.
+    pub(crate) fn enter(self: &Arc<Self>, lane: u8) {
         let mut s = Some(self);
         while let Some(scope) = s {
-            scope.alive.fetch_add(1, SeqCst);
+            scope.alive[usize::from(lane)].0.fetch_add(1, SeqCst);
             s = scope.parent.as_ref();
         }
     }
 
-    /// A task of this scope terminated.
-    pub(crate) fn exit(self: &Arc<Self>) {
+    /// A task of this scope, counted in `lane`, terminated.
+    pub(crate) fn exit(self: &Arc<Self>, lane: u8) {
         let mut s = Some(self);
         while let Some(scope) = s {
-            scope.alive.fetch_sub(1, SeqCst);
+            scope.alive[usize::from(lane)].0.fetch_sub(1, SeqCst);
             // SeqCst pairs with `wait_for_change`: either the waiter sees the
             // new count, or we see the waiter and wake it under the lock.
             if scope.waiters.load(SeqCst) > 0 {
@@ -133,14 +151,14 @@ impl Scope {
     pub(crate) fn wait_for_change(&self, seen: usize, deadline: Instant) -> usize {
         self.waiters.fetch_add(1, SeqCst);
         let mut held = self.lock.lock();
-        while self.alive.load(SeqCst) == seen {
+        while self.alive() == seen {
             if self.changed.wait_until(&mut held, deadline).timed_out() {
                 break;
             }
         }
         drop(held);
         self.waiters.fetch_sub(1, SeqCst);
-        self.alive.load(SeqCst)
+        self.alive()
     }
 }
 
@@ -170,12 +188,12 @@ mod tests {
         let outer = Scope::open();
         let inner = Scope::open();
         assert!(Arc::ptr_eq(inner.parent.as_ref().unwrap(), &outer));
-        inner.enter();
+        inner.enter(lane());
         assert_eq!((outer.alive(), inner.alive()), (1, 1));
         assert!(inner.within(&outer) && !outer.within(&inner));
         inner.close();
         assert!(Arc::ptr_eq(&current().unwrap(), &outer));
-        inner.exit();
+        inner.exit(lane());
         assert_eq!((outer.alive(), inner.alive()), (0, 0));
         outer.close();
         assert!(current().is_none());
@@ -185,11 +203,11 @@ mod tests {
     fn a_waiter_wakes_on_exit_not_on_the_deadline() {
         let scope = Scope::open();
         scope.close();
-        scope.enter();
+        scope.enter(3);
         let s = scope.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            s.exit();
+            s.exit(3);
         });
         let start = Instant::now();
         let left = scope.wait_for_change(1, start + Duration::from_secs(10));

@@ -148,7 +148,7 @@ pub mod thread {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (_, scope) = registry::origin(tokio::task::try_id());
+        let scope = registry::scope_here(tokio::task::try_id());
         std::thread::spawn(move || {
             let _adopted = scope.map(Scope::adopt);
             f()

@@ -10,12 +10,8 @@
 //! operations; its end, another read and two. Two live tasks whose ids collide share a slot; the older
 //! one then reads as "unknown" rather than with wrong numbers.
 
-#[cfg(not(target_os = "linux"))]
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
-#[cfg(not(target_os = "linux"))]
-use std::time::Instant;
 
 use tokio::task::Id;
 
@@ -24,10 +20,13 @@ use crate::report::Activity;
 
 const SLOTS: usize = 1 << 14;
 
+// Ids are handed out in order, so workers spawning at once get neighbouring
+// slots: a line each keeps them from sharing one.
+#[repr(align(64))]
 struct Slot {
     id: AtomicU64,
     polls: AtomicU64,
-    /// Clock (see [`now`]) at the last poll's start; 0: never polled.
+    /// [`now`] at the last poll's start; 0: never polled.
     last_poll: AtomicU64,
     /// Clock at the current poll's start; 0: not inside a poll.
     in_poll_since: AtomicU64,
@@ -45,23 +44,7 @@ static TABLE: [Slot; SLOTS] = [const {
     }
 }; SLOTS];
 
-/// Coarse monotonic nanoseconds, plus one so that 0 can mean "never".
-#[cfg(target_os = "linux")]
-fn now() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer; this clock always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64 + 1
-}
-
-#[cfg(not(target_os = "linux"))]
-fn now() -> u64 {
-    static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-    EPOCH.elapsed().as_nanos() as u64 + 1
-}
+use crate::clock::coarse as now;
 
 fn slot(id: u64) -> &'static Slot {
     &TABLE[(id as usize) % SLOTS]
@@ -105,8 +88,8 @@ pub(crate) fn after_poll(id: Id) {
 pub(crate) fn get(id: Id) -> Option<Activity> {
     let id = id_u64(id);
     let s = slot(id);
-    let now = now();
-    let ago = |t: u64| Duration::from_nanos(now.saturating_sub(t));
+    let now = crate::clock::precise();
+    let ago = |t: u64| crate::clock::since(now, t);
     let activity = Activity {
         polls: s.polls.load(Relaxed),
         last_poll_ago: match s.last_poll.load(Relaxed) {

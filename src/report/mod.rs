@@ -10,7 +10,7 @@ mod stuck;
 use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::task::Id;
 
@@ -328,11 +328,11 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
     // Ages and activity first, at one instant: resolving symbols can take
     // longer than the grace period the first time.
     let show_chain = defaults::backtraces() != Backtraces::Off;
-    let now = Instant::now();
+    let now = crate::clock::precise();
     let snapshot: Vec<_> = records
         .iter()
         .map(|r| {
-            let age = now.saturating_duration_since(r.spawned);
+            let age = crate::clock::since(now, r.spawned);
             let activity = crate::hooks::activity(r.id).map(|a| Activity { age, ..a });
             (age, activity)
         })
