@@ -45,6 +45,7 @@ mod report;
 mod scope;
 mod spawn;
 mod threads;
+mod walk;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -114,7 +115,7 @@ impl BuilderExt for tokio::runtime::Builder {
         config::defaults::validate();
         if let Some(choice) = config::defaults::chosen_backtraces() {
             let frames = choice == config::env::Backtraces::Full;
-            registry::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
+            walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
         }
         hooks::install(self);
         self

@@ -38,7 +38,7 @@ pub use crate::harness::{run_async, run_sync};
 /// benchmarks compare both in one run). Spawn sites and chains are kept
 /// either way.
 pub fn set_capture_frames(on: bool) {
-    crate::registry::CAPTURE_FRAMES.store(on, std::sync::atomic::Ordering::Relaxed);
+    crate::walk::CAPTURE_FRAMES.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 pub use crate::config::defaults::Config;

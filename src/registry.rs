@@ -11,7 +11,6 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 use tokio::task::Id;
@@ -21,19 +20,6 @@ use crate::scope::{self, Scope};
 /// Chains longer than this are cut, so a task that respawns itself forever
 /// does not keep every ancestor's record alive.
 pub(crate) const MAX_CHAIN: u32 = 64;
-/// Frames walked at a spawn: tokio's spawn path plus the user's callers.
-/// Unwinding costs ~135 ns a frame, so without frame pointers the walk
-/// stops sooner; the spawn chain covers what lies above.
-pub(crate) const MAX_FRAMES: usize = if cfg!(taskleak_frame_pointers) {
-    48
-} else {
-    28
-};
-
-/// Whether spawn hooks walk the stack (`TASKLEAK_BACKTRACE=short` turns
-/// this off and keeps spawn sites and chains only).
-pub(crate) static CAPTURE_FRAMES: AtomicBool = AtomicBool::new(true);
-
 /// What kind of task a record is, for the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -211,7 +197,7 @@ pub(crate) fn spawned_as(
         depth,
         own_scope,
         spawned: crate::clock::coarse(),
-        frames: capture_frames(),
+        frames: crate::walk::capture(),
     });
     // Count first: a terminate racing in right after the insert must find
     // the count it decrements.
@@ -298,89 +284,4 @@ fn live_where(keep: impl Fn(&TaskRecord) -> bool) -> Vec<Arc<TaskRecord>> {
     }
     out.sort_by_key(|r| r.id);
     out
-}
-
-/// Walks at most [`MAX_FRAMES`] frames; resolution waits for a report.
-#[inline(never)]
-fn capture_frames() -> Box<[usize]> {
-    if !CAPTURE_FRAMES.load(Relaxed) {
-        return Box::default();
-    }
-    let mut ips = [0usize; MAX_FRAMES];
-    let n = walk(&mut ips);
-    ips[..n].into()
-}
-
-/// Follows the saved frame-pointer chain: return addresses at `rbp + 8`,
-/// the caller's `rbp` at `rbp`. Only reads inside this thread's stack, so a
-/// frame without a frame pointer ends the walk early instead of faulting.
-#[cfg(taskleak_frame_pointers)]
-#[inline(always)]
-fn walk(ips: &mut [usize; MAX_FRAMES]) -> usize {
-    let (mut fp, sp): (usize, usize);
-    // SAFETY: reads two registers.
-    unsafe {
-        std::arch::asm!("mov {}, rbp", "mov {}, rsp", out(reg) fp, out(reg) sp);
-    }
-    let top = stack_top();
-    let mut n = 0;
-    while n < MAX_FRAMES && fp >= sp && fp + 16 <= top && fp % 8 == 0 {
-        // SAFETY: `fp..fp + 16` lies within this thread's stack (checked).
-        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        if ret == 0 {
-            break;
-        }
-        ips[n] = ret;
-        n += 1;
-        if next <= fp {
-            break; // the chain must go up the stack
-        }
-        fp = next;
-    }
-    n
-}
-
-/// The highest address of this thread's stack, once per thread.
-#[cfg(taskleak_frame_pointers)]
-fn stack_top() -> usize {
-    thread_local! {
-        static TOP: usize = {
-            // SAFETY: standard pthread calls on the current thread, with
-            // out-pointers to locals; the attr is destroyed after use.
-            unsafe {
-                let mut attr: libc::pthread_attr_t = std::mem::zeroed();
-                let mut addr: *mut libc::c_void = std::ptr::null_mut();
-                let mut size: libc::size_t = 0;
-                if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-                    0
-                } else {
-                    libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
-                    libc::pthread_attr_destroy(&mut attr);
-                    addr as usize + size
-                }
-            }
-        };
-    }
-    TOP.with(|t| *t)
-}
-
-/// Unwinds with the platform unwinder.
-#[cfg(not(taskleak_frame_pointers))]
-fn walk(ips: &mut [usize; MAX_FRAMES]) -> usize {
-    let mut n = 0;
-    let mut push = |frame: &backtrace::Frame| {
-        ips[n] = frame.ip() as usize;
-        n += 1;
-        n < MAX_FRAMES
-    };
-    // libgcc's unwinder is thread-safe on Linux, so skip backtrace's
-    // process-wide lock, which serialises spawns on every worker.
-    #[cfg(target_os = "linux")]
-    // SAFETY: see above; no other unwinder state is shared.
-    unsafe {
-        backtrace::trace_unsynchronized(&mut push)
-    };
-    #[cfg(not(target_os = "linux"))]
-    backtrace::trace(&mut push);
-    n
 }

@@ -1,0 +1,180 @@
+//! The spawn-site backtrace: return addresses walked at the spawn hook,
+//! resolved to symbols only for a report.
+//!
+//! Three walkers, the cheapest the build allows:
+//!
+//! - frame pointers (`-C force-frame-pointers=yes` on Linux x86_64, see
+//!   `build.rs`): follow the saved-`rbp` chain, ~5 ns a frame;
+//! - otherwise on Linux x86_64, `.eh_frame` unwind rules through `framehop`,
+//!   with a per-thread rule cache, ~15 ns a frame once warm;
+//! - elsewhere, or where that walk meets code it does not know, the
+//!   platform unwinder (`backtrace`), ~135 ns a frame.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+#[cfg(all(
+    target_os = "linux",
+    target_arch = "x86_64",
+    not(taskleak_frame_pointers)
+))]
+mod eh_frame;
+#[cfg(taskleak_frame_pointers)]
+mod frame_pointers;
+#[cfg(target_os = "linux")]
+mod stack;
+
+/// Frames walked at a spawn: tokio's spawn path, the user's callers, and
+/// the runtime's frames below them until this many. The spawn chain covers
+/// what lies above the task that spawned.
+pub(crate) const MAX_FRAMES: usize = if cfg!(taskleak_frame_pointers) {
+    48
+} else {
+    32
+};
+
+/// Whether spawn hooks walk the stack (`TASKLEAK_BACKTRACE=short` turns
+/// this off and keeps spawn sites and chains only).
+pub(crate) static CAPTURE_FRAMES: AtomicBool = AtomicBool::new(true);
+
+/// Walks at most [`MAX_FRAMES`] frames, innermost first; empty when
+/// capture is off.
+#[inline(never)]
+pub(crate) fn capture() -> Box<[usize]> {
+    if !CAPTURE_FRAMES.load(Relaxed) {
+        return Box::default();
+    }
+    let mut ips = [0usize; MAX_FRAMES];
+    let n = walk(&mut ips);
+    ips[..n].into()
+}
+
+#[cfg(taskleak_frame_pointers)]
+fn walk(ips: &mut [usize; MAX_FRAMES]) -> usize {
+    frame_pointers::walk(ips)
+}
+
+#[cfg(all(
+    target_os = "linux",
+    target_arch = "x86_64",
+    not(taskleak_frame_pointers)
+))]
+fn walk(ips: &mut [usize; MAX_FRAMES]) -> usize {
+    match eh_frame::walk(ips) {
+        Some(n) => n,
+        // Code outside the objects loaded at the first walk (a later
+        // dlopen): the platform unwinder finds those too.
+        None => platform(ips),
+    }
+}
+
+#[cfg(not(any(
+    taskleak_frame_pointers,
+    all(target_os = "linux", target_arch = "x86_64")
+)))]
+fn walk(ips: &mut [usize; MAX_FRAMES]) -> usize {
+    platform(ips)
+}
+
+/// The platform unwinder, through `backtrace`.
+#[cfg(not(taskleak_frame_pointers))]
+fn platform(ips: &mut [usize]) -> usize {
+    let mut n = 0;
+    let mut push = |frame: &backtrace::Frame| {
+        if frame.ip().is_null() {
+            return false; // libgcc's end-of-stack pseudo-frame
+        }
+        ips[n] = frame.ip() as usize;
+        n += 1;
+        n < ips.len()
+    };
+    // libgcc's unwinder is thread-safe on Linux, so skip backtrace's
+    // process-wide lock, which serialises spawns on every worker.
+    #[cfg(target_os = "linux")]
+    // SAFETY: see above; no other unwinder state is shared.
+    unsafe {
+        backtrace::trace_unsynchronized(&mut push)
+    };
+    #[cfg(not(target_os = "linux"))]
+    backtrace::trace(&mut push);
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hint::black_box;
+
+    /// Calls `f` `depth` frames deeper.
+    #[inline(never)]
+    fn nest(depth: usize, f: &mut dyn FnMut() -> Vec<usize>) -> Vec<usize> {
+        if depth == 0 {
+            f()
+        } else {
+            black_box(nest(black_box(depth - 1), f))
+        }
+    }
+
+    fn names(ip: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        backtrace::resolve((ip - 1) as *mut std::ffi::c_void, |s| {
+            out.push(s.name().map_or("?".into(), |n| format!("{n:#}")));
+        });
+        out
+    }
+
+    /// The walker in use and the platform unwinder agree frame for frame,
+    /// from `nest`'s frames down to the end of the walk.
+    #[test]
+    fn the_walk_matches_the_platform_unwinder() {
+        for depth in [3, 12, 40] {
+            let mut both = || {
+                let mut fast = [0usize; MAX_FRAMES];
+                let n = walk(&mut fast);
+                let mut slow = vec![0usize; MAX_FRAMES + 8];
+                let m = platform_for_test(&mut slow);
+                slow.truncate(m);
+                // Align past the first frame inside `nest`: each walker's
+                // own leading frames differ, and so does that frame's call
+                // site when this closure is inlined into it.
+                let in_nest = |ip: &usize| names(*ip).iter().any(|n| n.contains("nest"));
+                let a = 1 + fast[..n]
+                    .iter()
+                    .position(in_nest)
+                    .expect("nest in the walk");
+                let b = 1 + slow.iter().position(in_nest).expect("nest in libgcc's");
+                let mut len = (n - a).min(slow.len() - b);
+                if cfg!(taskleak_frame_pointers) {
+                    // std and libtest are built without frame pointers:
+                    // only our own frames have a chain to follow.
+                    len = len.min(depth);
+                }
+                assert!(
+                    len >= depth.min(MAX_FRAMES - a) - 1,
+                    "depth {depth}: {len} common frames"
+                );
+                assert_eq!(&fast[a..a + len], &slow[b..b + len], "depth {depth}");
+                Vec::new()
+            };
+            nest(depth, &mut both);
+        }
+    }
+
+    #[cfg(not(taskleak_frame_pointers))]
+    fn platform_for_test(ips: &mut [usize]) -> usize {
+        platform(ips)
+    }
+
+    #[cfg(taskleak_frame_pointers)]
+    fn platform_for_test(ips: &mut [usize]) -> usize {
+        let mut n = 0;
+        backtrace::trace(|f| {
+            if f.ip().is_null() || n == ips.len() {
+                return false;
+            }
+            ips[n] = f.ip() as usize;
+            n += 1;
+            true
+        });
+        n
+    }
+}
