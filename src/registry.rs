@@ -228,6 +228,12 @@ pub(crate) fn terminated(id: Id) {
     let mut shard = shard(id).lock();
     match shard.map.remove(&id) {
         Some(Slot::Live(record)) => {
+            // A map that once held a burst (10^5 tasks) keeps its capacity,
+            // and a sparse table misses the cache on every spawn after.
+            let (len, cap) = (shard.map.len(), shard.map.capacity());
+            if cap > 1024 && len * 16 < cap {
+                shard.map.shrink_to(len * 4);
+            }
             drop(shard);
             if let Some(s) = record.scope() {
                 s.exit(record.lane);
