@@ -752,25 +752,12 @@ fn memory_and_scale_section(cfg: &Cfg, rep: &mut Report) {
 
     // Memory: `fill` pending tasks on an undriven current-thread runtime,
     // spawned from another thread in its own scope, 20 calls deep (a test
-    // body's spawn is about as deep; frames are capped at 48 anyway).
+    // body's spawn is about as deep; frames are capped anyway).
     //
-    // The registry's shard maps keep their capacity once grown, so a first
-    // tracked fill grows them; what it leaves allocated after its runtime
-    // is dropped is the maps' share, counted once and added to both modes.
+    // The registry's shard maps grow during a fill and shrink once their
+    // tasks end, so each tracked fill's count includes the maps' share.
     let fill = total - survivors;
     let depth = 20;
-    eprintln!("[memory] growing the registry's maps to {fill} entries");
-    set_capture_frames(false);
-    let map_bytes = {
-        let rt = current_thread(true);
-        COUNTING.store(true, Relaxed);
-        let live0 = LIVE_BYTES.load(Relaxed);
-        park_tasks_in_other_scope(&rt, fill, depth);
-        drop(rt);
-        let live1 = LIVE_BYTES.load(Relaxed);
-        COUNTING.store(false, Relaxed);
-        (live1 - live0) as f64 / fill as f64
-    };
     let mut mem = Vec::new();
     let mut keep = None;
     for mode in [Mode::Untracked, Mode::Short, Mode::Full] {
@@ -800,13 +787,13 @@ fn memory_and_scale_section(cfg: &Cfg, rep: &mut Report) {
     }
     set_capture_frames(true);
     let (u, sh, fu) = (mem[0], mem[1], mem[2]);
-    let per_short = sh.0 - u.0 + map_bytes;
-    let per_full = fu.0 - u.0 + map_bytes;
+    let per_short = sh.0 - u.0;
+    let per_full = fu.0 - u.0;
     let frames = fu.0 - sh.0;
     rep.row(
         format!("heap per live task, {fill} live, short (counting allocator)"),
         format!("{:.0} B", u.0),
-        format!("{:.0} B", sh.0 + map_bytes),
+        format!("{:.0} B", sh.0),
         format!("+{per_short:.0} B"),
         "≤ 256 B",
         Some(per_short <= 256.0),
@@ -814,7 +801,7 @@ fn memory_and_scale_section(cfg: &Cfg, rep: &mut Report) {
     rep.row(
         format!("heap per live task, {fill} live, full (counting allocator)"),
         format!("{:.0} B", u.0),
-        format!("{:.0} B", fu.0 + map_bytes),
+        format!("{:.0} B", fu.0),
         format!(
             "+{per_full:.0} B = {:.0} + frames {frames:.0} B ({:.0} ips)",
             per_short,
@@ -824,8 +811,7 @@ fn memory_and_scale_section(cfg: &Cfg, rep: &mut Report) {
         Some(per_full - frames <= 256.0),
     );
     rep.note(format!(
-        "memory: of the tracked bytes per task, {map_bytes:.0} B are the registry maps' capacity \
-         (measured by a first fill; kept after the tasks end); spawns made {depth} calls deep on a std thread"
+        "memory: tracked bytes per task include the registry maps' share; spawns made {depth} calls deep on a std thread"
     ));
     rep.row(
         "RSS per live task, short / full",
