@@ -304,10 +304,10 @@ impl Check {
     }
 
     /// Gives the runtime a few turns (up to ~1 ms, never past the grace
-    /// period) and says whether the
-    /// scope is clean after one of them: tasks that only wait for their
-    /// turn, the usual case at a test's end, are done by then, and the
-    /// helper thread a longer wait needs costs tens of µs.
+    /// period) and says whether the scope is clean after one of them.
+    /// Tasks that only wait for their turn, the usual case at a test's end,
+    /// are done by then, and the helper thread a longer wait needs costs
+    /// tens of µs.
     async fn settles_soon(&self) -> bool {
         let start = Instant::now();
         let budget = self.grace.min(Duration::from_millis(1));

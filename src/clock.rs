@@ -1,9 +1,11 @@
 //! Two readings of one monotonic clock, in nanoseconds.
 //!
 //! Hooks read [`coarse`]: the kernel's last tick (a few ns, no TSC read,
-//! a few ms of resolution). Reports read [`precise`], from the same clock,
-//! so `precise() - coarse_then` never comes out shorter than what really
-//! elapsed: a coarse reading lags by less than one tick, never leads.
+//! a few ms of resolution). A task's age in a report is `precise() -
+//! coarse_then`: the same clock, so never shorter than what really elapsed
+//! (a coarse reading lags, never leads), at worst longer by the lag. Poll
+//! activity compares two coarse readings instead, so that a short poll
+//! does not read as long.
 
 #[cfg(not(target_os = "linux"))]
 use std::sync::LazyLock;

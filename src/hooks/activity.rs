@@ -88,7 +88,10 @@ pub(crate) fn after_poll(id: Id) {
 pub(crate) fn get(id: Id) -> Option<Activity> {
     let id = id_u64(id);
     let s = slot(id);
-    let now = crate::clock::precise();
+    // The coarse clock here too: "inside one poll for" and "last polled"
+    // compare two readings of it, and a precise `now` would add the coarse
+    // clock's lag (up to a tick or more) to every short poll.
+    let now = now();
     let ago = |t: u64| crate::clock::since(now, t);
     let activity = Activity {
         polls: s.polls.load(Relaxed),
