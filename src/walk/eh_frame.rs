@@ -196,7 +196,7 @@ unsafe extern "C" fn add_object(
     let loads = || phdrs.iter().filter(|p| p.p_type == libc::PT_LOAD);
 
     let Some(hdr_ph) = phdrs.iter().find(|p| p.p_type == libc::PT_GNU_EH_FRAME) else {
-        return 0; // No CFI index: the walk stops in this object, like libgcc.
+        return 0; // No CFI index: its frames are unknown here (see `walk`).
     };
     let (mut t_start, mut t_end) = (u64::MAX, 0);
     for p in loads().filter(|p| p.p_flags & libc::PF_X != 0) {
