@@ -75,8 +75,9 @@ fn walk(ips: &mut [usize; MAX_FRAMES]) -> usize {
     platform(ips)
 }
 
-/// The platform unwinder, through `backtrace`.
-#[cfg(not(taskleak_frame_pointers))]
+/// The platform unwinder, through `backtrace` (the tests compare every
+/// walker with it).
+#[cfg(any(not(taskleak_frame_pointers), test))]
 fn platform(ips: &mut [usize]) -> usize {
     let mut n = 0;
     let mut push = |frame: &backtrace::Frame| {
@@ -131,7 +132,7 @@ mod tests {
                 let mut fast = [0usize; MAX_FRAMES];
                 let n = walk(&mut fast);
                 let mut slow = vec![0usize; MAX_FRAMES + 8];
-                let m = platform_for_test(&mut slow);
+                let m = platform(&mut slow);
                 slow.truncate(m);
                 // Align past the first frame inside `nest`: each walker's
                 // own leading frames differ, and so does that frame's call
@@ -157,24 +158,5 @@ mod tests {
             };
             nest(depth, &mut both);
         }
-    }
-
-    #[cfg(not(taskleak_frame_pointers))]
-    fn platform_for_test(ips: &mut [usize]) -> usize {
-        platform(ips)
-    }
-
-    #[cfg(taskleak_frame_pointers)]
-    fn platform_for_test(ips: &mut [usize]) -> usize {
-        let mut n = 0;
-        backtrace::trace(|f| {
-            if f.ip().is_null() || n == ips.len() {
-                return false;
-            }
-            ips[n] = f.ip() as usize;
-            n += 1;
-            true
-        });
-        n
     }
 }
