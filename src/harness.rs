@@ -12,10 +12,38 @@ use std::task::{Context, Poll};
 
 use tokio::runtime::Builder;
 
-use crate::__private::{Flavor, TestOutput};
 use crate::BuilderExt;
 use crate::config::Options;
 use crate::report::Leaks;
+
+/// The runtime flavors `#[leak_check]` accepts, as in `#[tokio::test]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `flavor = "current_thread"` (the default).
+    CurrentThread,
+    /// `flavor = "multi_thread"`.
+    MultiThread,
+    /// `flavor = "local"`: a `LocalRuntime` (needs `--cfg tokio_unstable`).
+    Local,
+}
+
+/// What a test function may return: `()` or a `Result`.
+pub trait TestOutput {
+    /// True when the value alone already fails the test (an `Err`).
+    fn is_failure(&self) -> bool;
+}
+
+impl TestOutput for () {
+    fn is_failure(&self) -> bool {
+        false
+    }
+}
+
+impl<T, E> TestOutput for Result<T, E> {
+    fn is_failure(&self) -> bool {
+        self.is_err()
+    }
+}
 
 /// The body's outcome (value or panic payload) and the leak verdict.
 type Outcome<T> = (Result<T, Box<dyn Any + Send>>, Result<(), Leaks>);

@@ -44,6 +44,7 @@ mod registry;
 mod report;
 mod scope;
 mod spawn;
+mod task;
 mod threads;
 mod walk;
 
@@ -53,8 +54,9 @@ pub mod __private;
 
 pub use check::{Guard, verify_none};
 pub use config::{DEFAULT_GRACE, Options};
-pub use report::{Activity, Frame, LeakedTask, Leaks, SpawnSite, Verdict};
+pub use report::{LeakedTask, Leaks, SpawnSite};
 pub use spawn::{spawn_blocking, spawn_local, thread};
+pub use task::{Activity, Frame, Verdict};
 pub use taskleak_macros::leak_check;
 
 /// [`leak_check`] under a name that ends in `test`, for tools that look for

@@ -3,36 +3,7 @@
 
 pub use tokio;
 
-/// The runtime flavors `#[leak_check]` accepts, as in `#[tokio::test]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    /// `flavor = "current_thread"` (the default).
-    CurrentThread,
-    /// `flavor = "multi_thread"`.
-    MultiThread,
-    /// `flavor = "local"`: a `LocalRuntime` (needs `--cfg tokio_unstable`).
-    Local,
-}
-
-/// What a test function may return: `()` or a `Result`.
-pub trait TestOutput {
-    /// True when the value alone already fails the test (an `Err`).
-    fn is_failure(&self) -> bool;
-}
-
-impl TestOutput for () {
-    fn is_failure(&self) -> bool {
-        false
-    }
-}
-
-impl<T, E> TestOutput for Result<T, E> {
-    fn is_failure(&self) -> bool {
-        self.is_err()
-    }
-}
-
-pub use crate::harness::{run_async, run_sync};
+pub use crate::harness::{Flavor, TestOutput, run_async, run_sync};
 
 /// Turns spawn-site frame capture on or off for the whole process (the
 /// benchmarks compare both in one run). Spawn sites and chains are kept

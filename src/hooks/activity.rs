@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::task::Id;
 
 use crate::registry::id_u64;
-use crate::report::Activity;
+use crate::task::Activity;
 
 const SLOTS: usize = 1 << 14;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::Id;
 
-use crate::report::Frame;
+use crate::task::Frame;
 
 /// A dump can hang while a worker is blocked; give up after this.
 const DUMP_TIMEOUT: Duration = Duration::from_secs(2);

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use tokio::runtime::{Builder, Handle};
 use tokio::task::Id;
 
-use crate::report::{Activity, Frame};
+use crate::task::{Activity, Frame};
 
 #[cfg(tokio_unstable)]
 mod activity;

@@ -1,6 +1,5 @@
 //! What a failed check returns: the leaked tasks, and how to print them.
 
-mod activity;
 pub(crate) mod ci;
 mod color;
 mod frames;
@@ -14,14 +13,13 @@ use std::time::Duration;
 
 use tokio::task::Id;
 
-pub use activity::{Activity, Verdict};
-pub use frames::Frame;
 pub(crate) use stuck::Suspension;
 
 use crate::config::defaults;
 use crate::config::env::Backtraces;
 use crate::config::{Ignore, Options};
 use crate::registry::{Kind, TaskRecord};
+use crate::task::{Activity, Frame, Verdict};
 use crate::threads::LeakedThread;
 
 /// The tasks a check found still running after the grace period.

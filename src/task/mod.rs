@@ -1,0 +1,9 @@
+//! What is known about one task, shared by the producer (`hooks`, which
+//! records poll activity and task dumps) and the consumer (`report`, which
+//! prints it). Neither imports the other for these types.
+
+mod activity;
+mod frame;
+
+pub use activity::{Activity, Verdict};
+pub use frame::Frame;
