@@ -6,12 +6,13 @@
 //! `#[leak_check(...)]` never needs the arguments rewritten. Like tokio, an
 //! argument name is matched case-insensitively.
 
+use std::time::Duration;
+
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::punctuated::Punctuated;
 use syn::{Expr, Lit, LitStr, Meta, Path, Token};
-
-use crate::duration;
+use taskleak_grammar::{parse_duration, parse_pattern};
 
 /// Every argument, with an example; unknown names list these.
 const ARGUMENTS: &[(&str, &str)] = &[
@@ -65,7 +66,7 @@ pub(crate) struct Args {
     pub(crate) crate_path: Option<Path>,
     pub(crate) unhandled_panic: Option<UnhandledPanic>,
     pub(crate) name: Option<String>,
-    pub(crate) grace_nanos: Option<u64>,
+    pub(crate) grace: Option<Duration>,
     pub(crate) ignore: Vec<LitStr>,
     /// Also check OS threads (`Options::threads`).
     pub(crate) threads: bool,
@@ -159,7 +160,7 @@ pub(crate) fn parse(tokens: TokenStream, is_async: bool) -> syn::Result<Args> {
                 seen.unhandled_panic = Some(pair);
             }
             "name" => args.name = Some(parse_name(&value)?),
-            "grace" => args.grace_nanos = Some(parse_grace(&value)?),
+            "grace" => args.grace = Some(parse_grace(&value)?),
             "ignore" => args.ignore = parse_ignore(&value)?,
             "threads" => args.threads = parse_threads(&value)?,
             _ => unreachable!("`{name}` is in ARGUMENTS but not handled"),
@@ -504,9 +505,11 @@ fn parse_name(value: &Expr) -> syn::Result<String> {
     Ok(name)
 }
 
-fn parse_grace(value: &Expr) -> syn::Result<u64> {
+/// The library's own grammar, so the attribute, `TASKLEAK_GRACE` and
+/// `configure!` accept the same strings with the same message.
+fn parse_grace(value: &Expr) -> syn::Result<Duration> {
     let lit = string(value, "grace")?;
-    duration::parse_nanos(&lit.value()).map_err(|msg| syn::Error::new_spanned(&lit, msg))
+    parse_duration(&lit.value()).map_err(|e| syn::Error::new_spanned(&lit, e))
 }
 
 fn parse_ignore(value: &Expr) -> syn::Result<Vec<LitStr>> {
@@ -538,58 +541,14 @@ fn parse_ignore(value: &Expr) -> syn::Result<Vec<LitStr>> {
                  or \"src/pool.rs:42\"",
             ));
         };
-        if let Err(why) = check_pattern(&s.value()) {
-            return Err(syn::Error::new_spanned(
-                s,
-                format!(
-                    "invalid `ignore` pattern {:?}: {why}; write a path prefix like \
-                     \"my_crate::worker\", a file like \"src/worker.rs\" or a location like \
-                     \"src/worker.rs:42\"",
-                    s.value()
-                ),
-            ));
+        // The library parses it again at run time, with the same grammar:
+        // refused here, it is a compile error on the literal.
+        if let Err(e) = parse_pattern(&s.value()) {
+            return Err(syn::Error::new_spanned(s, e));
         }
         patterns.push(s.clone());
     }
     Ok(patterns)
-}
-
-/// The same rules as `taskleak`'s `Ignore::parse` (src/config.rs), checked
-/// here so that a bad pattern is a compile error on the literal instead of a
-/// panic when the test runs. Keep the two in step.
-fn check_pattern(pattern: &str) -> Result<(), &'static str> {
-    let p = pattern.trim();
-    if p.is_empty() {
-        return Err("it is empty");
-    }
-    if p.chars().any(char::is_whitespace) {
-        return Err("it contains whitespace");
-    }
-    let file = match p.rsplit_once(':') {
-        Some((file, line)) if file.ends_with(".rs") => {
-            match line.parse::<u32>() {
-                Ok(0) => return Err("lines are numbered from 1"),
-                Ok(_) => {}
-                Err(_) => return Err("the part after `.rs:` is not a line number"),
-            }
-            file
-        }
-        _ => p,
-    };
-    if file.ends_with(".rs") {
-        return Ok(());
-    }
-    let path_like = p.split("::").all(|segment| {
-        !segment.is_empty()
-            && segment
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '<' || c == '>')
-    });
-    if path_like {
-        Ok(())
-    } else {
-        Err("it is neither a `::` path nor a `.rs` file")
-    }
 }
 
 #[cfg(test)]
@@ -607,7 +566,7 @@ mod tests {
     fn defaults_to_current_thread() {
         let args = parse(quote!(), true).unwrap();
         assert_eq!(args.flavor(), Flavor::CurrentThread);
-        assert!(args.grace_nanos.is_none() && args.ignore.is_empty());
+        assert!(args.grace.is_none() && args.ignore.is_empty());
     }
 
     #[test]
@@ -626,7 +585,7 @@ mod tests {
         .unwrap();
         assert_eq!(args.flavor(), Flavor::MultiThread);
         assert_eq!(args.worker_threads, Some(3));
-        assert_eq!(args.grace_nanos, Some(1_500_000_000));
+        assert_eq!(args.grace, Some(Duration::from_millis(1500)));
         assert_eq!(args.ignore.len(), 2);
         assert_eq!(args.name.as_deref(), Some("rt"));
         let args = parse(
@@ -660,16 +619,27 @@ mod tests {
         assert!(!err(quote!(zzz = 1)).contains("did you mean"));
     }
 
+    /// The attribute's errors are the grammar's, word for word, on the
+    /// same strings the library refuses.
     #[test]
-    fn checks_patterns_like_the_core() {
-        for good in [
-            "my_crate", "a::b::c", "<a::B>", "src/x.rs", "x.rs:42", "C:/x.rs",
-        ] {
-            assert_eq!(check_pattern(good), Ok(()), "{good}");
+    fn grace_and_ignore_errors_are_the_grammars() {
+        for text in ["250", "1_000ms", "1m 30s", "-1s", "fast", ""] {
+            let want = parse_duration(text).unwrap_err().to_string();
+            assert_eq!(err(quote!(grace = #text)), want, "{text:?}");
         }
-        for bad in ["", "  ", "a b", "x.rs:0", "x.rs:y", "a::", "::a", "a.b"] {
-            assert!(check_pattern(bad).is_err(), "{bad}");
+        for text in ["", "a.rs:0", "my crate", "a::", "src/a.rs:4:9"] {
+            let want = parse_pattern(text).unwrap_err().to_string();
+            assert_eq!(err(quote!(ignore = [#text])), want, "{text:?}");
         }
+        let copied = "hyper_util::client::legacy::pool::PoolInner<T,K>::spawn_idle_interval";
+        assert!(parse(quote!(ignore = [#copied]), true).is_ok());
+        assert!(
+            parse(
+                quote!(grace = "1m", ignore = ["<my::Pool<M> as Trait>::f"]),
+                true
+            )
+            .is_ok()
+        );
     }
 
     #[test]

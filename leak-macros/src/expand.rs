@@ -230,12 +230,13 @@ fn builder_settings(args: &Args, builder: &Ident, tokio: &TokenStream) -> Vec<To
     settings
 }
 
-/// `taskleak::Options::new().grace(..).ignore(..)`, durations already in
-/// nanoseconds so the test does no parsing.
+/// `taskleak::Options::new().grace(..).ignore(..)`, the duration already
+/// parsed so the test does no parsing.
 fn options_expr(args: &Args) -> TokenStream {
     let grace = args
-        .grace_nanos
-        .map(|nanos| quote!(.grace(::core::time::Duration::from_nanos(#nanos))));
+        .grace
+        .map(|d| (d.as_secs(), d.subsec_nanos()))
+        .map(|(secs, nanos)| quote!(.grace(::core::time::Duration::new(#secs, #nanos))));
     let ignore = &args.ignore;
     let threads = args.threads.then(|| quote!(.threads(true)));
     quote! {
@@ -311,7 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn options_carry_grace_in_nanoseconds_and_ignore_patterns() {
+    fn options_carry_grace_as_a_duration_and_ignore_patterns() {
         let out = expand(
             quote!(grace = "1.5s", ignore = ["a::b", "x.rs:3"]),
             quote!(
@@ -320,7 +321,7 @@ mod tests {
         );
         assert!(
             out.contains(
-                "::taskleak::Options::new().grace(::core::time::Duration::from_nanos(1500000000u64))\
+                "::taskleak::Options::new().grace(::core::time::Duration::new(1u64,500000000u32))\
                  .ignore(\"a::b\").ignore(\"x.rs:3\")"
             ),
             "{out}"

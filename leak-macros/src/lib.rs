@@ -5,7 +5,6 @@
 
 mod args;
 mod attrs;
-mod duration;
 mod expand;
 
 use proc_macro::TokenStream;
@@ -50,7 +49,7 @@ use proc_macro::TokenStream;
 /// | `crate = "path"` | where tokio is, when it is re-exported under another path |
 /// | `unhandled_panic = "shutdown_runtime"` | as `#[tokio::test]` (`tokio_unstable`; not with `multi_thread`) |
 /// | `name = "rt"` | the runtime's name, as `#[tokio::test]` |
-/// | `grace = "250ms"` | how long survivors get to finish after the body; units `ns`, `us`, `ms`, `s` |
+/// | `grace = "250ms"` | how long survivors get to finish after the body: a number and a unit, `ns`, `us`, `ms`, `s`, `m` or `h` (`"1.5s"`, `"500us"`) |
 /// | `ignore = ["my_crate::metrics", "src/pool.rs:42"]` | never report tasks spawned from these path prefixes, files or lines |
 ///
 /// ```no_run

@@ -152,3 +152,56 @@ pub(crate) fn chosen_backtraces() -> Option<Backtraces> {
 pub(crate) fn ignores() -> &'static [Ignore] {
     get().map_or(&[], |d| &d.ignore)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One grammar: `TASKLEAK_GRACE` and `configure!` accept the same
+    /// strings, and refuse the same ones with the grammar crate's message
+    /// (the attribute's compile errors are pinned by tests/ui/).
+    #[test]
+    fn environment_and_configure_share_the_duration_grammar() {
+        for text in [
+            "250ms", "1.5s", "1m", "500us", "500µs", "100ns", "0", // accepted
+            "250", "1_000ms", "1m 30s", "-1s", ".5s", "fast", "0.5ns", // refused
+        ] {
+            let env = env::Env::from_lookup(|k| (k == "TASKLEAK_GRACE").then(|| text.to_owned()));
+            let mut config = Config::new("here:1");
+            config.grace(text);
+            match taskleak_grammar::parse_duration(text) {
+                Ok(d) => {
+                    assert_eq!(env.map(|e| e.grace), Ok(Some(d)), "{text:?}");
+                    assert_eq!(config.defaults.grace, Some(d), "{text:?}");
+                }
+                Err(e) => {
+                    assert_eq!(env, Err(format!("TASKLEAK_GRACE: {e}")), "{text:?}");
+                    assert_eq!(config.errors, [format!("grace: {e}")], "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn options_and_configure_share_the_pattern_grammar() {
+        let copied = "hyper_util::client::legacy::pool::PoolInner<T,K>::spawn_idle_interval";
+        for text in [copied, "<my::Pool<M> as Trait>::f", "src/a.rs:4"] {
+            let mut config = Config::new("here:1");
+            config.ignore(&[text]);
+            assert!(config.errors.is_empty(), "{text:?}: {:?}", config.errors);
+            let _ = crate::Options::new().ignore(text);
+        }
+        for text in ["", "a.rs:0", "my crate", "src/a.rs:4:9"] {
+            let want = taskleak_grammar::parse_pattern(text)
+                .unwrap_err()
+                .to_string();
+            let mut config = Config::new("here:1");
+            config.ignore(&[text]);
+            assert_eq!(config.errors, [format!("ignore: {want}")], "{text:?}");
+            let panic =
+                std::panic::catch_unwind(|| crate::Options::new().ignore(text)).expect_err(text);
+            let msg = panic.downcast_ref::<String>().expect("a String panic");
+            assert_eq!(msg, &format!("taskleak: {want}"), "{text:?}");
+        }
+    }
+}

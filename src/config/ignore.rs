@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use parking_lot::Mutex;
+use taskleak_grammar::{Pattern, PatternError};
 
 /// One ignore rule, parsed from a pattern string.
 #[derive(Clone, Debug)]
@@ -49,23 +50,8 @@ impl fmt::Display for Origin {
 /// Every rule made in this process (clones share the `used` flag).
 static RULES: Mutex<Vec<Ignore>> = Mutex::new(Vec::new());
 
-/// Why an ignore pattern was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BadPattern {
-    pattern: String,
-    why: &'static str,
-}
-
-impl fmt::Display for BadPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid ignore pattern {:?}: {}; write a path prefix like \"my_crate::worker\", \
-             a file like \"src/worker.rs\" or a location like \"src/worker.rs:42\"",
-            self.pattern, self.why
-        )
-    }
-}
+/// Why an ignore pattern was refused (the grammar crate's words).
+pub(crate) type BadPattern = PatternError;
 
 impl Ignore {
     pub(crate) fn parse(pattern: &str, origin: Origin) -> Result<Ignore, BadPattern> {
@@ -137,47 +123,12 @@ pub(crate) fn stale(binary_wide: bool) -> Vec<(String, String)> {
 }
 
 impl Kind {
+    /// The grammar is `taskleak-grammar`'s, shared with `#[leak_check]`.
     fn parse(pattern: &str) -> Result<Kind, BadPattern> {
-        let bad = |why| BadPattern {
-            pattern: pattern.to_owned(),
-            why,
-        };
-        let p = pattern.trim();
-        if p.is_empty() {
-            return Err(bad("it is empty"));
-        }
-        if p.chars().any(char::is_whitespace) {
-            return Err(bad("it contains whitespace"));
-        }
-        // A file pattern is recognised by its `.rs` (before an optional
-        // `:line`); anything else must look like a Rust path.
-        let (file, line) = match p.rsplit_once(':') {
-            Some((file, line)) if file.ends_with(".rs") => {
-                let line = line
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| bad("the part after `.rs:` is not a line number"))?;
-                (file, Some(line))
-            }
-            _ => (p, None),
-        };
-        if file.ends_with(".rs") {
-            return Ok(Kind::File {
-                file: file.replace('\\', "/"),
-                line,
-            });
-        }
-        let path_like = p.split("::").all(|seg| {
-            !seg.is_empty()
-                && seg
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '<' || c == '>')
-        });
-        if !path_like {
-            return Err(bad("it is neither a `::` path nor a `.rs` file"));
-        }
-        Ok(Kind::Path(p.to_owned()))
+        Ok(match taskleak_grammar::parse_pattern(pattern)? {
+            Pattern::Path(path) => Kind::Path(path),
+            Pattern::File { file, line } => Kind::File { file, line },
+        })
     }
 }
 
@@ -229,10 +180,10 @@ mod tests {
             ("", "empty"),
             ("  ", "empty"),
             ("a.rs:x", "line number"),
-            ("a.rs:0", "line number"),
-            ("my crate", "whitespace"),
-            ("a::::b", "neither"),
-            ("a/b", "neither"),
+            ("a.rs:0", "numbered from 1"),
+            ("my crate", "a space"),
+            ("a::::b", "empty segment"),
+            ("a/b", "does not end in `.rs`"),
         ] {
             let err = Kind::parse(p).unwrap_err().to_string();
             assert!(err.contains(why), "{p:?}: {err}");
