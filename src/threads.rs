@@ -64,10 +64,10 @@ pub(crate) fn runtime_thread_started(owner: Option<Arc<Scope>>) {
 }
 
 pub(crate) fn runtime_thread_stopped() {
-    if let Some(tid) = current_tid() {
-        if let Some(set) = RUNTIME_THREADS.lock().as_mut() {
-            set.remove(&tid);
-        }
+    if let Some(tid) = current_tid()
+        && let Some(set) = RUNTIME_THREADS.lock().as_mut()
+    {
+        set.remove(&tid);
     }
 }
 

@@ -23,13 +23,13 @@ pub(crate) fn publish(leaks: &Leaks) {
         let _ = out.write_all(annotations(leaks).as_bytes());
         let _ = out.flush();
     }
-    if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty()) {
-        if let Err(e) = write_json(PathBuf::from(&dir), leaks) {
-            eprintln!(
-                "taskleak: could not write the JSON report to TASKLEAK_REPORT_DIR={}: {e}",
-                PathBuf::from(dir).display()
-            );
-        }
+    if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())
+        && let Err(e) = write_json(PathBuf::from(&dir), leaks)
+    {
+        eprintln!(
+            "taskleak: could not write the JSON report to TASKLEAK_REPORT_DIR={}: {e}",
+            PathBuf::from(dir).display()
+        );
     }
 }
 
