@@ -71,6 +71,28 @@ pub struct Guard {
     _thread_bound: PhantomData<*const ()>,
 }
 
+/// Shows what the check will do: its grace period, mode and options, or
+/// that it already ran.
+///
+/// ```
+/// let guard = taskleak::Options::new().grace(std::time::Duration::from_millis(10)).verify_none();
+/// assert!(format!("{guard:?}").starts_with("Guard { grace: 10ms, mode: "));
+/// # guard.check().unwrap();
+/// ```
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Guard");
+        match &self.job {
+            Some(job) => d
+                .field("grace", &job.grace)
+                .field("mode", &job.mode)
+                .field("options", &job.options),
+            None => d.field("checked", &true),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
 /// Everything a check needs, detached from the thread that opened it.
 struct Check {
     scope: Arc<Scope>,

@@ -166,7 +166,7 @@ fn bad_values_name_the_variable_and_the_choices() {
         (
             "TASKLEAK_BACKTRACE",
             "long",
-            "taskleak: TASKLEAK_BACKTRACE=\"long\" is not valid; use one of: full, short, off",
+            "taskleak: TASKLEAK_BACKTRACE=\"long\" is not valid; use one of: full (or 1), short (or 0), off",
         ),
     ] {
         let (out, text) = run("fixture_leaks_one", &[(var, value)]);
@@ -321,6 +321,19 @@ fn github_actions_gets_one_error_annotation_per_spawn_site() {
     );
     let (_, text) = run("fixture_leaks_one", &[]);
     assert!(!text.contains("::error"), "{text}");
+
+    // TASKLEAK=warn does not fail the test: a warning, not an error.
+    let (_, text) = run(
+        "fixture_leaks_one",
+        &[("GITHUB_ACTIONS", "true"), ("TASKLEAK", "warn")],
+    );
+    assert!(!text.contains("::error"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with(&format!(
+            "::warning file=tests/configured.rs,line={LEAK_LINE},col={LEAK_COL},title=taskleak%3A 1 task leaked::"
+        ))),
+        "{text}"
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use taskleak::BuilderExt;
 fn options() -> taskleak::Options {
     taskleak::Options::new()
         .grace(Duration::from_millis(50))
-        .threads(true)
+        .threads()
 }
 
 /// A multi-thread runtime with two workers, tracked.
@@ -62,6 +62,9 @@ fn a_leaked_thread_is_reported_by_name() {
     assert_eq!(leaks.threads().len(), 1, "{leaks}");
     assert_eq!(leaks.threads()[0].name(), "file-watcher");
     assert!(leaks.tasks().is_empty());
+    // `len` counts what the report lists, threads included, as `is_empty` does.
+    assert_eq!(leaks.len(), 1, "{leaks}");
+    assert!(!leaks.is_empty());
     let report = leaks.to_string();
     assert!(report.contains("leaked 1 thread"), "{report}");
     assert!(report.contains("\"file-watcher\""), "{report}");

@@ -70,7 +70,7 @@ mod dumps {
     fn a_task_parked_on_a_non_tokio_future_says_so() {
         let rt = multi_thread();
         let leaks = one_leak(&rt, forever());
-        assert_eq!(leaks.tasks()[0].stuck_in(), Some(vec![]));
+        assert_eq!(leaks.tasks()[0].stuck_in(), Some(&[][..]));
         assert!(
             leaks.to_string().contains(
                 "stuck in: no trace point: it waits on a future tokio's task dump cannot see"
@@ -89,7 +89,7 @@ mod dumps {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let leaks = one_leak(&rt, serve(listener));
-        assert_eq!(leaks.tasks()[0].stuck_in(), Some(vec![]), "{leaks}");
+        assert_eq!(leaks.tasks()[0].stuck_in(), Some(&[][..]), "{leaks}");
         assert!(
             leaks.to_string().contains("TcpListener::accept)"),
             "{leaks}"

@@ -238,7 +238,7 @@ fn options_expr(args: &Args) -> TokenStream {
         .map(|d| (d.as_secs(), d.subsec_nanos()))
         .map(|(secs, nanos)| quote!(.grace(::core::time::Duration::new(#secs, #nanos))));
     let ignore = &args.ignore;
-    let threads = args.threads.then(|| quote!(.threads(true)));
+    let threads = args.threads.then(|| quote!(.threads()));
     quote! {
         ::taskleak::Options::new() #grace #(.ignore(#ignore))* #threads
     }

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `TASKLEAK` | `fail`, `warn`, `off` | `fail` |
 //! | `TASKLEAK_GRACE` | a duration: `250ms`, `2s` | 500 ms |
-//! | `TASKLEAK_BACKTRACE` | `full`, `short`, `off` | `full` |
+//! | `TASKLEAK_BACKTRACE` | `full` (or `1`), `short` (or `0`), `off` | `full` |
 //!
 //! A bad value is an error naming the variable and what it accepts, raised
 //! at the first guard or tracked runtime: never a silent default.
@@ -89,12 +89,15 @@ pub(crate) fn parse_mode(v: &str) -> Result<Mode, String> {
     }
 }
 
+/// Also `RUST_BACKTRACE`'s values, so one habit serves both: `1` (and
+/// `full`) show the spawn-site backtrace, `0` shows none (spawn sites and
+/// chains only, as `short`).
 pub(crate) fn parse_backtraces(v: &str) -> Result<Backtraces, String> {
     match v.trim() {
-        "full" => Ok(Backtraces::Full),
-        "short" => Ok(Backtraces::Short),
+        "full" | "1" => Ok(Backtraces::Full),
+        "short" | "0" => Ok(Backtraces::Short),
         "off" => Ok(Backtraces::Off),
-        _ => Err("is not valid; use one of: full, short, off".into()),
+        _ => Err("is not valid; use one of: full (or 1), short (or 0), off".into()),
     }
 }
 
@@ -127,6 +130,14 @@ mod tests {
     }
 
     #[test]
+    fn backtrace_takes_rust_backtraces_values() {
+        let b = |v| env(&[("TASKLEAK_BACKTRACE", v)]).unwrap().backtraces;
+        assert_eq!(b("1"), Some(Backtraces::Full));
+        assert_eq!(b("full"), Some(Backtraces::Full));
+        assert_eq!(b("0"), Some(Backtraces::Short));
+    }
+
+    #[test]
     fn bad_values_name_the_variable_and_the_choices() {
         assert_eq!(
             env(&[("TASKLEAK", "maybe")]).unwrap_err(),
@@ -134,7 +145,7 @@ mod tests {
         );
         assert_eq!(
             env(&[("TASKLEAK_BACKTRACE", "long")]).unwrap_err(),
-            "TASKLEAK_BACKTRACE=\"long\" is not valid; use one of: full, short, off"
+            "TASKLEAK_BACKTRACE=\"long\" is not valid; use one of: full (or 1), short (or 0), off"
         );
         let e = env(&[("TASKLEAK_GRACE", "soon")]).unwrap_err();
         assert!(

@@ -136,12 +136,16 @@ impl Options {
     /// use it under `cargo nextest run` or `--test-threads=1`.
     ///
     /// ```
-    /// let guard = taskleak::Options::new().threads(true).verify_none();
+    /// A flag, like [`ignore_current`](Options::ignore_current): calling it
+    /// turns the check on (`#[leak_check(threads)]` in the attribute).
+    ///
+    /// ```
+    /// let guard = taskleak::Options::new().threads().verify_none();
     /// std::thread::spawn(|| {}).join().unwrap();
     /// guard.check().unwrap();
     /// ```
-    pub fn threads(mut self, on: bool) -> Self {
-        self.threads = on;
+    pub fn threads(mut self) -> Self {
+        self.threads = true;
         self
     }
 

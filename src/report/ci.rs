@@ -20,7 +20,12 @@ pub(crate) fn publish(leaks: &Leaks) {
         // open (`test name ... `).
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(b"\n");
-        let _ = out.write_all(annotations(leaks).as_bytes());
+        // A leak that does not fail the test (`TASKLEAK=warn`) is a warning.
+        let level = match crate::config::defaults::mode() {
+            crate::config::env::Mode::Warn => "warning",
+            _ => "error",
+        };
+        let _ = out.write_all(annotations(leaks, level).as_bytes());
         let _ = out.flush();
     }
     if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())
@@ -33,9 +38,9 @@ pub(crate) fn publish(leaks: &Leaks) {
     }
 }
 
-/// One `::error file=..,line=..,col=..,title=..::message` line per group of
-/// identical survivors.
-pub(crate) fn annotations(leaks: &Leaks) -> String {
+/// One `::error file=..,line=..,col=..,title=..::message` line (or
+/// `::warning`, as `level` says) per group of identical survivors.
+pub(crate) fn annotations(leaks: &Leaks, level: &str) -> String {
     let mut out = String::new();
     let test = leaks.test.as_deref().unwrap_or("a test");
     for group in fold(&leaks.tasks) {
@@ -52,7 +57,7 @@ pub(crate) fn annotations(leaks: &Leaks) -> String {
         );
         let _ = writeln!(
             out,
-            "::error file={},line={},col={},title={}::{}",
+            "::{level} file={},line={},col={},title={}::{}",
             property(site.file()),
             site.line(),
             site.column(),
@@ -123,7 +128,7 @@ impl Leaks {
         };
         let _ = write!(o, ",\"kind\":\"{kind}\"");
         let _ = write!(o, ",\"grace_ms\":{}", self.grace.as_millis());
-        let _ = write!(o, ",\"leaked\":{}", self.len());
+        let _ = write!(o, ",\"leaked\":{}", self.task_count());
         let _ = write!(o, ",\"counted_only\":{}", self.counted);
         o.push_str(",\"tasks\":[");
         for (i, t) in self.tasks.iter().enumerate() {

@@ -1,5 +1,5 @@
 //! Terminal colour for reports: on when stderr is a terminal and `NO_COLOR`
-//! is not set.
+//! is not set, or when `CLICOLOR_FORCE` asks for it.
 //!
 //! Colour only ever wraps labels and names, never the `spawned at
 //! file:line:col` text or the headline's count, so that a
@@ -33,21 +33,21 @@ impl<T: Display> Display for Painted<T> {
 }
 
 impl Palette {
-    /// Colour if stderr is a terminal, `NO_COLOR` is unset or empty, and
-    /// `TERM` is not `dumb`.
+    /// Never with `NO_COLOR` set (non-empty); else always with
+    /// `CLICOLOR_FORCE` set to anything but `0` or empty (CI logs that
+    /// render colour); else if stderr is a terminal, `TERM` is not `dumb`
+    /// and `CLICOLOR` is not `0`.
     pub(crate) fn for_stderr() -> Palette {
-        Palette::decide(
-            std::env::var_os("NO_COLOR"),
-            std::env::var_os("TERM"),
-            std::io::stderr().is_terminal(),
-        )
+        Palette::decide(|k| std::env::var_os(k), std::io::stderr().is_terminal())
     }
 
-    fn decide(no_color: Option<OsString>, term: Option<OsString>, tty: bool) -> Palette {
-        let no_color = no_color.is_some_and(|v| !v.is_empty());
-        let dumb = term.is_some_and(|t| t == "dumb");
+    fn decide(var: impl Fn(&str) -> Option<OsString>, tty: bool) -> Palette {
+        let set = |k: &str| var(k).is_some_and(|v| !v.is_empty() && v != "0");
+        let no_color = var("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = var("TERM").is_some_and(|t| t == "dumb");
+        let clicolor_off = var("CLICOLOR").is_some_and(|v| v == "0");
         Palette {
-            on: tty && !no_color && !dumb,
+            on: !no_color && (set("CLICOLOR_FORCE") || (tty && !dumb && !clicolor_off)),
         }
     }
 
@@ -83,7 +83,12 @@ mod tests {
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {
         let on = |no_color: Option<&str>, term: Option<&str>, tty| {
-            Palette::decide(no_color.map(Into::into), term.map(Into::into), tty).on
+            let var = |k: &str| match k {
+                "NO_COLOR" => no_color.map(Into::into),
+                "TERM" => term.map(Into::into),
+                _ => None,
+            };
+            Palette::decide(var, tty).on
         };
         assert!(on(None, Some("xterm-256color"), true));
         assert!(!on(None, Some("xterm"), false), "not a terminal");
@@ -93,5 +98,23 @@ mod tests {
             "NO_COLOR empty counts as unset"
         );
         assert!(!on(None, Some("dumb"), true), "TERM=dumb");
+    }
+
+    #[test]
+    fn clicolor_force_colours_a_pipe_unless_no_color() {
+        let on = |vars: &[(&str, &str)], tty| {
+            let var = |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| OsString::from(v))
+            };
+            Palette::decide(var, tty).on
+        };
+        assert!(on(&[("CLICOLOR_FORCE", "1")], false));
+        assert!(on(&[("CLICOLOR_FORCE", "1"), ("TERM", "dumb")], false));
+        assert!(!on(&[("CLICOLOR_FORCE", "0")], false));
+        assert!(!on(&[("CLICOLOR_FORCE", "")], false));
+        assert!(!on(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], true));
+        assert!(!on(&[("CLICOLOR", "0")], true));
     }
 }

@@ -72,15 +72,18 @@ impl Leaks {
         &self.tasks
     }
 
-    /// How many tasks leaked, including those only counted.
+    /// How many leaks the report lists: the tasks of [`Leaks::tasks`],
+    /// tasks and `spawn_blocking` closures known only by number, and the
+    /// OS threads of [`Leaks::threads`]. Never 0 for a `Leaks` a check
+    /// returned, in agreement with [`Leaks::is_empty`].
     ///
     /// ```
     /// # fn f(leaks: taskleak::Leaks) {
-    /// assert!(leaks.len() >= leaks.tasks().len());
+    /// assert!(leaks.len() >= leaks.tasks().len() + leaks.threads().len());
     /// # }
     /// ```
     pub fn len(&self) -> usize {
-        self.tasks.len() + self.counted + self.blocking
+        self.task_count() + self.threads.len()
     }
 
     /// OS threads started in the scope and still running (with
@@ -95,7 +98,8 @@ impl Leaks {
         &self.threads
     }
 
-    /// Always false: a check that found nothing returns `Ok`.
+    /// Whether [`Leaks::len`] is 0; always false for a `Leaks` a check
+    /// returned, since a check that found nothing returns `Ok`.
     ///
     /// ```
     /// # fn f(leaks: taskleak::Leaks) {
@@ -103,7 +107,7 @@ impl Leaks {
     /// # }
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.len() == 0 && self.threads.is_empty()
+        self.len() == 0
     }
 
     /// The name of the test that leaked (its thread's name), if known.
@@ -121,6 +125,12 @@ impl Leaks {
 impl std::error::Error for Leaks {}
 
 impl Leaks {
+    /// Leaked tasks, listed or only counted, `spawn_blocking` included:
+    /// the headline's "leaked N tasks".
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.len() + self.counted + self.blocking
+    }
+
     pub(crate) fn at_suite_end(tasks: Vec<LeakedTask>, grace: Duration) -> Leaks {
         Leaks {
             test: None,
@@ -140,7 +150,9 @@ impl Leaks {
         self.dumped = true;
         for task in &mut self.tasks {
             if let Some(traces) = dumps.get(&task.id) {
-                task.stuck_in = Some(traces.iter().map(|t| stuck::suspension(t)).collect());
+                let places: Vec<Suspension> = traces.iter().map(|t| stuck::suspension(t)).collect();
+                task.stuck_paths = Some(places.iter().map(Suspension::path).collect());
+                task.stuck_in = Some(places);
             }
         }
     }
@@ -170,6 +182,8 @@ pub struct LeakedTask {
     /// From a task dump: `None` when none was taken for this task's runtime;
     /// `Some(empty)` when tokio could trace nothing it waits on.
     stuck_in: Option<Vec<Suspension>>,
+    /// `stuck_in`, each as one line (`Suspension::path`), for the accessor.
+    stuck_paths: Option<Vec<String>>,
 }
 
 impl LeakedTask {
@@ -260,10 +274,8 @@ impl LeakedTask {
     /// for place in task.stuck_in().unwrap_or_default() { println!("stuck in {place}"); }
     /// # }
     /// ```
-    pub fn stuck_in(&self) -> Option<Vec<String>> {
-        self.stuck_in
-            .as_ref()
-            .map(|s| s.iter().map(Suspension::path).collect())
+    pub fn stuck_in(&self) -> Option<&[String]> {
+        self.stuck_paths.as_deref()
     }
 
     /// Is it a `spawn_blocking` closure (recorded by
@@ -351,6 +363,7 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
                 backtrace: frames::user_frames(&all),
                 activity,
                 stuck_in: None,
+                stuck_paths: None,
             };
             let ignored = options.rules().any(|rule| ignores(rule, &task, &all));
             (!ignored).then_some(task)

@@ -66,7 +66,7 @@ struct Report<'a> {
 impl Display for Report<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let (leaks, p) = (self.leaks, self.p);
-        let n = leaks.len();
+        let n = leaks.task_count();
         write!(f, "{} ", p.alarm("taskleak:"))?;
         if leaks.suite_end {
             writeln!(
@@ -415,7 +415,7 @@ fn node(f: &mut Formatter<'_>, p: Palette, n: &Node, head: &str, rest: &str) -> 
 
 /// `3 tasks`, `1 task and 2 threads`.
 fn what(leaks: &Leaks) -> String {
-    match (leaks.len(), leaks.threads.len()) {
+    match (leaks.task_count(), leaks.threads.len()) {
         (n, 0) => plural(n, "task"),
         (0, t) => plural(t, "thread"),
         (n, t) => format!("{} and {}", plural(n, "task"), plural(t, "thread")),

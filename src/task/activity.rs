@@ -30,11 +30,15 @@ pub struct Activity {
 ///     Some(Verdict::Busy) => println!("spinning or blocking"),
 ///     Some(Verdict::Idle) => println!("waiting for something"),
 ///     Some(Verdict::NeverPolled) => println!("never ran"),
+///     Some(_) => println!("a verdict added after this code was written"),
 ///     None => println!("unknown"),
 /// }
 /// # }
 /// ```
+///
+/// New verdicts may be added in a minor release: a `match` needs a `_` arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// Waiting for something: not polled lately.
     Idle,
