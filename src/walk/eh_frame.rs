@@ -2,22 +2,28 @@
 //! every normal build) applied by `framehop`, without the platform
 //! unwinder's per-frame lookup and interpretation.
 //!
-//! - The loaded objects are listed once (`dl_iterate_phdr`); framehop reads
-//!   their `.eh_frame_hdr` and `.eh_frame` in memory, no file is read.
+//! - The loaded objects are listed with `dl_iterate_phdr`; framehop reads
+//!   their `.eh_frame_hdr` and `.eh_frame` in memory, no file is read. The
+//!   list is tagged with the loader's counters of loads and unloads
+//!   (`dlpi_adds`, `dlpi_subs`), read again at every walk: after a
+//!   `dlopen` or `dlclose` the list is rebuilt before it is used, so the
+//!   walk never reads the tables of an object that is gone.
 //! - The unwinder is shared, read-only; each thread has its own rule cache,
 //!   so threads never contend and a warm walk does not allocate. Caches go
 //!   back to a pool when their thread ends: libtest starts a thread per
 //!   test, and the next test's thread starts warm.
 //! - Every stack read is checked against this thread's stack, so a bad rule
 //!   ends the walk instead of faulting.
-//! - A frame in an object loaded after the first walk (a later `dlopen`)
-//!   is unknown here: the caller falls back to the platform unwinder. An
-//!   object unloaded since (`dlclose`) is never on a live stack; its table
-//!   is only read if another object is later mapped at its addresses.
+//! - Why a list checked at the start of a walk stays valid during it: the
+//!   walk looks up only the return addresses on its own stack, and the
+//!   objects holding those cannot be unloaded while the frames exist. An
+//!   object loaded or unloaded meanwhile by another thread holds none of
+//!   them, so a stale entry for it is never read.
 
 use std::cell::RefCell;
 use std::ffi::{CStr, c_int, c_void};
-use std::sync::OnceLock;
+use std::ops::Deref;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -28,10 +34,52 @@ use framehop::{
 
 type Policy = MustNotAllocateDuringUnwind;
 
+/// Bytes of a loaded object (its `.eh_frame_hdr`, its `.eh_frame`): not
+/// `&'static [u8]`, since the object can be unloaded. Read only through a
+/// [`Shared`] whose [`Generation`] is the loader's current one.
+#[derive(Clone, Copy)]
+struct Mapped {
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: read-only memory of a loaded object; reads from any thread are
+// fine while it stays mapped, which `walk` checks before using it.
+unsafe impl Send for Mapped {}
+// SAFETY: as above.
+unsafe impl Sync for Mapped {}
+
+impl Default for Mapped {
+    /// Empty (framehop's default for a section not given).
+    fn default() -> Self {
+        Mapped {
+            ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
+            len: 0,
+        }
+    }
+}
+
+impl Deref for Mapped {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // SAFETY: built by `add_object` over a mapped range of an object
+        // that was loaded then; only reached from `walk` through a
+        // `Shared` whose generation matched the loader's at the walk's
+        // start, so that object is still loaded (see the module docs).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// glibc's and musl's counters of objects loaded and unloaded so far.
+type Generation = (u64, u64);
+
 struct Shared {
-    unwinder: UnwinderX86_64<&'static [u8], Policy>,
+    unwinder: UnwinderX86_64<Mapped, Policy>,
     /// Sorted, disjoint executable ranges of modules that have CFI.
     text: Vec<(u64, u64)>,
+    /// The loader's counters when the list was made.
+    generation: Option<Generation>,
 }
 
 impl Shared {
@@ -52,32 +100,106 @@ const SLOTS: u64 = 509;
 
 type Caches = Box<[CacheX86_64<Policy>; WAYS]>;
 
-static SHARED: OnceLock<Shared> = OnceLock::new();
+/// The newest module list; threads keep a clone and compare generations.
+static SHARED: Mutex<Option<Arc<Shared>>> = Mutex::new(None);
 /// Caches of threads that ended, warm, for the next threads to take.
 static POOL: Mutex<Vec<Caches>> = Mutex::new(Vec::new());
 
-/// A thread's caches; back to the pool when the thread ends.
-struct PerThread(Option<Caches>);
+/// A thread's caches and module list; the caches go back to the pool when
+/// the thread ends.
+struct PerThread {
+    caches: Option<Caches>,
+    shared: Option<Arc<Shared>>,
+}
 
 impl Drop for PerThread {
     fn drop(&mut self) {
-        if let Some(caches) = self.0.take() {
+        if let Some(caches) = self.caches.take() {
             POOL.lock().push(caches);
         }
     }
 }
 
 thread_local! {
-    static PER_THREAD: RefCell<PerThread> = const { RefCell::new(PerThread(None)) };
+    static PER_THREAD: RefCell<PerThread> = const {
+        RefCell::new(PerThread { caches: None, shared: None })
+    };
+}
+
+fn new_caches() -> Caches {
+    Box::new(std::array::from_fn(|_| CacheX86_64::new_in()))
+}
+
+/// The loader's counters now; `None` where the C library has no such
+/// fields (then the walk leaves every frame to the platform unwinder).
+/// Costs one `dl_iterate_phdr` call stopped at the first object: ~15 ns,
+/// ~30 ns with two threads asking at once (glibc takes a lock).
+fn generation() -> Option<Generation> {
+    let mut out: Option<Generation> = None;
+    // SAFETY: the callback runs during this call only, gets `out` back as
+    // its data pointer, and stops the iteration at the first object.
+    unsafe {
+        libc::dl_iterate_phdr(Some(first_generation), (&raw mut out).cast());
+    }
+    out
+}
+
+unsafe extern "C" fn first_generation(
+    info: *mut libc::dl_phdr_info,
+    size: usize,
+    data: *mut c_void,
+) -> c_int {
+    // SAFETY: dl_iterate_phdr passes a valid info of `size` bytes; data is
+    // the `Option<Generation>` of `generation`.
+    unsafe { *data.cast::<Option<Generation>>() = generation_of(&*info, size) };
+    1 // one object is enough: the counters are process-wide
+}
+
+/// The counters in `info`, if the C library's struct (`size` bytes) has them.
+fn generation_of(info: &libc::dl_phdr_info, size: usize) -> Option<Generation> {
+    let has = size >= std::mem::offset_of!(libc::dl_phdr_info, dlpi_subs) + size_of::<u64>();
+    has.then_some((info.dlpi_adds, info.dlpi_subs))
+}
+
+/// A module list that is current at `now`: this thread's, the newest one,
+/// or a new one. Resets the thread's rule caches when the list changes.
+fn current(state: &mut PerThread, now: Generation) -> Option<Arc<Shared>> {
+    if let Some(shared) = &state.shared
+        && shared.generation == Some(now)
+    {
+        return Some(shared.clone());
+    }
+    let fresh = {
+        let mut newest = SHARED.lock();
+        match &*newest {
+            Some(s) if s.generation == Some(now) => s.clone(),
+            _ => {
+                let s = Arc::new(enumerate_modules());
+                *newest = Some(s.clone());
+                s
+            }
+        }
+    };
+    // Objects may have changed again while listing: then use none.
+    if fresh.generation != Some(now) {
+        return None;
+    }
+    if state.shared.is_some() {
+        // Rules cached for the old list may describe other code now.
+        state.caches = Some(new_caches());
+    }
+    state.shared = Some(fresh.clone());
+    Some(fresh)
 }
 
 /// Fills `ips` with the return addresses of the calling stack, innermost
 /// first (`ips[0]` returns into `walk`'s caller), and returns how many.
 ///
 /// Stops at the end of the stack, at an unwind error, or when `ips` is
-/// full. `None`: the walk met code outside the objects known at the first
-/// walk, or cannot run here (off the thread's normal stack, reentrant, or
-/// during thread-local teardown); the caller asks the platform unwinder.
+/// full. `None`: the walk met code outside the objects with a CFI index,
+/// or cannot run here (off the thread's normal stack, reentrant, during
+/// thread-local teardown, or while objects are being loaded or unloaded);
+/// the caller asks the platform unwinder.
 /// (Where a known object's rule cannot be parsed, framehop steps by frame
 /// pointer instead; reads stay in bounds, so at worst a few frames are
 /// junk.)
@@ -106,15 +228,14 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
     if sp < stack_lo || sp >= stack_hi {
         return None;
     }
-    let shared = SHARED.get_or_init(enumerate_modules);
+    let now = generation()?;
     PER_THREAD
         .try_with(|cell| {
             let mut state = cell.try_borrow_mut().ok()?;
-            let caches = state.0.get_or_insert_with(|| {
-                POOL.lock()
-                    .pop()
-                    .unwrap_or_else(|| Box::new(std::array::from_fn(|_| CacheX86_64::new_in())))
-            });
+            let shared = current(&mut state, now)?;
+            let caches = state
+                .caches
+                .get_or_insert_with(|| POOL.lock().pop().unwrap_or_else(new_caches));
             // Frames live above the current sp; nothing below it is needed.
             let (lo, hi) = (sp, stack_hi - 8);
             let mut read_stack = |addr: u64| -> Result<u64, ()> {
@@ -166,10 +287,13 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
         .flatten()
 }
 
+/// Every loaded object with a CFI index, and the loader's counters, read
+/// in one `dl_iterate_phdr` call (under the loader's lock, so they agree).
 fn enumerate_modules() -> Shared {
     let mut shared = Shared {
         unwinder: UnwinderX86_64::new(),
         text: Vec::new(),
+        generation: None,
     };
     // SAFETY: the callback only runs during this call and gets `shared`
     // back as its data pointer.
@@ -182,11 +306,14 @@ fn enumerate_modules() -> Shared {
 
 unsafe extern "C" fn add_object(
     info: *mut libc::dl_phdr_info,
-    _size: usize,
+    size: usize,
     data: *mut c_void,
 ) -> c_int {
     // SAFETY: dl_iterate_phdr passes a valid info; data is our `Shared`.
     let (info, shared) = unsafe { (&*info, &mut *data.cast::<Shared>()) };
+    if shared.generation.is_none() {
+        shared.generation = generation_of(info, size);
+    }
     if info.dlpi_phdr.is_null() {
         return 0;
     }
@@ -207,11 +334,12 @@ unsafe extern "C" fn add_object(
         return 0;
     }
     let hdr_svma = hdr_ph.p_vaddr;
-    // SAFETY: PT_GNU_EH_FRAME is mapped for as long as the object is loaded.
-    let hdr: &'static [u8] = unsafe {
-        std::slice::from_raw_parts((base + hdr_svma) as *const u8, hdr_ph.p_memsz as usize)
+    // PT_GNU_EH_FRAME is mapped for as long as the object is loaded.
+    let hdr = Mapped {
+        ptr: (base + hdr_svma) as *const u8,
+        len: hdr_ph.p_memsz as usize,
     };
-    let Some(eh_svma) = eh_frame_svma(hdr, hdr_svma) else {
+    let Some(eh_svma) = eh_frame_svma(&hdr, hdr_svma) else {
         return 0;
     };
     // .eh_frame's size is not recorded in the program headers; the rest of
@@ -221,9 +349,11 @@ unsafe extern "C" fn add_object(
         return 0;
     };
     let eh_len = seg.p_vaddr + seg.p_memsz - eh_svma;
-    // SAFETY: within a mapped PT_LOAD of a loaded object.
-    let eh_frame: &'static [u8] =
-        unsafe { std::slice::from_raw_parts((base + eh_svma) as *const u8, eh_len as usize) };
+    // Within a mapped PT_LOAD of the object, mapped while it is loaded.
+    let eh_frame = Mapped {
+        ptr: (base + eh_svma) as *const u8,
+        len: eh_len as usize,
+    };
 
     let name = if info.dlpi_name.is_null() {
         String::new()
@@ -292,5 +422,101 @@ mod tests {
         .unwrap();
         let n = walked.expect("every frame of a test thread is in a known object");
         assert!((5..256).contains(&n), "{n} frames");
+    }
+
+    /// Walks here with both walkers: `None` when `walk` gave up.
+    #[inline(never)]
+    fn both() -> (Option<Vec<usize>>, Vec<usize>) {
+        let mut fast = [0usize; 48];
+        let n = walk(&mut fast);
+        let mut slow = vec![0usize; 128];
+        let m = crate::walk::platform(&mut slow);
+        slow.truncate(m);
+        (n.map(|n| fast[..n].to_vec()), slow)
+    }
+
+    /// From the caller of `both` on, the two walks list the same return
+    /// addresses (`both`'s own differ: two call sites).
+    fn agree((fast, slow): (Option<Vec<usize>>, Vec<usize>)) {
+        let fast = fast.expect("every frame here is in a known object");
+        let k = slow
+            .iter()
+            .position(|&ip| ip == fast[1])
+            .expect("the walk's frames in the platform's");
+        let len = (fast.len() - 1).min(slow.len() - k);
+        assert!(len >= 3, "{len} common frames");
+        assert_eq!(fast[1..1 + len], slow[k..k + len]);
+    }
+
+    /// The generation of this thread's module list.
+    fn list_generation() -> Option<Generation> {
+        PER_THREAD.with(|c| c.borrow().shared.as_ref().and_then(|s| s.generation))
+    }
+
+    type Handler =
+        extern "C" fn(*mut c_void, *const std::ffi::c_char, *mut *const std::ffi::c_char);
+
+    /// Called by libexpat from inside `XML_Parse`: walks from there.
+    extern "C" fn on_element(
+        user: *mut c_void,
+        _name: *const std::ffi::c_char,
+        _attrs: *mut *const std::ffi::c_char,
+    ) {
+        let walks = both();
+        // SAFETY: `user` is the test's `Option<(Option<Vec<usize>>, Vec<usize>)>`.
+        unsafe { *user.cast::<Option<(Option<Vec<usize>>, Vec<usize>)>>() = Some(walks) };
+    }
+
+    /// A library loaded after the first walk is walked through with its
+    /// own tables (the list is rebuilt, not frozen), and after it is
+    /// unloaded the list is rebuilt again before any walk reads it.
+    #[test]
+    fn walks_through_a_library_loaded_later_and_forgets_it_when_unloaded() {
+        agree(both());
+        let first = generation().expect("glibc counts loads");
+        // SAFETY: dlopen/dlsym/dlclose of a system library by name; the
+        // symbols are cast to their C signatures (expat.h); the parser is
+        // freed before the library is closed.
+        unsafe {
+            let lib = libc::dlopen(c"libexpat.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+            if lib.is_null() {
+                eprintln!("skipped: libexpat.so.1 is not installed");
+                return;
+            }
+            assert_ne!(generation(), Some(first), "a load is counted");
+            let sym = |name: &CStr| {
+                let f = libc::dlsym(lib, name.as_ptr());
+                assert!(!f.is_null(), "{name:?}");
+                f
+            };
+            let create: extern "C" fn(*const std::ffi::c_char) -> *mut c_void =
+                std::mem::transmute(sym(c"XML_ParserCreate"));
+            let set_user: extern "C" fn(*mut c_void, *mut c_void) =
+                std::mem::transmute(sym(c"XML_SetUserData"));
+            let set_start: extern "C" fn(*mut c_void, Handler) =
+                std::mem::transmute(sym(c"XML_SetStartElementHandler"));
+            let parse: extern "C" fn(*mut c_void, *const std::ffi::c_char, c_int, c_int) -> c_int =
+                std::mem::transmute(sym(c"XML_Parse"));
+            let free: extern "C" fn(*mut c_void) = std::mem::transmute(sym(c"XML_ParserFree"));
+
+            let parser = create(std::ptr::null());
+            assert!(!parser.is_null());
+            let mut seen: Option<(Option<Vec<usize>>, Vec<usize>)> = None;
+            set_user(parser, (&raw mut seen).cast());
+            set_start(parser, on_element);
+            let xml = b"<a/>";
+            assert_eq!(parse(parser, xml.as_ptr().cast(), xml.len() as c_int, 1), 1);
+            free(parser);
+            // Inside libexpat's frames: walked with its own tables (not
+            // left to the platform unwinder), and the same frames.
+            agree(seen.expect("the handler ran"));
+            assert_eq!(list_generation(), generation(), "the list was rebuilt");
+
+            let loaded = generation();
+            assert_eq!(libc::dlclose(lib), 0);
+            assert_ne!(generation(), loaded, "an unload is counted");
+        }
+        agree(both());
+        assert_eq!(list_generation(), generation(), "rebuilt after the unload");
     }
 }

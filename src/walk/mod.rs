@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 mod eh_frame;
 #[cfg(taskleak_frame_pointers)]
 mod frame_pointers;
-#[cfg(target_os = "linux")]
+// The stack bounds serve the two Linux x86_64 walkers only.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod stack;
 
 /// Frames walked at a spawn: tokio's spawn path, the user's callers, and
