@@ -20,6 +20,7 @@ const ARGUMENTS: &[(&str, &str)] = &[
     ("worker_threads", "worker_threads = 2"),
     ("start_paused", "start_paused = true"),
     ("crate", "crate = \"my_crate::tokio\""),
+    ("taskleak", "taskleak = \"my_crate::taskleak\""),
     ("unhandled_panic", "unhandled_panic = \"shutdown_runtime\""),
     ("name", "name = \"my-runtime\""),
     ("grace", "grace = \"250ms\""),
@@ -64,6 +65,8 @@ pub(crate) struct Args {
     pub(crate) worker_threads: Option<usize>,
     pub(crate) start_paused: Option<bool>,
     pub(crate) crate_path: Option<Path>,
+    /// Where the taskleak library is, when not found by name (a re-export).
+    pub(crate) taskleak_path: Option<Path>,
     pub(crate) unhandled_panic: Option<UnhandledPanic>,
     pub(crate) name: Option<String>,
     pub(crate) grace: Option<Duration>,
@@ -155,6 +158,7 @@ pub(crate) fn parse(tokens: TokenStream, is_async: bool) -> syn::Result<Args> {
                 seen.start_paused = Some(pair);
             }
             "crate" => args.crate_path = Some(parse_crate(&value)?),
+            "taskleak" => args.taskleak_path = Some(parse_taskleak(&value)?),
             "unhandled_panic" => {
                 args.unhandled_panic = Some(parse_unhandled_panic(&value)?);
                 seen.unhandled_panic = Some(pair);
@@ -477,6 +481,20 @@ fn parse_crate(value: &Expr) -> syn::Result<Path> {
     })
 }
 
+fn parse_taskleak(value: &Expr) -> syn::Result<Path> {
+    let lit = string(value, "taskleak")?;
+    lit.parse::<Path>().map_err(|_| {
+        syn::Error::new_spanned(
+            &lit,
+            format!(
+                "`taskleak` must name the path where the taskleak library is, such as \
+                 \"my_crate::taskleak\"; {:?} is not a path",
+                lit.value()
+            ),
+        )
+    })
+}
+
 fn parse_unhandled_panic(value: &Expr) -> syn::Result<UnhandledPanic> {
     let lit = string(value, "unhandled_panic")?;
     match lit.value().as_str() {
@@ -640,6 +658,19 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn taskleak_names_the_library_and_crate_stays_tokios() {
+        let args = parse(quote!(taskleak = "my::tl", crate = "my::tokio"), true).unwrap();
+        let path = |p: &Option<Path>| quote!(#p).to_string().replace(' ', "");
+        assert_eq!(path(&args.taskleak_path), "my::tl");
+        assert_eq!(path(&args.crate_path), "my::tokio");
+        assert!(
+            parse(quote!(taskleak = "tl"), false).is_ok(),
+            "plain fn too"
+        );
+        assert!(err(quote!(taskleak = "not a path")).contains("is not a path"));
     }
 
     #[test]

@@ -162,13 +162,14 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
     // `mixed_site` keeps the locals out of reach of the test body, which
     // could otherwise shadow or name them.
     let options = Ident::new("__taskleak_options", Span::mixed_site());
-    let options_expr = options_expr(args);
+    let taskleak = crate::krate::taskleak(args.taskleak_path.as_ref());
+    let options_expr = options_expr(args, &taskleak);
     let body = if is_async {
         let builder = Ident::new("__taskleak_builder", Span::mixed_site());
         let future = Ident::new("__taskleak_body", Span::mixed_site());
         let tokio = match &args.crate_path {
             Some(path) => path.to_token_stream(),
-            None => quote!(::taskleak::__private::tokio),
+            None => quote!(#taskleak::__private::tokio),
         };
         let (new_builder, flavor) = match args.flavor() {
             Flavor::CurrentThread => (quote!(new_current_thread), quote!(CurrentThread)),
@@ -184,8 +185,8 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
             #builder.enable_all();
             #(#settings)*
             let #options = #options_expr;
-            ::taskleak::__private::run_async(
-                ::taskleak::__private::Flavor::#flavor,
+            #taskleak::__private::run_async(
+                #taskleak::__private::Flavor::#flavor,
                 #builder,
                 #options,
                 #future,
@@ -194,7 +195,7 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
     } else {
         quote! {
             let #options = #options_expr;
-            ::taskleak::__private::run_sync(#options, move || #block)
+            #taskleak::__private::run_sync(#options, move || #block)
         }
     };
 
@@ -232,7 +233,7 @@ fn builder_settings(args: &Args, builder: &Ident, tokio: &TokenStream) -> Vec<To
 
 /// `taskleak::Options::new().grace(..).ignore(..)`, the duration already
 /// parsed so the test does no parsing.
-fn options_expr(args: &Args) -> TokenStream {
+fn options_expr(args: &Args, taskleak: &TokenStream) -> TokenStream {
     let grace = args
         .grace
         .map(|d| (d.as_secs(), d.subsec_nanos()))
@@ -240,7 +241,7 @@ fn options_expr(args: &Args) -> TokenStream {
     let ignore = &args.ignore;
     let threads = args.threads.then(|| quote!(.threads()));
     quote! {
-        ::taskleak::Options::new() #grace #(.ignore(#ignore))* #threads
+        #taskleak::Options::new() #grace #(.ignore(#ignore))* #threads
     }
 }
 

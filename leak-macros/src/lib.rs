@@ -6,6 +6,7 @@
 mod args;
 mod attrs;
 mod expand;
+mod krate;
 
 use proc_macro::TokenStream;
 
@@ -46,7 +47,8 @@ use proc_macro::TokenStream;
 /// | `flavor = "multi_thread"` | a multi-thread runtime; with `worker_threads = N` (default: one per CPU) |
 /// | `flavor = "local"` | a `LocalRuntime` (needs `--cfg tokio_unstable`) |
 /// | `start_paused = true` | start with time paused (not with `multi_thread`; needs tokio's `test-util`) |
-/// | `crate = "path"` | where tokio is, when it is re-exported under another path |
+/// | `crate = "path"` | where tokio is, when it is re-exported under another path (as in `#[tokio::test]`) |
+/// | `taskleak = "path"` | where taskleak is, when it is re-exported under another path; a dependency renamed in Cargo.toml (`tl = { package = "taskleak", .. }`) is found without it |
 /// | `unhandled_panic = "shutdown_runtime"` | as `#[tokio::test]` (`tokio_unstable`; not with `multi_thread`) |
 /// | `name = "rt"` | the runtime's name, as `#[tokio::test]` |
 /// | `grace = "250ms"` | how long survivors get to finish after the body: a number and a unit, `ns`, `us`, `ms`, `s`, `m` or `h` (`"1.5s"`, `"500us"`) |

@@ -1,0 +1,1 @@
+//! Nothing here: the tests in tests/ use taskleak renamed to `tl`.
