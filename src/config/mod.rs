@@ -135,7 +135,6 @@ impl Options {
     /// threads that other tests start at the same time are reported too, so
     /// use it under `cargo nextest run` or `--test-threads=1`.
     ///
-    /// ```
     /// A flag, like [`ignore_current`](Options::ignore_current): calling it
     /// turns the check on (`#[leak_check(threads)]` in the attribute).
     ///
