@@ -18,12 +18,35 @@ pub enum Flavor {
 pub trait TestOutput {
     /// True when the value alone already fails the test (an `Err`).
     fn is_failure(&self) -> bool;
+
+    /// The value of a test that returned without failing, when there is
+    /// one (`()`): a leaking `#[should_panic]` test returns it.
+    fn returned() -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 impl TestOutput for () {
     fn is_failure(&self) -> bool {
         false
     }
+
+    fn returned() -> Option<Self> {
+        Some(())
+    }
+}
+
+/// Tells the check that the test is `#[should_panic]`, with its
+/// `expected` text: a leak must fail it all the same.
+pub fn should_panic(
+    mut options: crate::Options,
+    expected: Option<&'static str>,
+) -> crate::Options {
+    options.should_panic = Some(expected);
+    options
 }
 
 impl<T, E> TestOutput for Result<T, E> {
