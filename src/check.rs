@@ -468,9 +468,11 @@ impl Check {
     /// `Pending` (a survivor). Waits for those polls, bounded, since a
     /// task can also be stuck in one poll forever.
     fn wait_for_polls_in_progress(&self) {
-        /// Longer than any step from a completed future to its terminate
-        /// hook, even on a loaded machine; short next to a grace period.
-        const POLL_END: Duration = Duration::from_millis(250);
+        /// Far longer than the step from a completed future to its
+        /// terminate hook (microseconds, unless the thread is preempted);
+        /// short enough that a task blocking in one poll is still reported
+        /// soon after the grace period.
+        const POLL_END: Duration = Duration::from_millis(100);
         let polling = |records: &[Arc<registry::TaskRecord>]| -> Vec<(Id, u64)> {
             records
                 .iter()

@@ -386,9 +386,7 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
         .filter_map(|(r, (age, activity))| {
             let all = frames::resolve(&r.frames);
             let yours = frames::user_frames(&all);
-            let reached_from = (!frames::in_workspace(r.location.file()))
-                .then(|| yours.iter().find(|f| f.in_workspace()).cloned())
-                .flatten();
+            let reached_from = reached_from(r.location.file(), &yours);
             let task = LeakedTask {
                 id: r.id,
                 kind: r.kind,
@@ -409,6 +407,15 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
             (!ignored).then_some(task)
         })
         .collect()
+}
+
+/// For a spawn site in a dependency (a library spawning for the user):
+/// the innermost of the user's frames that lies in the workspace.
+fn reached_from(spawn_site: &str, yours: &[Frame]) -> Option<Frame> {
+    if frames::in_workspace(spawn_site) {
+        return None;
+    }
+    yours.iter().find(|f| f.in_workspace()).cloned()
 }
 
 fn chain(record: &TaskRecord) -> Vec<SpawnSite> {
@@ -442,4 +449,26 @@ fn ignores(rule: &Ignore, task: &LeakedTask, all: &[Frame], no_frames: bool) -> 
                     .zip(f.line())
                     .is_some_and(|(file, line)| rule.matches_location(file, line))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_spawn_in_a_dependency_is_reached_from_the_first_workspace_frame() {
+        let pool = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
+                    hyper-util-0.1.10/src/client/legacy/pool.rs";
+        let yours = [
+            Frame::new("hyper_util::rt::tokio::TokioExecutor::execute".into(), Some(Path::new(pool)), Some(127)),
+            Frame::new("reqwest::Client::get".into(), Some(Path::new("/home/u/.cargo/registry/src/x/reqwest-0.12.0/src/client.rs")), Some(9)),
+            Frame::new("client::fetch".into(), Some(Path::new("tests/client.rs")), Some(42)),
+            Frame::new("client::main".into(), Some(Path::new("tests/client.rs")), Some(50)),
+        ];
+        let at = reached_from(pool, &yours).unwrap();
+        assert_eq!((at.file(), at.line()), (Some("tests/client.rs"), Some(42)));
+        // A spawn site in the workspace needs no pointer.
+        assert!(reached_from("tests/client.rs", &yours).is_none());
+    }
 }
