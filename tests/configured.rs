@@ -120,6 +120,19 @@ fn fixture_a_line_rule_that_moved() {
     guard.check().unwrap_err();
 }
 
+/// Many checks, one rule each: the rule registry holds it once.
+#[test]
+#[ignore = "fixture"]
+fn fixture_many_checks_with_one_rule() {
+    for _ in 0..100_000 {
+        taskleak::Options::new()
+            .ignore("configured::never_here")
+            .verify_none()
+            .check()
+            .unwrap();
+    }
+}
+
 /// A thread that carries the test's scope spawns after the test's check.
 #[test]
 #[ignore = "fixture"]
@@ -593,4 +606,16 @@ fn configure_path_rules_are_judged_whatever_the_backtrace_level() {
         assert!(!text.contains("\"configured::background\" ("), "{level}: {text}");
         assert!(!text.contains("leaked"), "{level}: {text}");
     }
+}
+
+#[test]
+fn exit_work_grows_with_distinct_rules_not_with_checks() {
+    // Before the registry kept one entry per rule, 10^5 checks took over a
+    // minute to exit; the child is killed after a bound.
+    let (out, text) = run("fixture_many_checks_with_one_rule", &[]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let notices = text
+        .matches("ignore rule \"configured::never_here\"")
+        .count();
+    assert_eq!(notices, 1, "{text}");
 }
