@@ -41,10 +41,7 @@ impl TestOutput for () {
 
 /// Tells the check that the test is `#[should_panic]`, with its
 /// `expected` text: a leak must fail it all the same.
-pub fn should_panic(
-    mut options: crate::Options,
-    expected: Option<&'static str>,
-) -> crate::Options {
+pub fn should_panic(mut options: crate::Options, expected: Option<&'static str>) -> crate::Options {
     options.should_panic = Some(expected);
     options
 }

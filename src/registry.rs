@@ -229,7 +229,10 @@ pub(crate) fn spawned_as(
             None => (None, None),
         },
     };
-    let scope = parent.as_ref().and_then(|p| p.scope()).or(own_scope.as_ref());
+    let scope = parent
+        .as_ref()
+        .and_then(|p| p.scope())
+        .or(own_scope.as_ref());
     let frames = crate::walk::capture(scope.is_some_and(|s| s.needs_frames()));
     let record = Arc::new(TaskRecord {
         id,

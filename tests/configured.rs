@@ -529,9 +529,7 @@ fn a_line_rule_that_moved_is_pointed_out_with_the_reason() {
     let (out, text) = run("fixture_a_line_rule_that_moved", &[]);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains(
-            "ignore rule \"tests/configured.rs:1\" (tests/configured.rs:"
-        ),
+        text.contains("ignore rule \"tests/configured.rs:1\" (tests/configured.rs:"),
         "{text}"
     );
     assert!(
@@ -603,7 +601,10 @@ fn configure_path_rules_are_judged_whatever_the_backtrace_level() {
         );
         assert_eq!(out.status.code(), Some(0), "{level}: {text}");
         // It matched (so it is not stale), and nothing leaked.
-        assert!(!text.contains("\"configured::background\" ("), "{level}: {text}");
+        assert!(
+            !text.contains("\"configured::background\" ("),
+            "{level}: {text}"
+        );
         assert!(!text.contains("leaked"), "{level}: {text}");
     }
 }

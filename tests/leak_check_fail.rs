@@ -306,9 +306,15 @@ fn a_leak_fails_a_should_panic_test_whatever_the_body_did() {
                 || stderr.contains("did not panic as expected"),
             "{child}:\n{stdout}\n{stderr}"
         );
-        assert!(stderr.contains("taskleak: "), "{child}: no report:\n{stderr}");
+        assert!(
+            stderr.contains("taskleak: "),
+            "{child}: no report:\n{stderr}"
+        );
         if cfg!(tokio_unstable) {
-            assert!(stderr.contains(&site), "{child}: expected `{site}` in:\n{stderr}");
+            assert!(
+                stderr.contains(&site),
+                "{child}: expected `{site}` in:\n{stderr}"
+            );
         }
     }
 }

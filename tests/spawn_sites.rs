@@ -296,7 +296,9 @@ fn spawn_via_a_helper(rt: &tokio::runtime::Runtime) {
 #[ignore = "fixture"]
 fn fixture_a_path_rule_without_backtraces() {
     let rt = multi_thread();
-    let guard = quick().ignore("spawn_sites::spawn_via_a_helper").verify_none();
+    let guard = quick()
+        .ignore("spawn_sites::spawn_via_a_helper")
+        .verify_none();
     spawn_via_a_helper(&rt);
     guard.check().unwrap();
 }
@@ -304,8 +306,10 @@ fn fixture_a_path_rule_without_backtraces() {
 #[test]
 fn a_path_rule_is_judged_even_when_backtraces_are_off() {
     for level in ["short", "off"] {
-        let (out, text) =
-            common::run_fixture("fixture_a_path_rule_without_backtraces", &[("TASKLEAK_BACKTRACE", level)]);
+        let (out, text) = common::run_fixture(
+            "fixture_a_path_rule_without_backtraces",
+            &[("TASKLEAK_BACKTRACE", level)],
+        );
         assert_eq!(out.status.code(), Some(0), "{level}: {text}");
         assert!(!text.contains("matched no task"), "{level}: {text}");
     }

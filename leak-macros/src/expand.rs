@@ -378,7 +378,10 @@ mod tests {
             ),
             "{out}"
         );
-        assert!(out.starts_with("#[should_panic(expected=\"leaked_1_task\")]"), "{out}");
+        assert!(
+            out.starts_with("#[should_panic(expected=\"leaked_1_task\")]"),
+            "{out}"
+        );
         let out = expand(
             quote!(),
             quote!(
@@ -395,7 +398,12 @@ mod tests {
             ),
         );
         assert!(out.contains("Option::Some(\"boom\"))"), "{out}");
-        let out = expand(quote!(), quote!(fn t() {}));
+        let out = expand(
+            quote!(),
+            quote!(
+                fn t() {}
+            ),
+        );
         assert!(!out.contains("should_panic"), "{out}");
     }
 

@@ -156,7 +156,10 @@ fn path_matches(prefix: &str, name: &str) -> bool {
         .trim_start_matches("mut ")
         .trim_start_matches("dyn ");
     name.strip_prefix(prefix).is_some_and(|rest| {
-        rest.is_empty() || rest.starts_with("::") || rest.starts_with(" as ") || rest.starts_with('>')
+        rest.is_empty()
+            || rest.starts_with("::")
+            || rest.starts_with(" as ")
+            || rest.starts_with('>')
     })
 }
 
@@ -392,7 +395,9 @@ mod tests {
     fn path_rules_match_at_segment_boundaries() {
         let r = rule("my_crate::metrics");
         assert!(r.matches_function("my_crate::metrics::flush::{{closure}}"));
-        assert!(r.matches_function("<my_crate::metrics::Pump as core::future::future::Future>::poll"));
+        assert!(
+            r.matches_function("<my_crate::metrics::Pump as core::future::future::Future>::poll")
+        );
         assert!(r.matches_function("my_crate::metrics"));
         assert!(!r.matches_function("my_crate::metrics_v2::run"));
         assert!(!r.matches_location("src/metrics.rs", 1));
@@ -426,7 +431,10 @@ mod tests {
             ("<a::B<T> as c::D<U>>::f", "<a::B as c::D>::f"),
             ("a::f::<T>", "a::f"),
             ("a::B<fn() -> u8>::f", "a::B::f"),
-            ("<F as core::future::future::Future>::poll", "<F as core::future::future::Future>::poll"),
+            (
+                "<F as core::future::future::Future>::poll",
+                "<F as core::future::future::Future>::poll",
+            ),
         ] {
             assert_eq!(without_generics(with), without, "{with}");
         }
@@ -437,9 +445,9 @@ mod tests {
         let mut r = Ignore::parse("stale_probe::x", Origin::Configure("here:1")).unwrap();
         register(&mut r);
         let is_stale = |wide| {
-            stale(wide)
-                .iter()
-                .any(|s| s.pattern == "stale_probe::x" && s.origin == "taskleak::configure! at here:1")
+            stale(wide).iter().any(|s| {
+                s.pattern == "stale_probe::x" && s.origin == "taskleak::configure! at here:1"
+            })
         };
         assert!(is_stale(true));
         assert!(!is_stale(false), "configure! rules need the whole binary");
@@ -476,11 +484,15 @@ mod tests {
 
     #[test]
     fn a_line_rule_remembers_a_spawn_elsewhere_in_its_file() {
-        let mut r = Ignore::parse("src/line_probe.rs:7", Origin::Check(Location::caller())).unwrap();
+        let mut r =
+            Ignore::parse("src/line_probe.rs:7", Origin::Check(Location::caller())).unwrap();
         register(&mut r);
         assert!(!r.matches_location("src/line_probe.rs", 9));
         let s = stale(false);
-        let s = s.iter().find(|s| s.pattern == "src/line_probe.rs:7").unwrap();
+        let s = s
+            .iter()
+            .find(|s| s.pattern == "src/line_probe.rs:7")
+            .unwrap();
         assert!(s.same_file);
     }
 }

@@ -78,7 +78,14 @@ impl Frame {
 /// source directory (`tokio-1.54.1`) and by the first segment of their
 /// functions (for frames without a file: no debug info).
 const RUNTIME_DIRS: &[&str] = &["tokio", "taskleak", "taskleak-macros"];
-const RUNTIME_CRATES: &[&str] = &["std", "core", "alloc", "tokio", "taskleak", "taskleak_macros"];
+const RUNTIME_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "tokio",
+    "taskleak",
+    "taskleak_macros",
+];
 
 /// taskleak's own sources (in its repository, or its unpacked package).
 const OWN_SOURCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
@@ -126,7 +133,8 @@ pub(crate) fn in_workspace(path: &str) -> bool {
     if !Path::new(&path).is_absolute() {
         return true;
     }
-    ROOT.as_deref().is_some_and(|root| Path::new(&path).starts_with(root))
+    ROOT.as_deref()
+        .is_some_and(|root| Path::new(&path).starts_with(root))
 }
 
 /// Is a function, known by name only (a task dump's frame), the user's?
@@ -228,16 +236,27 @@ mod tests {
     fn where_code_lives_decides_whose_frame_it_is() {
         let registry = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
         for (function, file) in [
-            ("std::thread::spawn", "/rustc/0123abcd/library/std/src/thread/mod.rs"),
+            (
+                "std::thread::spawn",
+                "/rustc/0123abcd/library/std/src/thread/mod.rs",
+            ),
             ("test::run_test", "/rustc/0123abcd/library/test/src/lib.rs"),
-            ("tokio::task::spawn", &format!("{registry}/tokio-1.54.1/src/task/spawn.rs")),
-            ("taskleak::registry::spawned", &format!("{OWN_SOURCES}registry.rs")),
+            (
+                "tokio::task::spawn",
+                &format!("{registry}/tokio-1.54.1/src/task/spawn.rs"),
+            ),
+            (
+                "taskleak::registry::spawned",
+                &format!("{OWN_SOURCES}registry.rs"),
+            ),
         ] {
             assert!(!frame(function, Some(file)).is_user(), "{file}");
         }
         let hyper = frame(
             "hyper_util::client::legacy::pool::PoolInner<T,K>::spawn_idle_interval",
-            Some(&format!("{registry}/hyper-util-0.1.10/src/client/legacy/pool.rs")),
+            Some(&format!(
+                "{registry}/hyper-util-0.1.10/src/client/legacy/pool.rs"
+            )),
         );
         assert!(hyper.is_user() && !hyper.in_workspace());
         // A test crate named `test` is the user's, libtest or not.

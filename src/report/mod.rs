@@ -397,7 +397,11 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
                 chain_cut: show_chain && r.parent_id.is_some() && r.parent.is_none(),
                 backtrace: if show_frames { yours } else { Vec::new() },
                 reached_from,
-                running: r.running.as_deref().map(<[String]>::to_vec).unwrap_or_default(),
+                running: r
+                    .running
+                    .as_deref()
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default(),
                 activity,
                 stuck_in: None,
             };
@@ -461,10 +465,28 @@ mod tests {
         let pool = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
                     hyper-util-0.1.10/src/client/legacy/pool.rs";
         let yours = [
-            Frame::new("hyper_util::rt::tokio::TokioExecutor::execute".into(), Some(Path::new(pool)), Some(127)),
-            Frame::new("reqwest::Client::get".into(), Some(Path::new("/home/u/.cargo/registry/src/x/reqwest-0.12.0/src/client.rs")), Some(9)),
-            Frame::new("client::fetch".into(), Some(Path::new("tests/client.rs")), Some(42)),
-            Frame::new("client::main".into(), Some(Path::new("tests/client.rs")), Some(50)),
+            Frame::new(
+                "hyper_util::rt::tokio::TokioExecutor::execute".into(),
+                Some(Path::new(pool)),
+                Some(127),
+            ),
+            Frame::new(
+                "reqwest::Client::get".into(),
+                Some(Path::new(
+                    "/home/u/.cargo/registry/src/x/reqwest-0.12.0/src/client.rs",
+                )),
+                Some(9),
+            ),
+            Frame::new(
+                "client::fetch".into(),
+                Some(Path::new("tests/client.rs")),
+                Some(42),
+            ),
+            Frame::new(
+                "client::main".into(),
+                Some(Path::new("tests/client.rs")),
+                Some(50),
+            ),
         ];
         let at = reached_from(pool, &yours).unwrap();
         assert_eq!((at.file(), at.line()), (Some("tests/client.rs"), Some(42)));

@@ -143,7 +143,11 @@ impl Display for Report<'_> {
         }
         if let Some(how) = dump_hint(leaks) {
             writeln!(f)?;
-            writeln!(f, "  {} to see where each task is stuck, {how}.", p.dim("hint:"))?;
+            writeln!(
+                f,
+                "  {} to see where each task is stuck, {how}.",
+                p.dim("hint:")
+            )?;
         }
         writeln!(f)?;
         writeln!(
@@ -164,7 +168,11 @@ impl Display for Report<'_> {
 /// the suite gate cannot.
 fn dump_hint(leaks: &Leaks) -> Option<&'static str> {
     let compiled = cfg!(taskleak_taskdump);
-    match (leaks.dumped || leaks.tasks.is_empty() || leaks.suite_end, leaks.awaited, compiled) {
+    match (
+        leaks.dumped || leaks.tasks.is_empty() || leaks.suite_end,
+        leaks.awaited,
+        compiled,
+    ) {
         (true, _, _) | (false, true, true) => None,
         (false, true, false) => Some("enable taskleak's `taskdump` feature (Linux)"),
         (false, false, true) => Some("check with `guard.check_async().await` in async code"),
@@ -244,7 +252,11 @@ fn entry(
     if let Some(at) = &first.reached_from {
         let line = at.line().map(|l| format!(":{l}")).unwrap_or_default();
         let file = at.file().unwrap_or("?");
-        writeln!(f, "     reached from {file}{line} ({})", p.user(at.function()))?;
+        writeln!(
+            f,
+            "     reached from {file}{line} ({})",
+            p.user(at.function())
+        )?;
     }
     let running;
     let root = if first.running.is_empty() {

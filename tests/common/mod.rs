@@ -65,10 +65,7 @@ pub fn run_fixture(fixture: &str, env: &[(&str, &str)]) -> (std::process::Output
 
 /// Runs `cmd` to its end, or kills it after `bound`: a fixture that hangs
 /// fails its test instead of hanging the suite.
-pub fn output_within(
-    mut cmd: std::process::Command,
-    bound: Duration,
-) -> std::process::Output {
+pub fn output_within(mut cmd: std::process::Command, bound: Duration) -> std::process::Output {
     use std::process::Stdio;
     let child = cmd
         .stdout(Stdio::piped())
