@@ -113,7 +113,9 @@ struct Check {
 }
 
 impl Guard {
-    pub(crate) fn open(options: Options) -> Guard {
+    pub(crate) fn open(mut options: Options) -> Guard {
+        crate::gate::register_rules(&mut options.ignore);
+        crate::gate::arm_if_configured();
         let current = Handle::try_current().ok();
         if let Some(h) = current.as_ref().filter(|_| crate::TRACKING) {
             // Before the scope opens: the probe task is not the test's.
@@ -131,6 +133,9 @@ impl Guard {
             }
         }
         let scope = Scope::open();
+        if options.ignore.iter().any(|r| r.is_path()) {
+            scope.require_frames();
+        }
         let preexisting = if options.ignore_current && crate::TRACKING {
             registry::live_ids()
         } else {
@@ -145,13 +150,9 @@ impl Guard {
                     .iter()
                     .any(|(h, _): &(Handle, _)| h.id() == handle.id())
                 {
-                    // goleak-like: every live task counts, unless asked
-                    // to ignore the ones already there.
-                    let baseline = if options.ignore_current {
-                        handle.metrics().num_alive_tasks()
-                    } else {
-                        0
-                    };
+                    // Tasks already running are not this check's: only
+                    // a count above the one at the start is a leak.
+                    let baseline = handle.metrics().num_alive_tasks();
                     counted.push((handle, baseline));
                 }
             }
@@ -226,6 +227,9 @@ impl Guard {
                 })
                 .expect("taskleak: cannot start the check thread");
             let mut verdict = rx.await.expect("taskleak: the check thread panicked");
+            if let Err(leaks) = &mut verdict {
+                leaks.awaited = true;
+            }
             if let Err(leaks) = &mut verdict
                 && !leaks.tasks.is_empty()
                 && let Some(dumps) = crate::hooks::suspended(&runtimes).await
@@ -365,7 +369,8 @@ impl Check {
         if self.mode == Mode::Off {
             return Ok(());
         }
-        let deadline = Instant::now() + self.grace;
+        // A grace too long to add to now means "as long as it takes".
+        let deadline = Instant::now().checked_add(self.grace);
         let blocked_runtime =
             Handle::try_current().is_ok_and(|h| h.runtime_flavor() != RuntimeFlavor::MultiThread);
         let leaks = |tasks: Vec<report::LeakedTask>, counted: usize| Leaks {
@@ -375,6 +380,7 @@ impl Check {
             counted,
             blocked_runtime,
             dumped: false,
+            awaited: false,
             suite_end: false,
             blocking: 0,
             threads: Vec::new(),
@@ -400,10 +406,13 @@ impl Check {
             if filtered && report::leaked_tasks(&self.survivors(), &self.options).is_empty() {
                 break;
             }
-            if Instant::now() >= deadline {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
             alive = self.scope.wait_for_change(alive, deadline);
+        }
+        if alive > 0 {
+            self.wait_for_polls_in_progress();
         }
         let (blocking, threads) = self.wait_others(deadline);
         if blocking == 0 && threads.is_empty() && self.scope.alive() == 0 {
@@ -428,7 +437,7 @@ impl Check {
     /// Blocking-pool tasks beyond those running at the start, and new OS
     /// threads: neither has an end event, so poll until they are gone or
     /// the deadline passes.
-    fn wait_others(&self, deadline: Instant) -> (usize, Vec<crate::threads::LeakedThread>) {
+    fn wait_others(&self, deadline: Option<Instant>) -> (usize, Vec<crate::threads::LeakedThread>) {
         loop {
             let blocking: usize = self
                 .blocking
@@ -444,10 +453,11 @@ impl Check {
                 .as_ref()
                 .map(|before| crate::threads::new_since(before, &self.scope))
                 .unwrap_or_default();
-            if (blocking == 0 && threads.is_empty()) || Instant::now() >= deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if (blocking == 0 && threads.is_empty()) || left.is_some_and(|l| l.is_zero()) {
                 return (blocking, threads);
             }
-            std::thread::sleep(Duration::from_millis(2).min(deadline - Instant::now()));
+            std::thread::sleep(Duration::from_millis(2).min(left.unwrap_or(Duration::MAX)));
         }
     }
 
@@ -461,13 +471,59 @@ impl Check {
 
     /// Without hooks there is no terminate event to wake on: poll the
     /// counts, briefly, until they fall back or the deadline passes.
-    fn wait_counted(&self, deadline: Instant) -> usize {
+    fn wait_counted(&self, deadline: Option<Instant>) -> usize {
         loop {
             let extra = self.counted_extra();
-            if extra == 0 || Instant::now() >= deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if extra == 0 || left.is_some_and(|l| l.is_zero()) {
                 return extra;
             }
-            std::thread::sleep(Duration::from_millis(1).min(deadline - Instant::now()));
+            std::thread::sleep(Duration::from_millis(1).min(left.unwrap_or(Duration::MAX)));
+        }
+    }
+
+    /// At the deadline, a survivor may be inside the poll that completes
+    /// it: on a multi-thread runtime tokio wakes the `JoinHandle` before it
+    /// runs the terminate hook, so the test can be past `.await` while the
+    /// task is still in the registry. Its poll ending settles it: either
+    /// its terminate hook ran (it completed, never a leak) or it returned
+    /// `Pending` (a survivor). Waits for those polls, bounded, since a
+    /// task can also be stuck in one poll forever.
+    fn wait_for_polls_in_progress(&self) {
+        /// Far longer than the step from a completed future to its
+        /// terminate hook (microseconds, unless the thread is preempted);
+        /// short enough that a task blocking in one poll is still reported
+        /// soon after the grace period.
+        const POLL_END: Duration = Duration::from_millis(100);
+        let polling = |records: &[Arc<registry::TaskRecord>]| -> Vec<(Id, u64)> {
+            records
+                .iter()
+                .filter_map(|r| {
+                    let a = crate::hooks::activity(r.id)?;
+                    a.in_poll_for.is_some().then_some((r.id, a.polls))
+                })
+                .collect()
+        };
+        let in_poll = polling(&self.survivors());
+        if in_poll.is_empty() {
+            return;
+        }
+        let until = Instant::now() + POLL_END;
+        let mut alive = self.scope.alive();
+        while Instant::now() < until {
+            let still = in_poll.iter().any(|(id, polls)| {
+                registry::get(*id).is_some()
+                    && crate::hooks::activity(*id)
+                        .is_some_and(|a| a.in_poll_for.is_some() && a.polls == *polls)
+            });
+            if !still || alive == 0 {
+                return;
+            }
+            // Woken at once by a terminate; a poll that returned `Pending`
+            // shows at the next look.
+            alive = self
+                .scope
+                .wait_for_change(alive, Some(Instant::now() + Duration::from_millis(1)));
         }
     }
 }

@@ -19,15 +19,27 @@ const FAILED: i32 = 101;
 static GATE: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
 
-/// Turns the suite gate on (`configure! { suite_gate: true }`).
-pub(crate) fn arm() {
-    GATE.store(true, Relaxed);
-    install();
+/// Turns the suite gate on when `configure! { suite_gate: true }` asks
+/// for it. Called where tasks start being tracked (`track_tasks()`) and
+/// where checks open: a task the gate could report passed one of them.
+pub(crate) fn arm_if_configured() {
+    if !GATE.load(Relaxed) && defaults::get().is_some_and(|d| d.suite_gate) {
+        GATE.store(true, Relaxed);
+        install();
+    }
 }
 
-/// Makes sure stale ignore rules get reported at exit.
-pub(crate) fn arm_stale_notice() {
-    install();
+/// Enters a check's ignore rules (and `configure!`'s) in the rule
+/// registry, so that stale ones get reported at exit.
+pub(crate) fn register_rules(rules: &mut [ignore::Ignore]) {
+    for rule in rules.iter_mut() {
+        ignore::register(rule);
+    }
+    static CONFIGURED: Once = Once::new();
+    CONFIGURED.call_once(|| defaults::ignores().iter().for_each(ignore::register_shared));
+    if !rules.is_empty() || !defaults::ignores().is_empty() {
+        install();
+    }
 }
 
 fn install() {
@@ -64,11 +76,16 @@ fn per_test_process() -> bool {
 }
 
 fn stale_notice() {
-    let stale = ignore::stale(!per_test_process());
-    for (pattern, origin) in stale {
+    for rule in ignore::stale(!per_test_process()) {
+        let (pattern, origin) = (&rule.pattern, &rule.origin);
+        let hint = if rule.same_file {
+            "; a task was spawned elsewhere in that file: line numbers move when code above \
+             them changes, so prefer a function path or the whole file"
+        } else {
+            "; remove it if the leak it covered is fixed"
+        };
         eprintln!(
-            "taskleak: ignore rule {pattern:?} ({origin}) matched no task in this test binary; \
-             remove it if the leak it covered is fixed"
+            "taskleak: ignore rule {pattern:?} ({origin}) matched no task in this test binary{hint}"
         );
     }
 }
@@ -77,13 +94,14 @@ fn stale_notice() {
 fn unclaimed() -> Option<Leaks> {
     let options = Options::new(); // configure!'s ignore rules apply
     let grace = defaults::grace(None);
-    let deadline = Instant::now() + grace;
+    // A grace too long to add to now: as long as it takes.
+    let deadline = Instant::now().checked_add(grace);
     loop {
         let tasks = report::leaked_tasks(&registry::unclaimed(), &options);
         if tasks.is_empty() {
             return None;
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return Some(Leaks::at_suite_end(tasks, grace));
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -31,11 +31,24 @@ pub enum Flavor {
 pub trait TestOutput {
     /// True when the value alone already fails the test (an `Err`).
     fn is_failure(&self) -> bool;
+
+    /// The value of a test that returned without failing, when there is
+    /// one (`()`): a leaking `#[should_panic]` test returns it.
+    fn returned() -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 impl TestOutput for () {
     fn is_failure(&self) -> bool {
         false
+    }
+
+    fn returned() -> Option<Self> {
+        Some(())
     }
 }
 
@@ -57,6 +70,7 @@ where
     F::Output: TestOutput,
 {
     builder.track_tasks();
+    let expect = options.should_panic;
     let (outcome, verdict) = match flavor {
         Flavor::CurrentThread | Flavor::MultiThread => {
             let rt = builder
@@ -69,7 +83,7 @@ where
         }
         Flavor::Local => run_local(builder, options, body),
     };
-    settle(outcome, verdict)
+    settle(outcome, verdict, expect)
 }
 
 #[cfg(tokio_unstable)]
@@ -93,10 +107,11 @@ fn run_local<F: Future>(_: Builder, _: Options, _: F) -> Outcome<F::Output> {
 
 /// Runs a synchronous test body inside a `verify_none` scope and checks it.
 pub fn run_sync<T: TestOutput>(options: Options, body: impl FnOnce() -> T) -> T {
+    let expect = options.should_panic;
     let guard = options.verify_none();
     let outcome = panic::catch_unwind(AssertUnwindSafe(body));
     let verdict = guard.check();
-    settle(outcome, verdict)
+    settle(outcome, verdict, expect)
 }
 
 async fn body_then_check<F: Future>(body: F, guard: crate::Guard) -> Outcome<F::Output> {
@@ -108,7 +123,15 @@ async fn body_then_check<F: Future>(body: F, guard: crate::Guard) -> Outcome<F::
 }
 
 /// The test's verdict: its own panic or `Err` first, then the leaks.
-fn settle<T: TestOutput>(outcome: Result<T, Box<dyn Any + Send>>, verdict: Result<(), Leaks>) -> T {
+/// `expect` is the test's `#[should_panic]` (with its `expected` text).
+fn settle<T: TestOutput>(
+    outcome: Result<T, Box<dyn Any + Send>>,
+    verdict: Result<(), Leaks>,
+    expect: Option<Option<&'static str>>,
+) -> T {
+    if let (Some(expected), Err(leaks)) = (expect, &verdict) {
+        return crate::should_panic::settle(outcome, leaks, expected);
+    }
     match (outcome, verdict) {
         (Ok(out), Ok(())) => out,
         (Ok(out), Err(leaks)) if out.is_failure() => {

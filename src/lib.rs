@@ -43,6 +43,7 @@ mod hooks;
 mod registry;
 mod report;
 mod scope;
+mod should_panic;
 mod spawn;
 mod task;
 mod threads;
@@ -116,9 +117,12 @@ impl BuilderExt for tokio::runtime::Builder {
     fn track_tasks(&mut self) -> &mut Self {
         config::defaults::validate();
         if let Some(choice) = config::defaults::chosen_backtraces() {
-            let frames = choice == config::env::Backtraces::Full;
+            // A path rule of configure! needs frames to be judged.
+            let path_rule = config::defaults::ignores().iter().any(|r| r.is_path());
+            let frames = choice == config::env::Backtraces::Full || path_rule;
             walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
         }
+        gate::arm_if_configured();
         hooks::install(self);
         self
     }
@@ -144,7 +148,7 @@ impl BuilderExt for tokio::runtime::Builder {
 /// ```
 /// taskleak::configure! {
 ///     grace: "1s",
-///     ignore: ["hyper::client::pool"],
+///     ignore: ["hyper_util::client::legacy::pool"],
 ///     suite_gate: true,
 /// }
 /// # fn main() {}

@@ -5,6 +5,13 @@ pub use tokio;
 
 pub use crate::harness::{Flavor, TestOutput, run_async, run_sync};
 
+/// Tells the check that the test is `#[should_panic]`, with its
+/// `expected` text: a leak must fail it all the same.
+pub fn should_panic(mut options: crate::Options, expected: Option<&'static str>) -> crate::Options {
+    options.should_panic = Some(expected);
+    options
+}
+
 /// Turns spawn-site frame capture on or off for the whole process (the
 /// benchmarks compare both in one run). Spawn sites and chains are kept
 /// either way.

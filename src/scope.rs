@@ -6,8 +6,8 @@
 //! one, so an outer check also sees what an inner guard let go.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
@@ -22,8 +22,12 @@ pub(crate) struct Scope {
     /// no lane goes below zero and a sum of lanes is never short of a task
     /// that stayed live while they were read.
     alive: [Lane; LANES],
-    /// A check ran on this scope: its tasks are claimed (see the suite gate).
+    /// A check ran on this scope: its tasks are claimed (see the suite
+    /// gate), and it takes no new ones.
     checked: AtomicBool,
+    /// A path ignore rule of its check needs spawn-site frames, even where
+    /// `TASKLEAK_BACKTRACE` turned their capture off.
+    needs_frames: AtomicBool,
     /// Checks blocked on `changed`; terminations only lock when non-zero.
     waiters: AtomicUsize,
     lock: Mutex<()>,
@@ -49,6 +53,10 @@ thread_local! {
     static OPEN: RefCell<Vec<Arc<Scope>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Every scope opened and not yet checked, in the whole process: for a
+/// spawn that neither a thread nor a task places (see [`sole_open`]).
+static UNCHECKED: Mutex<Vec<Weak<Scope>>> = Mutex::new(Vec::new());
+
 impl Scope {
     /// Opens a scope nested in this thread's innermost one, and makes it
     /// the thread's current scope until [`Scope::close`].
@@ -62,11 +70,15 @@ impl Scope {
             parent: current(),
             alive: [const { Lane(AtomicUsize::new(0)) }; LANES],
             checked: AtomicBool::new(false),
+            needs_frames: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
             lock: Mutex::new(()),
             changed: Condvar::new(),
         });
         OPEN.with(|open| open.borrow_mut().push(scope.clone()));
+        let mut unchecked = UNCHECKED.lock();
+        unchecked.retain(|s| s.strong_count() > 0);
+        unchecked.push(Arc::downgrade(&scope));
         scope
     }
 
@@ -89,8 +101,36 @@ impl Scope {
         });
     }
 
+    /// The check started: the scope's tasks are claimed, and from now on
+    /// it takes no new task (a thread that adopted it spawns into no
+    /// scope, so the suite gate still sees what it leaks).
     pub(crate) fn mark_checked(&self) {
         self.checked.store(true, SeqCst);
+        UNCHECKED
+            .lock()
+            .retain(|s| s.strong_count() > 0 && !std::ptr::eq(s.as_ptr(), self));
+    }
+
+    fn is_checked(&self) -> bool {
+        self.checked.load(SeqCst)
+    }
+
+    /// Spawns into this scope capture frames whatever `TASKLEAK_BACKTRACE`
+    /// says (a path ignore rule of its check needs them).
+    pub(crate) fn require_frames(&self) {
+        self.needs_frames.store(true, Relaxed);
+    }
+
+    /// Does a check of this scope or an enclosing one need frames?
+    pub(crate) fn needs_frames(&self) -> bool {
+        let mut s = Some(self);
+        while let Some(scope) = s {
+            if scope.needs_frames.load(Relaxed) {
+                return true;
+            }
+            s = scope.parent.as_deref();
+        }
+        false
     }
 
     /// Did a check run on this scope or one enclosing it?
@@ -148,12 +188,18 @@ impl Scope {
     /// Blocks until the live count differs from `seen` or `deadline`
     /// passes. Returns the current count. Woken by the terminate event
     /// itself, so a check returns as soon as the last task ends.
-    pub(crate) fn wait_for_change(&self, seen: usize, deadline: Instant) -> usize {
+    /// `None`: no deadline (a grace period too long to add to now).
+    pub(crate) fn wait_for_change(&self, seen: usize, deadline: Option<Instant>) -> usize {
         self.waiters.fetch_add(1, SeqCst);
         let mut held = self.lock.lock();
         while self.alive() == seen {
-            if self.changed.wait_until(&mut held, deadline).timed_out() {
-                break;
+            match deadline {
+                Some(d) => {
+                    if self.changed.wait_until(&mut held, d).timed_out() {
+                        break;
+                    }
+                }
+                None => self.changed.wait(&mut held),
             }
         }
         drop(held);
@@ -176,6 +222,45 @@ pub(crate) fn current() -> Option<Arc<Scope>> {
     OPEN.try_with(|open| open.borrow().last().cloned())
         .ok()
         .flatten()
+}
+
+/// The scope a task spawned now from this thread (outside any task) joins:
+/// the innermost open one not yet checked. A thread that adopted a test's
+/// scope may outlive the test's check; what it spawns after that is no
+/// longer the test's.
+pub(crate) fn current_unchecked() -> Option<Arc<Scope>> {
+    let mut s = current();
+    while let Some(scope) = s.as_ref().filter(|s| s.is_checked()) {
+        s = scope.parent.clone();
+    }
+    s
+}
+
+/// The one scope open in the process, the innermost when they nest; or,
+/// when tests in several threads have scopes open, their names.
+pub(crate) fn sole_open() -> Result<Arc<Scope>, Vec<String>> {
+    let open: Vec<Arc<Scope>> = UNCHECKED
+        .lock()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter(|s| !s.is_checked())
+        .collect();
+    // Leave out scopes that enclose another: the inner one is more precise.
+    let innermost: Vec<&Arc<Scope>> = open
+        .iter()
+        .filter(|outer| {
+            !open
+                .iter()
+                .any(|inner| !Arc::ptr_eq(inner, outer) && inner.within(outer))
+        })
+        .collect();
+    match innermost.as_slice() {
+        [one] => Ok(Arc::clone(one)),
+        many => Err(many
+            .iter()
+            .map(|s| s.name.clone().unwrap_or_else(|| "<unnamed thread>".into()))
+            .collect()),
+    }
 }
 
 #[cfg(test)]
@@ -210,7 +295,7 @@ mod tests {
             s.exit(3);
         });
         let start = Instant::now();
-        let left = scope.wait_for_change(1, start + Duration::from_secs(10));
+        let left = scope.wait_for_change(1, Some(start + Duration::from_secs(10)));
         assert_eq!(left, 0);
         assert!(start.elapsed() < Duration::from_secs(5));
         t.join().unwrap();

@@ -107,6 +107,103 @@ fn fixture_passes_but_leaves_a_task_on_a_static_runtime() {
     .unwrap();
 }
 
+#[test]
+#[ignore = "fixture"]
+fn fixture_a_line_rule_that_moved() {
+    let rt = multi_thread();
+    // Line 1 of this file spawns nothing: the rule is stale, though a task
+    // was spawned in its file.
+    let guard = taskleak::Options::new()
+        .ignore("tests/configured.rs:1")
+        .verify_none();
+    rt.spawn(forever());
+    guard.check().unwrap_err();
+}
+
+/// Many checks, one rule each: the rule registry holds it once.
+#[test]
+#[ignore = "fixture"]
+fn fixture_many_checks_with_one_rule() {
+    for _ in 0..100_000 {
+        taskleak::Options::new()
+            .ignore("configured::never_here")
+            .verify_none()
+            .check()
+            .unwrap();
+    }
+}
+
+/// A thread that carries the test's scope spawns after the test's check.
+#[test]
+#[ignore = "fixture"]
+fn fixture_a_thread_spawns_after_the_check() {
+    let handle = SHARED.handle().clone();
+    let guard = taskleak::verify_none();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let thread = taskleak::thread::spawn(move || {
+        wait.recv().unwrap();
+        handle.spawn(forever()); // LATE_SPAWN
+    });
+    guard.check().unwrap();
+    go.send(()).unwrap();
+    thread.join().unwrap();
+}
+
+/// One test in the process: a plain `spawn_blocking` closure's spawns are
+/// its own, from the body and from a task, on both flavors.
+#[test]
+#[ignore = "fixture"]
+fn fixture_spawns_inside_a_plain_spawn_blocking() {
+    for rt in [common::current_thread(), multi_thread()] {
+        rt.block_on(async {
+            let guard = taskleak::Options::new()
+                .grace(Duration::from_millis(30))
+                .verify_none();
+            let from_body = tokio::task::spawn_blocking(|| tokio::spawn(forever()).id());
+            let from_task = tokio::spawn(async {
+                tokio::task::spawn_blocking(|| tokio::spawn(forever()).id()).await
+            });
+            let mut ids = [from_body.await.unwrap(), from_task.await.unwrap().unwrap()];
+            ids.sort();
+            let leaks = guard.check_async().await.unwrap_err();
+            let found: Vec<_> = leaks.tasks().iter().map(|t| t.id()).collect();
+            assert_eq!(found, ids, "{leaks}");
+        });
+    }
+}
+
+/// Two tests' scopes open at once: a plain `spawn_blocking` closure's
+/// spawn belongs to neither; the suite gate reports it with both names.
+#[test]
+#[ignore = "fixture"]
+fn fixture_spawns_inside_a_plain_spawn_blocking_while_two_tests_run() {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let tests: Vec<_> = ["first_test", "second_test"]
+        .into_iter()
+        .map(|name| {
+            let barrier = barrier.clone();
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    let guard = taskleak::verify_none();
+                    barrier.wait(); // both scopes open
+                    barrier.wait(); // the spawn happened
+                    guard.check().unwrap();
+                })
+                .unwrap()
+        })
+        .collect();
+    barrier.wait();
+    let closure = SHARED.spawn_blocking(|| {
+        tokio::spawn(forever());
+    });
+    SHARED.block_on(closure).unwrap();
+    barrier.wait();
+    for t in tests {
+        t.join().unwrap();
+    }
+}
+
 fn run(fixture: &str, env: &[(&str, &str)]) -> (Output, String) {
     common::run_fixture(fixture, env)
 }
@@ -436,4 +533,103 @@ fn validate(root: &Value, schema: &Value, value: &Value, at: &str) {
             validate(root, s, v, &format!("{at}[{i}]"));
         }
     }
+}
+
+// ------------------------------------------------ verdicts at the edges
+
+#[test]
+fn a_line_rule_that_moved_is_pointed_out_with_the_reason() {
+    let (out, text) = run("fixture_a_line_rule_that_moved", &[]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("ignore rule \"tests/configured.rs:1\" (tests/configured.rs:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a task was spawned elsewhere in that file"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_task_spawned_after_its_tests_check_is_claimed_by_no_check() {
+    let (out, text) = run("fixture_a_thread_spawns_after_the_check", &[]);
+    assert!(text.contains("test result: ok. 1 passed"), "{text}");
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(
+        text.contains("taskleak: 1 task still running when the test binary ended"),
+        "{text}"
+    );
+    let late = include_str!("configured.rs")
+        .lines()
+        .position(|l| l.ends_with("// LATE_SPAWN"))
+        .unwrap()
+        + 1;
+    assert!(
+        text.contains(&format!("spawned at tests/configured.rs:{late}:")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_plain_spawn_blocking_spawns_for_the_one_test_running() {
+    let (out, text) = run("fixture_spawns_inside_a_plain_spawn_blocking", &[]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+    assert!(!text.contains("claimed by no check"), "{text}");
+}
+
+#[test]
+fn with_several_tests_running_the_gate_names_them() {
+    let (out, text) = run(
+        "fixture_spawns_inside_a_plain_spawn_blocking_while_two_tests_run",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(
+        text.contains("taskleak: 1 task still running when the test binary ended"),
+        "{text}"
+    );
+    let named = text.contains("spawned while these tests ran: first_test, second_test")
+        || text.contains("spawned while these tests ran: second_test, first_test");
+    assert!(named, "{text}");
+}
+
+#[test]
+fn a_grace_too_long_to_add_to_now_passes_a_clean_check_at_once() {
+    let (out, text) = run(
+        "fixture_clean_with_an_unused_rule",
+        &[("TASKLEAK_GRACE", "10000000000000000000s")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("overflow"), "{text}");
+}
+
+#[test]
+fn configure_path_rules_are_judged_whatever_the_backtrace_level() {
+    for level in ["short", "off"] {
+        let (out, text) = run(
+            "fixture_clean_with_an_unused_rule",
+            &[("TASKLEAK_BACKTRACE", level)],
+        );
+        assert_eq!(out.status.code(), Some(0), "{level}: {text}");
+        // It matched (so it is not stale), and nothing leaked.
+        assert!(
+            !text.contains("\"configured::background\" ("),
+            "{level}: {text}"
+        );
+        assert!(!text.contains("leaked"), "{level}: {text}");
+    }
+}
+
+#[test]
+fn exit_work_grows_with_distinct_rules_not_with_checks() {
+    // Before the registry kept one entry per rule, 10^5 checks took over a
+    // minute to exit; the child is killed after a bound.
+    let (out, text) = run("fixture_many_checks_with_one_rule", &[]);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let notices = text
+        .matches("ignore rule \"configured::never_here\"")
+        .count();
+    assert_eq!(notices, 1, "{text}");
 }

@@ -17,13 +17,15 @@
 // run only when their driver calls them.
 #![allow(unnameable_test_items)]
 
+mod common;
+
 use std::future::pending;
 use std::process::{Command, Output};
 #[cfg(tokio_unstable)]
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
-use taskleak::leak_check;
+use taskleak::{BuilderExt, leak_check};
 
 /// Calls a `#[leak_check]` function that must fail; returns its panic
 /// message.
@@ -250,6 +252,73 @@ async fn should_panic_on_a_leak() {
     tokio::spawn(pending::<()>());
 }
 
+// ---- #[should_panic] tests that leak fail: run as child processes ----------------
+
+#[leak_check(grace = "10ms")]
+#[should_panic]
+async fn child_should_panic_body_returns_and_leaks() {
+    if !in_child() {
+        panic!("outside the child: a plain passing #[should_panic] test");
+    }
+    let (line, _task) = (line!(), tokio::spawn(pending::<()>()));
+    println!("SPAWN-LINE {line}");
+}
+
+#[leak_check(flavor = "multi_thread", grace = "10ms")]
+#[should_panic]
+async fn child_should_panic_body_panics_and_leaks() {
+    if in_child() {
+        let (line, _task) = (line!(), tokio::spawn(pending::<()>()));
+        println!("SPAWN-LINE {line}");
+    }
+    panic!("the body's own panic");
+}
+
+#[leak_check(grace = "10ms")]
+#[should_panic(expected = "the body's own panic")]
+fn child_should_panic_expected_body_panic_and_leaks() {
+    if in_child() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .track_tasks()
+            .build()
+            .unwrap();
+        let (line, _task) = (line!(), rt.spawn(pending::<()>()));
+        println!("SPAWN-LINE {line}");
+        std::mem::forget(rt); // the leak outlives the body
+    }
+    panic!("the body's own panic");
+}
+
+#[test]
+fn a_leak_fails_a_should_panic_test_whatever_the_body_did() {
+    for child in [
+        "child_should_panic_body_returns_and_leaks",
+        "child_should_panic_body_panics_and_leaks",
+        "child_should_panic_expected_body_panic_and_leaks",
+    ] {
+        let (output, site) = run_child(child);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stdout.contains("1 failed"), "{child}:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("did not panic as expected")
+                || stderr.contains("did not panic as expected"),
+            "{child}:\n{stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains("taskleak: "),
+            "{child}: no report:\n{stderr}"
+        );
+        if cfg!(tokio_unstable) {
+            assert!(
+                stderr.contains(&site),
+                "{child}: expected `{site}` in:\n{stderr}"
+            );
+        }
+    }
+}
+
 // ---- a failing body that also leaks: run as a child process ---------------------
 
 /// Set in the child's environment: only then do the `child_*` tests below
@@ -262,12 +331,11 @@ fn in_child() -> bool {
 
 /// Runs one test of this binary in a child process and returns its output.
 fn run_child(test: &str) -> (Output, String) {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("could not run the test binary again");
+        .env("RUST_BACKTRACE", "0");
+    let output = common::output_within(cmd, std::time::Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     // libtest prints `test <name> ... ` and the child's own output on one line.

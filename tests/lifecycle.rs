@@ -216,3 +216,48 @@ fn a_guard_dropped_while_panicking_does_not_abort() {
         "the test's own failure"
     );
 }
+
+/// tokio wakes a `JoinHandle` before it runs the terminate hook, so with no
+/// grace at all a check right after the join can find the task still in
+/// its completing poll. It completed: never a leak.
+#[test]
+fn a_completed_task_is_never_a_leak_even_with_zero_grace() {
+    let rt = multi_thread();
+    let zero = || taskleak::Options::new().grace(Duration::ZERO).verify_none();
+    for _ in 0..1500 {
+        rt.block_on(async {
+            let guard = zero();
+            tokio::spawn(async {}).await.unwrap();
+            guard.check_async().await.unwrap();
+        });
+        let guard = zero();
+        rt.block_on(async { tokio::spawn(async {}).await.unwrap() });
+        guard.check().unwrap();
+    }
+}
+
+#[taskleak::leak_check(grace = "0ms", flavor = "multi_thread", worker_threads = 2)]
+async fn leak_check_with_zero_grace_passes_awaited_tasks() {
+    for _ in 0..200 {
+        tokio::spawn(async {}).await.unwrap();
+    }
+    tokio::spawn(async {}).await.unwrap();
+}
+
+#[test]
+fn a_grace_too_long_to_add_to_now_means_as_long_as_it_takes() {
+    let rt = multi_thread();
+    // A clean check returns at once...
+    let guard = taskleak::Options::new().grace(Duration::MAX).verify_none();
+    rt.block_on(async { tokio::spawn(async {}).await.unwrap() });
+    guard.check().unwrap();
+    // ...and one with a task still running waits for it, without panicking.
+    let guard = taskleak::Options::new().grace(Duration::MAX).verify_none();
+    rt.spawn(async { tokio::time::sleep(Duration::from_millis(30)).await });
+    guard.check().unwrap();
+    rt.block_on(async {
+        let guard = taskleak::Options::new().grace(Duration::MAX).verify_none();
+        tokio::spawn(tokio::time::sleep(Duration::from_millis(30)));
+        guard.check_async().await.unwrap();
+    });
+}

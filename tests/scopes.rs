@@ -126,3 +126,27 @@ fn many_parallel_scopes_stay_exact() {
         }
     }
 }
+
+/// A guard created inside `block_on` probes its runtime once (is it
+/// tracked?) with a task of taskleak's own, while an outer scope is open on
+/// the thread: that task is never the outer check's.
+#[test]
+fn taskleaks_own_probe_is_never_blamed() {
+    let rt = common::current_thread(); // not probed yet
+    let outer = quick().verify_none();
+    rt.block_on(async {
+        let inner = taskleak::verify_none();
+        inner.check_async().await.unwrap();
+    });
+    outer.check().unwrap();
+}
+
+static STATIC_RT: std::sync::LazyLock<tokio::runtime::Runtime> =
+    std::sync::LazyLock::new(common::current_thread);
+
+#[taskleak::leak_check(grace = "50ms")]
+fn a_plain_fn_check_around_an_inner_check_on_a_static_runtime() {
+    STATIC_RT.block_on(async {
+        taskleak::verify_none().check_async().await.unwrap();
+    });
+}

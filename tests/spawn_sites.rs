@@ -161,3 +161,156 @@ fn ignore_rules_leave_other_leaks_reported() {
     assert_eq!(leaks.tasks().len(), 1, "{leaks}");
     assert_eq!(leaks.tasks()[0].spawned_at().line(), line);
 }
+
+// ------------------------------------- what an ignore rule is matched against
+
+/// Files and paths of tokio, std, core, libtest and taskleak: a rule that
+/// names them hides no leak, since the report never shows their frames.
+const RUNTIME_PATTERNS: &[&str] = &[
+    "spawn.rs",
+    "mod.rs",
+    "context.rs",
+    "lib.rs",
+    "src/lib.rs",
+    "handle.rs",
+    "runtime.rs",
+    "worker.rs",
+    "harness.rs",
+    "future.rs",
+    "tokio",
+    "std",
+    "core",
+    "alloc",
+    "test",
+    "taskleak",
+];
+
+#[test]
+fn rules_naming_runtime_code_hide_no_leak() {
+    let rt = multi_thread();
+    for pattern in RUNTIME_PATTERNS {
+        let guard = quick().ignore(*pattern).verify_none();
+        rt.spawn(forever()); // from the test thread
+        rt.block_on(async {
+            tokio::spawn(forever()); // from block_on
+            tokio::spawn(async {
+                tokio::spawn(forever()); // from a task, on a worker
+                forever().await
+            });
+        });
+        let leaks = guard.check().unwrap_err();
+        assert_eq!(leaks.tasks().len(), 4, "{pattern:?} hid a leak: {leaks}");
+    }
+}
+
+mod pool {
+    pub struct Pool<M>(pub M);
+
+    impl<M> Pool<M> {
+        #[inline(never)]
+        pub fn start(&self, rt: &tokio::runtime::Runtime) {
+            rt.spawn(super::forever());
+        }
+    }
+
+    pub trait Start {
+        fn go(&self, rt: &tokio::runtime::Runtime);
+    }
+
+    impl<M> Start for Pool<M> {
+        #[inline(never)]
+        fn go(&self, rt: &tokio::runtime::Runtime) {
+            rt.spawn(super::forever());
+        }
+    }
+}
+
+#[test]
+fn a_type_path_rule_matches_its_generic_impls() {
+    use pool::Start;
+    let rt = multi_thread();
+    let p = pool::Pool(1u8);
+    // `spawn_sites::pool::Pool<M>::start`, `<… Pool<M> as …Start>::go`.
+    let guard = quick().ignore("spawn_sites::pool::Pool").verify_none();
+    p.start(&rt);
+    p.go(&rt);
+    guard.check().unwrap();
+
+    // A function path copied from a report, generics included, matches.
+    let guard = quick().verify_none();
+    p.start(&rt);
+    let leaks = guard.check().unwrap_err();
+    let printed = leaks.tasks()[0].backtrace()[0].function().to_owned();
+    assert!(printed.contains("Pool<"), "{leaks}");
+    let guard = quick().ignore(&printed).verify_none();
+    p.start(&rt);
+    guard.check().unwrap();
+}
+
+/// Calls `f` `depth` calls deeper, as a library's layers would.
+#[inline(never)]
+fn layers(depth: u32, f: &mut dyn FnMut()) {
+    if depth == 0 {
+        f()
+    } else {
+        layers(std::hint::black_box(depth - 1), f);
+        std::hint::black_box(());
+    }
+}
+
+#[inline(never)]
+fn spawn_deep_from_the_test(rt: &tokio::runtime::Runtime) {
+    layers(100, &mut || {
+        rt.spawn(forever());
+    });
+}
+
+#[test]
+fn a_spawn_far_below_the_users_code_still_shows_it() {
+    let rt = multi_thread();
+    let guard = quick().verify_none();
+    spawn_deep_from_the_test(&rt);
+    let leaks = guard.check().unwrap_err();
+    let frames = leaks.tasks()[0].backtrace();
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.function() == "spawn_sites::spawn_deep_from_the_test"),
+        "the walk stopped in the layers: {leaks}"
+    );
+    // And so a rule naming the user's function applies.
+    let guard = quick()
+        .ignore("spawn_sites::spawn_deep_from_the_test")
+        .verify_none();
+    spawn_deep_from_the_test(&rt);
+    guard.check().unwrap();
+}
+
+#[inline(never)]
+fn spawn_via_a_helper(rt: &tokio::runtime::Runtime) {
+    rt.spawn(forever());
+}
+
+/// Run with `TASKLEAK_BACKTRACE=short` by the test below.
+#[test]
+#[ignore = "fixture"]
+fn fixture_a_path_rule_without_backtraces() {
+    let rt = multi_thread();
+    let guard = quick()
+        .ignore("spawn_sites::spawn_via_a_helper")
+        .verify_none();
+    spawn_via_a_helper(&rt);
+    guard.check().unwrap();
+}
+
+#[test]
+fn a_path_rule_is_judged_even_when_backtraces_are_off() {
+    for level in ["short", "off"] {
+        let (out, text) = common::run_fixture(
+            "fixture_a_path_rule_without_backtraces",
+            &[("TASKLEAK_BACKTRACE", level)],
+        );
+        assert_eq!(out.status.code(), Some(0), "{level}: {text}");
+        assert!(!text.contains("matched no task"), "{level}: {text}");
+    }
+}

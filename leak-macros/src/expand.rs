@@ -163,7 +163,15 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
     // could otherwise shadow or name them.
     let options = Ident::new("__taskleak_options", Span::mixed_site());
     let taskleak = crate::krate::taskleak(args.taskleak_path.as_ref());
-    let options_expr = options_expr(args, &taskleak);
+    let mut options_expr = options_expr(args, &taskleak);
+    if let Some(expected) = should_panic(&attrs) {
+        // A leak must fail the test even so: the harness needs to know.
+        let expected = match expected {
+            Some(text) => quote!(::core::option::Option::Some(#text)),
+            None => quote!(::core::option::Option::None),
+        };
+        options_expr = quote!(#taskleak::__private::should_panic(#options_expr, #expected));
+    }
     let body = if is_async {
         let builder = Ident::new("__taskleak_builder", Span::mixed_site());
         let future = Ident::new("__taskleak_body", Span::mixed_site());
@@ -206,6 +214,33 @@ fn expand(func: ItemFn, args: &Args) -> TokenStream {
             #body
         }
     }
+}
+
+/// The test's `#[should_panic]`, if it has one: `Some(None)` when bare,
+/// `Some(Some(text))` with `expected = "text"` (or `= "text"`).
+fn should_panic(attrs: &[Attribute]) -> Option<Option<syn::LitStr>> {
+    let attr = attrs.iter().find(|a| a.path().is_ident("should_panic"))?;
+    Some(match &attr.meta {
+        syn::Meta::Path(_) => None,
+        syn::Meta::NameValue(nv) => match &nv.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) => Some(text.clone()),
+            _ => None,
+        },
+        syn::Meta::List(_) => {
+            let mut expected = None;
+            // rustc checks the attribute's form; only read `expected`.
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("expected") {
+                    expected = Some(meta.value()?.parse::<syn::LitStr>()?);
+                }
+                Ok(())
+            });
+            expected
+        }
+    })
 }
 
 /// The `Builder` calls `#[tokio::test]` makes for the same arguments.
@@ -327,6 +362,51 @@ mod tests {
             ),
             "{out}"
         );
+    }
+
+    #[test]
+    fn should_panic_is_passed_to_the_harness_with_its_expected_text() {
+        let out = expand(
+            quote!(),
+            quote!(
+                #[should_panic(expected = "leaked_1_task")]
+                async fn t() {}
+            ),
+        );
+        assert!(
+            out.contains(
+                "::taskleak::__private::should_panic(::taskleak::Options::new(),\
+                 ::core::option::Option::Some(\"leaked_1_task\"))"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.starts_with("#[should_panic(expected=\"leaked_1_task\")]"),
+            "{out}"
+        );
+        let out = expand(
+            quote!(),
+            quote!(
+                #[should_panic]
+                fn t() {}
+            ),
+        );
+        assert!(out.contains("::core::option::Option::None)"), "{out}");
+        let out = expand(
+            quote!(),
+            quote!(
+                #[should_panic = "boom"]
+                fn t() {}
+            ),
+        );
+        assert!(out.contains("Option::Some(\"boom\"))"), "{out}");
+        let out = expand(
+            quote!(),
+            quote!(
+                fn t() {}
+            ),
+        );
+        assert!(!out.contains("should_panic"), "{out}");
     }
 
     #[test]

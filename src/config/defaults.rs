@@ -91,13 +91,9 @@ impl Config {
                 self.errors.join("; ")
             ))
         };
-        let gate = matches!(&result, Ok(d) if d.suite_gate);
         if DEFAULTS.set(result).is_err() {
             // Keep the first; the error surfaces at the first guard.
             SECOND.get_or_init(|| at);
-        }
-        if gate {
-            crate::gate::arm();
         }
     }
 }

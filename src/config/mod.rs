@@ -37,6 +37,9 @@ pub struct Options {
     pub(crate) threads: bool,
     /// Runtimes to count on when built without hooks (set by the harness).
     pub(crate) runtimes: Vec<tokio::runtime::Handle>,
+    /// The test's `#[should_panic]`, with its `expected` text (set by the
+    /// harness).
+    pub(crate) should_panic: Option<Option<&'static str>>,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Options {
             ignore_current: false,
             threads: false,
             runtimes: Vec::new(),
+            should_panic: None,
         }
     }
 
@@ -79,13 +83,21 @@ impl Options {
 
     /// Do not report tasks matching `pattern`, which is one of:
     ///
-    /// - a path prefix such as `"hyper::client::pool"`: matches a task when
-    ///   a function in its spawn-site backtrace starts with it;
+    /// - a function path prefix such as `"my_crate::metrics"` or
+    ///   `"hyper_util::client::legacy::pool"`: matches a task when one of
+    ///   its frames shown as "your frames" is in a function under it, at a
+    ///   `::` boundary. Generic arguments are not part of a path:
+    ///   `"my::Pool"` matches `my::Pool<M>::new`;
     /// - a file, `"src/metrics.rs"`, or a location, `"src/metrics.rs:42"`:
     ///   matches a task spawned at that file (or line), spawned by a task
-    ///   spawned there, or with a backtrace frame there. A relative path
+    ///   spawned there, or with one of "your frames" there. A relative path
     ///   matches at a path-component boundary, so `"metrics.rs"` matches
-    ///   `src/metrics.rs` but not `src/xmetrics.rs`.
+    ///   `src/metrics.rs` but not `src/xmetrics.rs`. Prefer a function or a
+    ///   file to a line: lines move when code above them changes.
+    ///
+    /// "Your frames" are the spawn-site frames in your workspace and in
+    /// third-party crates; tokio's, std's, libtest's and taskleak's own
+    /// frames are never matched, so `"mod.rs"` or `"tokio"` hides nothing.
     ///
     /// Rules add to those of `taskleak::configure!`. A rule that matched
     /// nothing in the whole test binary is pointed out when it exits.

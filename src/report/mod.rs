@@ -50,6 +50,9 @@ pub struct Leaks {
     pub(crate) blocked_runtime: bool,
     /// Whether task dumps were taken (so an empty one means something).
     pub(crate) dumped: bool,
+    /// Found by `check_async` (or `#[leak_check]`, which uses it), where a
+    /// task dump can be taken; `check()` cannot.
+    pub(crate) awaited: bool,
     /// Found by the suite gate at the end of the binary, not by a check.
     pub(crate) suite_end: bool,
     /// `spawn_blocking` closures still running, known only by number.
@@ -139,6 +142,7 @@ impl Leaks {
             counted: 0,
             blocked_runtime: false,
             dumped: false,
+            awaited: false,
             suite_end: true,
             blocking: 0,
             threads: Vec::new(),
@@ -178,6 +182,12 @@ pub struct LeakedTask {
     chain: Vec<SpawnSite>,
     chain_cut: bool,
     backtrace: Vec<Frame>,
+    /// The first frame in the user's workspace, when the spawn site is in
+    /// a dependency (a library spawning on the user's behalf).
+    reached_from: Option<Frame>,
+    /// Tests running when it was spawned in a plain `spawn_blocking`
+    /// closure, when several were (the suite gate names them).
+    running: Vec<String>,
     activity: Option<Activity>,
     /// From a task dump: `None` when none was taken for this task's runtime;
     /// `Some(empty)` when tokio could trace nothing it waits on.
@@ -250,6 +260,36 @@ impl LeakedTask {
     /// ```
     pub fn backtrace(&self) -> &[Frame] {
         &self.backtrace
+    }
+
+    /// When the spawn site is in a dependency (a library spawned it on
+    /// the user's behalf): the innermost frame of the spawn-site backtrace
+    /// that lies in the user's workspace, the code that called into the
+    /// library.
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) {
+    /// if let Some(frame) = task.reached_from() {
+    ///     println!("reached from {}:{}", frame.file().unwrap_or("?"), frame.line().unwrap_or(0));
+    /// }
+    /// # }
+    /// ```
+    pub fn reached_from(&self) -> Option<&Frame> {
+        self.reached_from.as_ref()
+    }
+
+    /// The tests whose scopes were open when it was spawned, when it was
+    /// spawned inside a plain `tokio::task::spawn_blocking` closure while
+    /// several tests ran (so no single test owns it; the suite gate
+    /// reports it). Empty otherwise.
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) {
+    /// for test in task.running_tests() { println!("while {test} ran"); }
+    /// # }
+    /// ```
+    pub fn running_tests(&self) -> &[String] {
+        &self.running
     }
 
     /// How it was polled, from tokio's poll hooks.
@@ -338,6 +378,9 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
     // Ages and activity first, at one instant: resolving symbols can take
     // longer than the grace period the first time.
     let show_chain = defaults::backtraces() != Backtraces::Off;
+    // Frames may be captured for path rules alone (TASKLEAK_BACKTRACE=short
+    // with a path rule in force): shown only when asked for.
+    let show_frames = defaults::backtraces() == Backtraces::Full;
     let now = crate::clock::precise();
     let snapshot: Vec<_> = records
         .iter()
@@ -352,6 +395,8 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
         .zip(snapshot)
         .filter_map(|(r, (age, activity))| {
             let all = frames::resolve(&r.frames);
+            let yours = frames::user_frames(&all);
+            let reached_from = reached_from(r.location.file(), &yours);
             let task = LeakedTask {
                 id: r.id,
                 kind: r.kind,
@@ -360,15 +405,32 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
                 age,
                 chain: if show_chain { chain(r) } else { Vec::new() },
                 chain_cut: show_chain && r.parent_id.is_some() && r.parent.is_none(),
-                backtrace: frames::user_frames(&all),
+                backtrace: if show_frames { yours } else { Vec::new() },
+                reached_from,
+                running: r
+                    .running
+                    .as_deref()
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default(),
                 activity,
                 stuck_in: None,
                 stuck_paths: None,
             };
-            let ignored = options.rules().any(|rule| ignores(rule, &task, &all));
+            let ignored = options
+                .rules()
+                .any(|rule| ignores(rule, &task, &all, r.frames.is_empty()));
             (!ignored).then_some(task)
         })
         .collect()
+}
+
+/// For a spawn site in a dependency (a library spawning for the user):
+/// the innermost of the user's frames that lies in the workspace.
+fn reached_from(spawn_site: &str, yours: &[Frame]) -> Option<Frame> {
+    if frames::in_workspace(spawn_site) {
+        return None;
+    }
+    yours.iter().find(|f| f.in_workspace()).cloned()
 }
 
 fn chain(record: &TaskRecord) -> Vec<SpawnSite> {
@@ -384,17 +446,62 @@ fn chain(record: &TaskRecord) -> Vec<SpawnSite> {
     out
 }
 
-/// A rule ignores a task when it matches its spawn site, an ancestor's
-/// spawn site (the task belongs to an ignored subsystem), or any frame of
-/// its spawn-site backtrace.
-fn ignores(rule: &Ignore, task: &LeakedTask, all: &[Frame]) -> bool {
+/// A rule ignores a task when it matches what the report shows as the
+/// user's: its spawn site, an ancestor's spawn site (the task belongs to an
+/// ignored subsystem), or one of its frames listed as "your frames" (see
+/// [`Frame::is_user`]). Never tokio's, std's, libtest's or taskleak's own
+/// frames: a rule `"mod.rs"` or `"tokio"` must not hide every task.
+fn ignores(rule: &Ignore, task: &LeakedTask, all: &[Frame], no_frames: bool) -> bool {
+    if no_frames {
+        rule.met_without_frames();
+    }
     task.chain_key()
         .iter()
         .any(|l| rule.matches_location(l.file(), l.line()))
-        || all.iter().any(|f| {
+        || all.iter().filter(|f| f.is_user()).any(|f| {
             rule.matches_function(f.function())
                 || f.file()
                     .zip(f.line())
                     .is_some_and(|(file, line)| rule.matches_location(file, line))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn a_spawn_in_a_dependency_is_reached_from_the_first_workspace_frame() {
+        let pool = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
+                    hyper-util-0.1.10/src/client/legacy/pool.rs";
+        let yours = [
+            Frame::new(
+                "hyper_util::rt::tokio::TokioExecutor::execute".into(),
+                Some(Path::new(pool)),
+                Some(127),
+            ),
+            Frame::new(
+                "reqwest::Client::get".into(),
+                Some(Path::new(
+                    "/home/u/.cargo/registry/src/x/reqwest-0.12.0/src/client.rs",
+                )),
+                Some(9),
+            ),
+            Frame::new(
+                "client::fetch".into(),
+                Some(Path::new("tests/client.rs")),
+                Some(42),
+            ),
+            Frame::new(
+                "client::main".into(),
+                Some(Path::new("tests/client.rs")),
+                Some(50),
+            ),
+        ];
+        let at = reached_from(pool, &yours).unwrap();
+        assert_eq!((at.file(), at.line()), (Some("tests/client.rs"), Some(42)));
+        // A spawn site in the workspace needs no pointer.
+        assert!(reached_from("tests/client.rs", &yours).is_none());
+    }
 }

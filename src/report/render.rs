@@ -141,12 +141,11 @@ impl Display for Report<'_> {
                 p.warn("note:")
             )?;
         }
-        if !leaks.dumped && !leaks.tasks.is_empty() {
+        if let Some(how) = dump_hint(leaks) {
             writeln!(f)?;
             writeln!(
                 f,
-                "  {} to see where each task is stuck, enable taskleak's `taskdump` feature \
-                 (Linux) and check with `check_async().await` or #[leak_check].",
+                "  {} to see where each task is stuck, {how}.",
                 p.dim("hint:")
             )?;
         }
@@ -161,6 +160,26 @@ impl Display for Report<'_> {
             "  or, if they are meant to outlive it, ignore them with Options::ignore \
              or #[leak_check(ignore = [..])]."
         )
+    }
+}
+
+/// How to see where tasks are stuck, in words that fit how this check ran:
+/// `#[leak_check]` and `check_async` can take a task dump, `check()` and
+/// the suite gate cannot.
+fn dump_hint(leaks: &Leaks) -> Option<&'static str> {
+    let compiled = cfg!(taskleak_taskdump);
+    match (
+        leaks.dumped || leaks.tasks.is_empty() || leaks.suite_end,
+        leaks.awaited,
+        compiled,
+    ) {
+        (true, _, _) | (false, true, true) => None,
+        (false, true, false) => Some("enable taskleak's `taskdump` feature (Linux)"),
+        (false, false, true) => Some("check with `guard.check_async().await` in async code"),
+        (false, false, false) => Some(
+            "enable taskleak's `taskdump` feature (Linux) and check with \
+             `guard.check_async().await` in async code",
+        ),
     }
 }
 
@@ -230,6 +249,25 @@ fn entry(
         )?;
     }
     writeln!(f, "     spawned at {}", first.spawned_at)?;
+    if let Some(at) = &first.reached_from {
+        let line = at.line().map(|l| format!(":{l}")).unwrap_or_default();
+        let file = at.file().unwrap_or("?");
+        writeln!(
+            f,
+            "     reached from {file}{line} ({})",
+            p.user(at.function())
+        )?;
+    }
+    let running;
+    let root = if first.running.is_empty() {
+        root
+    } else {
+        running = format!(
+            "a plain spawn_blocking closure, spawned while these tests ran: {}",
+            first.running.join(", ")
+        );
+        &running
+    };
 
     // The chain, innermost first, ending where the root task came from.
     if first.chain.is_empty() && !first.chain_cut {
@@ -462,6 +500,7 @@ mod tests {
             counted: 3,
             blocked_runtime: false,
             dumped: false,
+            awaited: false,
             suite_end: false,
             blocking: 0,
             threads: Vec::new(),

@@ -1,5 +1,5 @@
 //! One resolved stack frame, as the hooks (task dumps) produce it and the
-//! report prints it.
+//! report prints it, and whose code it is: the user's or the runtime's.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -15,17 +15,33 @@ use std::sync::LazyLock;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
-    pub(crate) function: String,
-    pub(crate) file: Option<String>,
-    pub(crate) line: Option<u32>,
+    function: String,
+    file: Option<String>,
+    line: Option<u32>,
+    home: Home,
+}
+
+/// Where a frame's code lives, which decides whether a report shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Home {
+    /// The user's workspace: the crate under test, its tests, its members.
+    Workspace,
+    /// A third-party crate (hyper, reqwest, futures, ...): the user's
+    /// frames too, since the user chose the library and can ignore it.
+    Dependency,
+    /// tokio, std, core, alloc, libtest, taskleak: plumbing between the
+    /// user's code and a spawn, never shown and never matched by a rule.
+    Runtime,
 }
 
 impl Frame {
     pub(crate) fn new(function: String, file: Option<&Path>, line: Option<u32>) -> Frame {
+        let home = home(&function, file);
         Frame {
             function,
             file: file.map(relative),
             line,
+            home,
         }
     }
 
@@ -42,6 +58,109 @@ impl Frame {
     /// The line in [`Frame::file`].
     pub fn line(&self) -> Option<u32> {
         self.line
+    }
+
+    /// Is this the user's code (workspace or a third-party crate), not
+    /// tokio's, std's, libtest's or taskleak's?
+    pub(crate) fn is_user(&self) -> bool {
+        self.home != Home::Runtime
+    }
+
+    /// Is this code in the user's workspace?
+    pub(crate) fn in_workspace(&self) -> bool {
+        self.home == Home::Workspace
+    }
+}
+
+/// Crates whose code is the runtime's, by the name cargo gives their
+/// source directory (`tokio-1.54.1`) and by the first segment of their
+/// functions (for frames without a file: no debug info).
+const RUNTIME_DIRS: &[&str] = &["tokio", "taskleak", "taskleak-macros"];
+const RUNTIME_CRATES: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "tokio",
+    "taskleak",
+    "taskleak_macros",
+];
+
+/// taskleak's own sources (in its repository, or its unpacked package).
+const OWN_SOURCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
+
+/// Where the code of a frame lives, decided by its file: the standard
+/// library's sources (`/rustc/<hash>/library/...`, libtest included),
+/// a runtime crate's package directory, taskleak's sources, the user's
+/// workspace, or else a dependency. A crate's name alone never decides: a
+/// test crate named `test` (`tests/test.rs`) is the user's, not libtest.
+fn home(function: &str, file: Option<&Path>) -> Home {
+    let Some(file) = file else {
+        return home_by_name(function);
+    };
+    let path = file.to_string_lossy().replace('\\', "/");
+    if path.starts_with("/rustc/") || path.contains("/rustlib/src/rust/library/") {
+        return Home::Runtime;
+    }
+    if path.starts_with(OWN_SOURCES) {
+        return Home::Runtime;
+    }
+    let in_runtime_package = path.split('/').any(|dir| {
+        dir.rsplit_once('-').is_some_and(|(name, version)| {
+            RUNTIME_DIRS.contains(&name) && version.starts_with(|c: char| c.is_ascii_digit())
+        })
+    });
+    if in_runtime_package {
+        return Home::Runtime;
+    }
+    if in_workspace(&path) {
+        Home::Workspace
+    } else {
+        Home::Dependency
+    }
+}
+
+/// Is `path` (a frame's file, or a `Location::file()`) in the user's
+/// workspace? Relative paths are (cargo gives workspace members' sources
+/// relative paths, dependencies' absolute ones), as are absolute paths
+/// under the workspace root that are not in a package cache.
+pub(crate) fn in_workspace(path: &str) -> bool {
+    let path = path.replace('\\', "/");
+    if path.contains("/.cargo/registry/") || path.contains("/.cargo/git/") {
+        return false;
+    }
+    if !Path::new(&path).is_absolute() {
+        return true;
+    }
+    ROOT.as_deref()
+        .is_some_and(|root| Path::new(&path).starts_with(root))
+}
+
+/// Is a function, known by name only (a task dump's frame), the user's?
+pub(crate) fn is_user_function(name: &str) -> bool {
+    home_by_name(name) != Home::Runtime
+}
+
+/// For a frame without a file: `crate::path::fn`, `<crate::Type as
+/// Trait>::fn`, the crate being the first segment. Generic parameters
+/// (`<F as Future>::poll`), bare C symbols (`main`, `clone3`) and the
+/// runtime's crates are not the user's; anything else counts as a
+/// dependency, since where it lives is unknown.
+fn home_by_name(name: &str) -> Home {
+    let name = name
+        .trim_start_matches(['<', '&', '*'])
+        .trim_start_matches("mut ")
+        .trim_start_matches("dyn ");
+    let Some((root, _)) = name.split_once("::") else {
+        return Home::Runtime;
+    };
+    let is_crate_name = root
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !root.is_empty();
+    if is_crate_name && !RUNTIME_CRATES.contains(&root) {
+        Home::Dependency
+    } else {
+        Home::Runtime
     }
 }
 
@@ -60,4 +179,72 @@ fn relative(path: &Path) -> String {
         .and_then(|root| path.strip_prefix(root).ok())
         .unwrap_or(path);
     rel.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str, file: Option<&str>) -> Frame {
+        Frame::new(function.into(), file.map(Path::new), Some(1))
+    }
+
+    #[test]
+    fn where_code_lives_decides_whose_frame_it_is() {
+        let registry = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f";
+        for (function, file) in [
+            (
+                "std::thread::spawn",
+                "/rustc/0123abcd/library/std/src/thread/mod.rs",
+            ),
+            ("test::run_test", "/rustc/0123abcd/library/test/src/lib.rs"),
+            (
+                "tokio::task::spawn",
+                &format!("{registry}/tokio-1.54.1/src/task/spawn.rs"),
+            ),
+            (
+                "taskleak::registry::spawned",
+                &format!("{OWN_SOURCES}registry.rs"),
+            ),
+        ] {
+            assert!(!frame(function, Some(file)).is_user(), "{file}");
+        }
+        let hyper = frame(
+            "hyper_util::client::legacy::pool::PoolInner<T,K>::spawn_idle_interval",
+            Some(&format!(
+                "{registry}/hyper-util-0.1.10/src/client/legacy/pool.rs"
+            )),
+        );
+        assert!(hyper.is_user() && !hyper.in_workspace());
+        // A test crate named `test` is the user's, libtest or not.
+        let own_test = frame("test::helper", Some("tests/test.rs"));
+        assert!(own_test.is_user() && own_test.in_workspace());
+        let absolute = ROOT.as_ref().unwrap().join("tests/client.rs");
+        assert!(frame("client::t", absolute.to_str()).in_workspace());
+    }
+
+    #[test]
+    fn without_a_file_the_name_decides() {
+        for name in [
+            "tokio::runtime::task::harness::Harness<T,S>::poll",
+            "<core::pin::Pin<P> as core::future::future::Future>::poll",
+            "<F as core::future::future::Future>::poll",
+            "std::sys::backtrace::__rust_begin_short_backtrace",
+            "taskleak::registry::spawned",
+            "main",
+            "clone3",
+            "0x7f00deadbeef",
+        ] {
+            assert!(!frame(name, None).is_user(), "{name}");
+        }
+        for name in [
+            "leaky_server::main::{{closure}}",
+            "<my_app::Server as core::future::future::Future>::poll",
+            "test::helper",
+        ] {
+            assert!(frame(name, None).is_user(), "{name}");
+        }
+    }
+
+
 }

@@ -3,7 +3,7 @@
 //! prints it). Neither imports the other for these types.
 
 mod activity;
-mod frame;
+pub(crate) mod frame;
 
 pub use activity::{Activity, Verdict};
 pub use frame::Frame;

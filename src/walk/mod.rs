@@ -24,29 +24,44 @@ mod frame_pointers;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod stack;
 
-/// Frames walked at a spawn: tokio's spawn path, the user's callers, and
-/// the runtime's frames below them until this many. The spawn chain covers
-/// what lies above the task that spawned.
-pub(crate) const MAX_FRAMES: usize = if cfg!(taskleak_frame_pointers) {
-    48
-} else {
-    32
-};
+/// Frames walked at a spawn, at most: enough to get through a library's
+/// layers (a connection pool reached through a client's) down to the
+/// runtime's frames at the bottom of the stack.
+pub(crate) const MAX_FRAMES: usize = 192;
+
+/// Of a longer walk, the frames kept: the innermost (the spawn call and the
+/// code around it) and the outermost above the stack's end. The user's code
+/// that started it all lies just above the runtime's or libtest's own
+/// frames at the bottom, so a deep library in between is what is dropped.
+const KEEP_INNER: usize = 24;
+const KEEP_OUTER: usize = 56;
 
 /// Whether spawn hooks walk the stack (`TASKLEAK_BACKTRACE=short` turns
 /// this off and keeps spawn sites and chains only).
 pub(crate) static CAPTURE_FRAMES: AtomicBool = AtomicBool::new(true);
 
-/// Walks at most [`MAX_FRAMES`] frames, innermost first; empty when
-/// capture is off.
+/// Walks at most [`MAX_FRAMES`] frames, innermost first, and keeps the
+/// innermost and outermost of them (see [`KEEP_INNER`]); empty when capture
+/// is off, unless `force`d (an ignore rule needs the frames).
 #[inline(never)]
-pub(crate) fn capture() -> Box<[usize]> {
-    if !CAPTURE_FRAMES.load(Relaxed) {
+pub(crate) fn capture(force: bool) -> Box<[usize]> {
+    if !force && !CAPTURE_FRAMES.load(Relaxed) {
         return Box::default();
     }
     let mut ips = [0usize; MAX_FRAMES];
     let n = walk(&mut ips);
-    ips[..n].into()
+    keep_ends(&ips[..n])
+}
+
+/// All of `ips` when short enough, else its two ends.
+fn keep_ends(ips: &[usize]) -> Box<[usize]> {
+    if ips.len() <= KEEP_INNER + KEEP_OUTER {
+        return ips.into();
+    }
+    let mut kept = Vec::with_capacity(KEEP_INNER + KEEP_OUTER);
+    kept.extend_from_slice(&ips[..KEEP_INNER]);
+    kept.extend_from_slice(&ips[ips.len() - KEEP_OUTER..]);
+    kept.into()
 }
 
 #[cfg(taskleak_frame_pointers)]
@@ -126,6 +141,31 @@ mod tests {
 
     /// The walker in use and the platform unwinder agree frame for frame,
     /// from `nest`'s frames down to the end of the walk.
+    #[test]
+    fn a_deep_walk_keeps_both_ends() {
+        let ips: Vec<usize> = (1..=150).collect();
+        let kept = keep_ends(&ips);
+        assert_eq!(kept.len(), KEEP_INNER + KEEP_OUTER);
+        assert_eq!(kept[0], 1);
+        assert_eq!(kept[KEEP_INNER - 1], KEEP_INNER);
+        assert_eq!(*kept.last().unwrap(), 150);
+        assert_eq!(&*keep_ends(&ips[..10]), &ips[..10]);
+    }
+
+    /// A spawn 100 calls deep still reaches the frames below the calls.
+    #[test]
+    fn capture_reaches_below_a_deep_stack() {
+        #[inline(never)]
+        fn bottom_marker() -> Vec<usize> {
+            nest(100, &mut || capture(true).to_vec())
+        }
+        let ips = bottom_marker();
+        let reached = ips
+            .iter()
+            .any(|ip| names(*ip).iter().any(|n| n.contains("bottom_marker")));
+        assert!(reached, "{} frames", ips.len());
+    }
+
     #[test]
     fn the_walk_matches_the_platform_unwinder() {
         for depth in [3, 12, 40] {

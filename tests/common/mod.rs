@@ -54,11 +54,40 @@ pub fn run_fixture(fixture: &str, env: &[(&str, &str)]) -> (std::process::Output
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap();
+    let out = output_within(cmd, std::time::Duration::from_secs(60));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     (out, text)
+}
+
+/// Runs `cmd` to its end, or kills it after `bound`: a fixture that hangs
+/// fails its test instead of hanging the suite.
+pub fn output_within(mut cmd: std::process::Command, bound: Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output();
+        let _ = done.send(());
+        out
+    });
+    if finished.recv_timeout(bound).is_err() {
+        // SAFETY: signals the child this function started, by its pid.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        let out = waiter.join().unwrap().unwrap();
+        panic!(
+            "the child ran longer than {bound:?} and was killed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    waiter.join().unwrap().unwrap()
 }
