@@ -5,8 +5,8 @@ use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
 
-pub(crate) use crate::task::frame::{in_workspace, is_user_function};
 use crate::task::Frame;
+pub(crate) use crate::task::frame::{in_workspace, is_user_function};
 
 static RESOLVED: LazyLock<Mutex<HashMap<usize, Arc<[Frame]>>>> = LazyLock::new(Default::default);
 

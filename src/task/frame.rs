@@ -245,6 +245,4 @@ mod tests {
             assert!(frame(name, None).is_user(), "{name}");
         }
     }
-
-
 }
