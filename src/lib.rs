@@ -112,14 +112,20 @@ pub trait BuilderExt {
 impl BuilderExt for tokio::runtime::Builder {
     #[track_caller]
     fn track_tasks(&mut self) -> &mut Self {
-        config::defaults::validate();
-        if let Some(choice) = config::defaults::chosen_backtraces() {
-            let frames = choice == config::env::Backtraces::Full;
-            walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
-        }
-        hooks::install(self);
+        track(self);
         self
     }
+}
+
+/// [`BuilderExt::track_tasks`], returning what the harness watches.
+#[track_caller]
+pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> hooks::Ends {
+    config::defaults::validate();
+    if let Some(choice) = config::defaults::chosen_backtraces() {
+        let frames = choice == config::env::Backtraces::Full;
+        walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
+    }
+    hooks::install(builder)
 }
 
 /// Sets binary-wide defaults for every check in this test binary, like

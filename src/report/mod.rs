@@ -16,7 +16,8 @@ use tokio::task::Id;
 
 pub use activity::{Activity, Verdict};
 pub use frames::Frame;
-pub(crate) use stuck::Suspension;
+pub(crate) use render::human;
+pub(crate) use stuck::{NotDumped, Suspension};
 
 use crate::config::defaults;
 use crate::config::env::Backtraces;
@@ -137,12 +138,41 @@ impl Leaks {
         }
     }
 
-    /// Adds what a task dump says about each survivor.
-    pub(crate) fn attach_dumps(&mut self, dumps: &HashMap<Id, Vec<Vec<Frame>>>) {
+    /// Adds what task dumps of the runtimes the survivors live on say about
+    /// each, or why they say nothing.
+    pub(crate) fn attach_dumps(&mut self, dumps: HashMap<Id, crate::hooks::Stuck>) {
+        use crate::hooks::Stuck;
         self.dumped = true;
         for task in &mut self.tasks {
-            if let Some(traces) = dumps.get(&task.id) {
+            match (task.kind, dumps.get(&task.id)) {
+                (Kind::Blocking, _) => task.not_dumped = Some(NotDumped::Blocking),
+                (Kind::Local, _) => task.not_dumped = Some(NotDumped::Local),
+                (Kind::Task, Some(Stuck::At(traces))) => {
+                    task.stuck_in = Some(traces.iter().map(|t| stuck::suspension(t)).collect());
+                    task.not_dumped = None;
+                }
+                (Kind::Task, Some(Stuck::NotDumped(why))) => task.not_dumped = Some(why.clone()),
+                (Kind::Task, None) => {}
+            }
+        }
+    }
+
+    /// Adds a task dump of the current-thread runtime the check runs in:
+    /// the one place tokio can dump it from.
+    pub(crate) fn attach_dump_here(&mut self, traces: &HashMap<Id, Vec<Vec<Frame>>>) {
+        self.dumped = true;
+        for task in &mut self.tasks {
+            if task.kind != Kind::Task || task.stuck_in.is_some() {
+                continue;
+            }
+            if let Some(traces) = traces.get(&task.id) {
                 task.stuck_in = Some(traces.iter().map(|t| stuck::suspension(t)).collect());
+                task.not_dumped = None;
+            } else if matches!(
+                task.not_dumped,
+                None | Some(NotDumped::CurrentThread | NotDumped::UnknownRuntime)
+            ) {
+                task.not_dumped = Some(NotDumped::NotInThisRuntime);
             }
         }
     }
@@ -172,6 +202,10 @@ pub struct LeakedTask {
     /// From a task dump: `None` when none was taken for this task's runtime;
     /// `Some(empty)` when tokio could trace nothing it waits on.
     stuck_in: Option<Vec<Suspension>>,
+    /// Why `stuck_in` is `None` although dumps were taken.
+    not_dumped: Option<NotDumped>,
+    /// Its activity was lost (another task took its slot); it was alive.
+    activity_lost: bool,
 }
 
 impl LeakedTask {
@@ -282,6 +316,13 @@ impl LeakedTask {
         self.kind
     }
 
+    /// It is reported after its runtime's shutdown cancelled it: no
+    /// activity is left (none was lost), and no dump can be taken.
+    pub(crate) fn cancelled(&mut self) {
+        self.activity_lost = false;
+        self.not_dumped = Some(NotDumped::Cancelled);
+    }
+
     /// Spawn sites from this task to the root: identical leaks share it.
     pub(crate) fn chain_key(&self) -> Vec<&'static Location<'static>> {
         std::iter::once(self.spawned_at)
@@ -353,6 +394,8 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
                 backtrace: frames::user_frames(&all),
                 activity,
                 stuck_in: None,
+                not_dumped: None,
+                activity_lost: activity.is_none() && r.kind == Kind::Task && crate::TRACKING,
             };
             let ignored = options.rules().any(|rule| ignores(rule, &task, &all));
             (!ignored).then_some(task)
