@@ -277,8 +277,7 @@ async fn within<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
     std::thread::Builder::new()
         .name("taskleak-timer".into())
         .spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit)
-            {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit) {
                 let _ = tx.send(());
             }
         })

@@ -110,11 +110,15 @@ fn run_in<R: Shut, F: Future>(
             if let Some(leaks) = leaks {
                 rt.failed();
                 crate::report::ci::publish(&leaks);
+                let why = if message(&*payload).contains("shut down on unhandled panic") {
+                    "the runtime shut down: a spawned task panicked, and the runtime was built \
+                     with unhandled_panic = \"shutdown_runtime\". The shutdown cancelled these \
+                     tasks, so some of them might have ended in time."
+                } else {
+                    "the check panicked (message above) while these tasks still ran."
+                };
                 eprintln!(
-                    "{}\n\n  note: the runtime shut down {} into the grace period: a spawned \
-                     task panicked, and the runtime was built with unhandled_panic = \
-                     \"shutdown_runtime\". The shutdown cancelled these tasks, so some of them \
-                     might have ended in time.",
+                    "{}\n\n  note: {} into the grace period, {why}",
                     leaks.for_stderr(),
                     crate::report::human(leaks.grace),
                 );
@@ -123,6 +127,15 @@ fn run_in<R: Shut, F: Future>(
             panic::resume_unwind(payload)
         }
     }
+}
+
+/// A panic payload's message, when it is text.
+fn message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("")
 }
 
 /// Runs a synchronous test body inside a `verify_none` scope and checks it.
@@ -161,10 +174,7 @@ async fn body_then_check<F: Future>(
 /// The test's verdict: its own panic or `Err` first, then the leaks. The
 /// report is out (printed, or the panic's message) before the runtime
 /// shuts down, and that shutdown is bounded when the check found leaks.
-fn settle<T: TestOutput, R: Shut>(
-    (outcome, verdict, leaked): Outcome<T>,
-    rt: Ending<R>,
-) -> T {
+fn settle<T: TestOutput, R: Shut>((outcome, verdict, leaked): Outcome<T>, rt: Ending<R>) -> T {
     if leaked {
         rt.failed();
     }

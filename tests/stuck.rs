@@ -282,3 +282,40 @@ fn a_long_spawn_chain_is_cut_in_the_middle() {
     assert!(lines < 400, "{lines} lines:\n{report}");
     eprintln!("a 101-deep spawn chain's report: {lines} lines");
 }
+
+/// More live tasks than taskleak's activity table holds: the oldest lose
+/// their activity, and the report says so instead of dropping the line.
+/// (Run alone, in a child process: the table is the whole process's, and
+/// this fills it.)
+#[test]
+#[ignore = "fixture: run by a_task_whose_activity_was_lost_says_so"]
+fn fixture_more_tasks_than_activity_slots() {
+    let rt = multi_thread();
+    let guard = quick().verify_none();
+    for _ in 0..17_000 {
+        rt.spawn(forever());
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let leaks = guard.check().unwrap_err();
+    assert_eq!(leaks.tasks().len(), 17_000);
+    assert!(leaks.tasks()[0].activity().is_none());
+    assert!(
+        leaks.tasks()[16_999].activity().is_some(),
+        "the youngest keep theirs"
+    );
+    panic!("{leaks}");
+}
+
+#[test]
+fn a_task_whose_activity_was_lost_says_so() {
+    let (status, text) = common::run_fixture_within(
+        "fixture_more_tasks_than_activity_slots",
+        &[],
+        Duration::from_secs(120),
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(101), "{text}");
+    assert!(
+        text.contains("activity: unknown (lost: more tasks were alive at once"),
+        "{text}"
+    );
+}

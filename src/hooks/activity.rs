@@ -169,6 +169,7 @@ pub(crate) fn get(id: Id) -> Option<Activity> {
 }
 
 /// The tag of the runtime the task was spawned on, if its slot is still its.
+#[cfg_attr(not(taskleak_taskdump), allow(dead_code))] // read by task dumps
 pub(crate) fn runtime_tag(id: Id) -> Option<u64> {
     let id = id_u64(id);
     let s = find(id)?;
@@ -181,6 +182,7 @@ pub(crate) fn runtime_tag(id: Id) -> Option<u64> {
 /// A thread of a tracked runtime (a worker, or a blocking-pool thread):
 /// which task it is polling, so that a task dump, which must wait for every
 /// worker, is not started while one is stuck inside a poll.
+#[cfg_attr(not(taskleak_taskdump), allow(dead_code))] // read by task dumps
 pub(crate) struct Worker {
     tag: u64,
     handle: Handle,
@@ -222,6 +224,7 @@ pub(crate) fn thread_stopped() {
 /// A handle to the runtime tagged `tag`, when it has threads (a
 /// multi-thread runtime always does; a current-thread one only while its
 /// blocking pool has).
+#[cfg_attr(not(taskleak_taskdump), allow(dead_code))] // read by task dumps
 pub(crate) fn handle_of(tag: u64) -> Option<Handle> {
     WORKERS
         .lock()
@@ -232,6 +235,7 @@ pub(crate) fn handle_of(tag: u64) -> Option<Handle> {
 
 /// A thread of `runtime` inside one poll for longer than `longer_than`:
 /// its name, the task and for how long.
+#[cfg_attr(not(taskleak_taskdump), allow(dead_code))] // read by task dumps
 pub(crate) fn long_poll(
     runtime: tokio::runtime::Id,
     longer_than: Duration,

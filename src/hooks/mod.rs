@@ -65,7 +65,10 @@ pub(crate) fn install(builder: &mut Builder) -> Ends {
                 move |meta: &TaskMeta<'_>| {
                     registry::terminated(meta.id());
                     activity::terminated(meta.id());
-                    ends.store(registry::id_u64(meta.id()), std::sync::atomic::Ordering::Relaxed);
+                    ends.store(
+                        registry::id_u64(meta.id()),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                 }
             });
     }
@@ -146,7 +149,10 @@ pub(crate) fn stuck_elsewhere(tasks: &[Id], runtimes: &[Handle]) -> Option<HashM
             })
             .collect();
         let mut dumped: Vec<(tokio::runtime::Id, Result<dump::Traces, String>)> = Vec::new();
-        let candidates = home.iter().filter_map(|(_, _, h)| h.as_ref()).chain(runtimes);
+        let candidates = home
+            .iter()
+            .filter_map(|(_, _, h)| h.as_ref())
+            .chain(runtimes);
         for h in candidates {
             if h.runtime_flavor() == MultiThread && !dumped.iter().any(|(id, _)| *id == h.id()) {
                 dumped.push((h.id(), dump::of_multi_thread(h)));
@@ -162,7 +168,9 @@ pub(crate) fn stuck_elsewhere(tasks: &[Id], runtimes: &[Handle]) -> Option<HashM
                     (Some(traces), _, _) => Stuck::At(traces.clone()),
                     (None, _, Some(h)) if h.runtime_flavor() == MultiThread => {
                         match dumped.iter().find(|(rt, _)| *rt == h.id()) {
-                            Some((_, Err(why))) => Stuck::NotDumped(NotDumped::Skipped(why.clone())),
+                            Some((_, Err(why))) => {
+                                Stuck::NotDumped(NotDumped::Skipped(why.clone()))
+                            }
                             _ => Stuck::NotDumped(NotDumped::Ended),
                         }
                     }

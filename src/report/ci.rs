@@ -283,7 +283,10 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(names.len(), 2, "{names:?}");
         assert!(names.iter().all(|n| n.len() < 160), "{names:?}");
-        assert!(names.iter().all(|n| n.starts_with("a__a__a__")), "{names:?}");
+        assert!(
+            names.iter().all(|n| n.starts_with("a__a__a__")),
+            "{names:?}"
+        );
     }
 
     #[test]

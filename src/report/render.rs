@@ -266,11 +266,7 @@ fn entry(
         };
         for site in chain[..head].iter().chain(&chain[chain.len() - tail..]) {
             if tail > 0 && std::ptr::eq(site, &chain[chain.len() - tail]) {
-                writeln!(
-                    f,
-                    "       ← … {} more spawns …",
-                    chain.len() - head - tail
-                )?;
+                writeln!(f, "       ← … {} more spawns …", chain.len() - head - tail)?;
             }
             writeln!(
                 f,
@@ -419,7 +415,11 @@ fn tree(f: &mut Formatter<'_>, p: Palette, groups: &[Vec<&LeakedTask>]) -> fmt::
     if groups.len() < 2 || roots.iter().all(|r| r.children.is_empty()) {
         return Ok(());
     }
-    let depth = groups.iter().map(|g| g[0].chain_key().len()).max().unwrap_or(0);
+    let depth = groups
+        .iter()
+        .map(|g| g[0].chain_key().len())
+        .max()
+        .unwrap_or(0);
     if depth > MAX_TREE_DEPTH {
         writeln!(f)?;
         writeln!(

@@ -8,7 +8,7 @@ use super::frames::is_user_function;
 
 /// Why a leaked task has no "stuck in" although task dumps were taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(not(tokio_unstable), allow(dead_code))]
+#[cfg_attr(not(taskleak_taskdump), allow(dead_code))] // most come from task dumps
 pub(crate) enum NotDumped {
     /// It lives on a current-thread runtime the check does not run in.
     CurrentThread,
@@ -49,9 +49,9 @@ impl Display for NotDumped {
             NotDumped::Blocking => {
                 f.write_str("a spawn_blocking closure: tokio's task dumps show async tasks only")
             }
-            NotDumped::Local => f.write_str(
-                "a LocalSet task: tokio's task dumps show the runtime's own tasks only",
-            ),
+            NotDumped::Local => {
+                f.write_str("a LocalSet task: tokio's task dumps show the runtime's own tasks only")
+            }
             NotDumped::Cancelled => f.write_str(
                 "its runtime shut down, cancelling it, before a task dump could be taken",
             ),
