@@ -39,7 +39,7 @@ const SHUTDOWN_BOUND: Duration = Duration::from_secs(1);
 /// the runtime down. Panics with the report when the test leaked.
 ///
 /// A clean test drops its runtime as `#[tokio::test]` does. After a failed
-/// check the runtime gets [`SHUTDOWN_BOUND`] to stop, and the test ends
+/// check the runtime gets `SHUTDOWN_BOUND` (1 s) to stop, and the test ends
 /// either way.
 pub fn run_async<F>(flavor: Flavor, mut builder: Builder, options: Options, body: F) -> F::Output
 where
