@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::Id;
 
@@ -186,7 +187,7 @@ impl Guard {
     pub fn check(mut self) -> Result<(), Leaks> {
         let job = self.take();
         let mode = job.mode;
-        conclude(mode, job.run())
+        conclude(mode, job.finish_here())
     }
 
     /// Like [`Guard::check`], but waits by yielding to the runtime, so the
@@ -207,39 +208,19 @@ impl Guard {
     /// ```
     pub fn check_async(mut self) -> impl Future<Output = Result<(), Leaks>> + Send + 'static {
         let job = self.take();
-        // The runtimes whose tasks a dump can show: the one we run in, and
-        // the one #[leak_check] built.
-        let mut runtimes = job.options.runtimes.clone();
-        runtimes.extend(Handle::try_current().ok());
-        runtimes.dedup_by_key(|h| h.id());
-        async move {
-            let mode = job.mode;
-            if mode == Mode::Off || job.is_clean() || job.settles_soon().await {
-                return Ok(());
-            }
-            // Wait on a helper thread, woken by the terminate hook itself;
-            // this task just awaits its answer and the runtime keeps going.
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            std::thread::Builder::new()
-                .name("taskleak-check".into())
-                .spawn(move || {
-                    let _ = tx.send(job.run());
-                })
-                .expect("taskleak: cannot start the check thread");
-            let mut verdict = rx.await.expect("taskleak: the check thread panicked");
-            if let Err(leaks) = &mut verdict {
-                leaks.awaited = true;
-            }
-            if let Err(leaks) = &mut verdict
-                && !leaks.tasks.is_empty()
-                && let Some(dumps) = crate::hooks::suspended(&runtimes).await
-            {
-                leaks.attach_dumps(&dumps);
-            }
-            conclude(mode, verdict)
-        }
+        let checked = job.check_async(None);
+        async move { checked.await.0 }
     }
 
+    /// [`Guard::check_async`] for `#[leak_check]`: also says whether the
+    /// check found leaks (even when `TASKLEAK=warn` passes the test), and
+    /// leaves in `waiting`, while it waits, what it waits for.
+    pub(crate) fn check_for_harness(
+        mut self,
+        waiting: Arc<Mutex<Option<Waiting>>>,
+    ) -> impl Future<Output = (Result<(), Leaks>, bool)> + Send + 'static {
+        self.take().check_async(Some(waiting))
+    }
     fn take(&mut self) -> Check {
         let job = self.job.take().expect("a guard is checked once");
         // From now on new spawns from this thread are not the test's; tasks
@@ -258,7 +239,7 @@ impl Drop for Guard {
         }
         let job = self.take();
         let mode = job.mode;
-        if let Err(leaks) = conclude(mode, job.run()) {
+        if let Err(leaks) = conclude(mode, job.finish_here()) {
             if std::thread::panicking() {
                 // A second panic would abort the process; the test is
                 // failing already, so say what leaked and let it unwind.
@@ -275,7 +256,10 @@ impl Drop for Guard {
 fn warn_blind() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        eprintln!(
+        // Straight to stderr: libtest drops what a passing test printed,
+        // and this check passes.
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "taskleak: warning: this check cannot see any task. taskleak was built without \
              `--cfg tokio_unstable`, so it can only count tasks on a runtime that is current \
              when the guard is created (or one #[leak_check] builds). Build with \
@@ -295,6 +279,43 @@ fn warn_untracked(handle: &Handle) {
          taskleak::BuilderExt), or write #[taskleak::leak_check] instead of #[tokio::test].",
         handle.id()
     );
+}
+
+/// Adds a task dump of the current-thread runtime this thread is inside
+/// (tokio dumps one only from there).
+fn dump_here(leaks: &mut Leaks) {
+    if !leaks.tasks.is_empty()
+        && let Some(traces) = crate::hooks::stuck_here()
+    {
+        leaks.attach_dump_here(&traces);
+    }
+}
+
+/// `fut`, unless it takes longer than `limit`. Timed by a thread, not by
+/// tokio's timer: the runtime may have no time driver, or a paused clock.
+/// The timer thread ends as soon as `fut` does.
+async fn within<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("taskleak-timer".into())
+        .spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit) {
+                let _ = tx.send(());
+            }
+        })
+        .ok()?;
+    let mut fut = std::pin::pin!(fut);
+    let mut rx = std::pin::pin!(rx);
+    let out = std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(out));
+        }
+        rx.as_mut().poll(cx).map(|_| None)
+    })
+    .await;
+    drop(cancel);
+    out
 }
 
 /// Applies `TASKLEAK`'s mode to a verdict, and publishes leaks to CI.
@@ -318,7 +339,143 @@ fn conclude(mode: Mode, verdict: Result<(), Leaks>) -> Result<(), Leaks> {
     }
 }
 
+/// How long `check_async` waits for its helper thread beyond the grace
+/// period: enough for dumps ([`crate::hooks`]) and for resolving symbols
+/// the first time in a large debug binary.
+const HELPER_SLACK: Duration = Duration::from_secs(60);
+
+/// What a check of `#[leak_check]` was waiting for: the survivors when the
+/// wait began, for the harness to report if the runtime shuts down under
+/// the check (`unhandled_panic = "shutdown_runtime"`), which cancels them.
+pub(crate) struct Waiting {
+    since: Instant,
+    records: Vec<Arc<registry::TaskRecord>>,
+    options: Options,
+    test: Option<String>,
+    mode: Mode,
+}
+
+impl Waiting {
+    /// The survivors as a report (none with `TASKLEAK=off`, or when all
+    /// are ignored), "still running" for as long as the check had waited.
+    /// `panicked`: a task (as `id_u64`) that did not leak but ended by
+    /// panicking.
+    pub(crate) fn into_leaks(mut self, panicked: u64) -> Option<Leaks> {
+        let waited = self.since.elapsed();
+        if self.mode == Mode::Off {
+            return None;
+        }
+        self.records.retain(|r| registry::id_u64(r.id) != panicked);
+        let mut tasks = report::leaked_tasks(&self.records, &self.options);
+        for task in &mut tasks {
+            task.cancelled(); // by the shutdown: no activity left to read
+        }
+        (!tasks.is_empty()).then(|| Leaks {
+            test: self.test,
+            grace: waited,
+            tasks,
+            counted: 0,
+            blocked_runtime: false,
+            dumped: cfg!(taskleak_taskdump),
+            suite_end: false,
+            blocking: 0,
+            threads: Vec::new(),
+        })
+    }
+}
+
 impl Check {
+    /// The runtimes whose tasks a dump can show besides those the survivors
+    /// are found to live on: the one we run in, and the one #[leak_check]
+    /// built.
+    fn runtimes(&self) -> Vec<Handle> {
+        let mut runtimes = self.options.runtimes.clone();
+        runtimes.extend(Handle::try_current().ok());
+        runtimes.dedup_by_key(|h| h.id());
+        runtimes
+    }
+
+    /// The verdict, with where each survivor is stuck, all from this thread.
+    fn finish_here(self) -> Result<(), Leaks> {
+        let runtimes = self.runtimes();
+        let mut verdict = self.run_and_dump(&runtimes);
+        if let Err(leaks) = &mut verdict {
+            dump_here(leaks);
+        }
+        verdict
+    }
+
+    /// The verdict, with task dumps of the multi-thread runtimes the
+    /// survivors live on (a current-thread runtime is dumped by
+    /// [`dump_here`], inside it).
+    fn run_and_dump(self, runtimes: &[Handle]) -> Result<(), Leaks> {
+        let mut verdict = self.run();
+        if let Err(leaks) = &mut verdict
+            && !leaks.tasks.is_empty()
+        {
+            let ids: Vec<Id> = leaks.tasks.iter().map(|t| t.id()).collect();
+            if let Some(stuck) = crate::hooks::stuck_elsewhere(&ids, runtimes) {
+                leaks.attach_dumps(stuck);
+            }
+        }
+        verdict
+    }
+
+    /// Waits by yielding, on a helper thread woken by the terminate hook;
+    /// returns the concluded verdict and whether anything leaked.
+    fn check_async(
+        self,
+        waiting: Option<Arc<Mutex<Option<Waiting>>>>,
+    ) -> impl Future<Output = (Result<(), Leaks>, bool)> + Send + 'static {
+        let runtimes = self.runtimes();
+        let job = self;
+        async move {
+            let mode = job.mode;
+            if mode == Mode::Off || job.is_clean() || job.settles_soon().await {
+                return (Ok(()), false);
+            }
+            if let Some(waiting) = &waiting {
+                *waiting.lock() = Some(Waiting {
+                    since: Instant::now(),
+                    records: job.survivors(),
+                    options: job.options.clone(),
+                    test: job.scope.name.clone(),
+                    mode,
+                });
+            }
+            let grace = job.grace;
+            // Wait on a helper thread, woken by the terminate hook itself;
+            // this task just awaits its answer and the runtime keeps going.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name("taskleak-check".into())
+                .spawn(move || {
+                    let _ = tx.send(job.run_and_dump(&runtimes));
+                })
+                .expect("taskleak: cannot start the check thread");
+            let limit = grace.saturating_add(HELPER_SLACK);
+            let mut verdict = match within(limit, rx).await {
+                Some(Ok(verdict)) => verdict,
+                Some(Err(_)) => panic!("taskleak: the check thread panicked"),
+                None => panic!(
+                    "taskleak: gave up after {} waiting for the check thread, which waits up to \
+                     {} for the test's tasks to end, then resolves their spawn sites and dumps \
+                     their runtimes",
+                    report::human(limit),
+                    report::human(grace)
+                ),
+            };
+            if let Err(leaks) = &mut verdict {
+                dump_here(leaks);
+            }
+            if let Some(waiting) = &waiting {
+                waiting.lock().take();
+            }
+            let leaked = verdict.is_err();
+            (conclude(mode, verdict), leaked)
+        }
+    }
+
     fn is_clean(&self) -> bool {
         self.scope.alive() == 0
             && self.counted_extra() == 0
@@ -380,7 +537,6 @@ impl Check {
             counted,
             blocked_runtime,
             dumped: false,
-            awaited: false,
             suite_end: false,
             blocking: 0,
             threads: Vec::new(),

@@ -1,19 +1,27 @@
 //! What `#[leak_check]` runs: build a tracked runtime, run the body in a
-//! scope, check while the runtime is still alive, then drop it.
+//! scope, check while the runtime is still alive, then shut it down.
 //!
 //! The order matters: dropping a runtime cancels its tasks, which would
-//! hide every leak, so the check happens inside `block_on`.
+//! hide every leak, so the check happens inside `block_on`; and dropping a
+//! runtime waits for its blocking threads without a bound, so a runtime
+//! whose check failed is shut down with one, after its report is out.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::future::Future;
+use std::io::Write as _;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use tokio::runtime::Builder;
 
-use crate::BuilderExt;
+use crate::check::Waiting;
 use crate::config::Options;
+use crate::hooks::Ends;
 use crate::report::Leaks;
 
 /// The runtime flavors `#[leak_check]` accepts, as in `#[tokio::test]`.
@@ -58,51 +66,122 @@ impl<T, E> TestOutput for Result<T, E> {
     }
 }
 
-/// The body's outcome (value or panic payload) and the leak verdict.
-type Outcome<T> = (Result<T, Box<dyn Any + Send>>, Result<(), Leaks>);
+/// A test's `#[should_panic]`, with its `expected` text, when it has one.
+type ShouldPanic = Option<Option<&'static str>>;
+
+/// The body's outcome (value or panic payload), the leak verdict, and
+/// whether the check found leaks (also under `TASKLEAK=warn`).
+type Outcome<T> = (Result<T, Box<dyn Any + Send>>, Result<(), Leaks>, bool);
+
+/// How long a runtime whose check found leaks gets to shut down: its
+/// leaked `spawn_blocking` closures or a worker blocked inside a poll may
+/// never return, and the test must end.
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(1);
 
 /// Builds the runtime from `builder` (tracked), runs `body` inside a
-/// `verify_none` scope, checks while the runtime is still alive, then drops
-/// the runtime. Panics with the report when the test leaked.
+/// `verify_none` scope, checks while the runtime is still alive, then shuts
+/// the runtime down. Panics with the report when the test leaked.
+///
+/// A clean test drops its runtime as `#[tokio::test]` does. After a failed
+/// check the runtime gets `SHUTDOWN_BOUND` (1 s) to stop, and the test ends
+/// either way.
 pub fn run_async<F>(flavor: Flavor, mut builder: Builder, options: Options, body: F) -> F::Output
 where
     F: Future,
     F::Output: TestOutput,
 {
-    builder.track_tasks();
+    let ends = crate::track(&mut builder);
     let expect = options.should_panic;
-    let (outcome, verdict) = match flavor {
+    match flavor {
         Flavor::CurrentThread | Flavor::MultiThread => {
             let rt = builder
                 .build()
                 .expect("taskleak: failed to build the test's tokio runtime");
             let guard = options.runtime(rt.handle().clone()).verify_none();
-            let out = rt.block_on(body_then_check(body, guard));
-            drop(rt); // only now: cancels what leaked, after it was reported
-            out
+            let rt = Ending::new(rt);
+            let outcome = run_in(&rt, body, guard, &ends);
+            settle(outcome, rt, expect)
         }
-        Flavor::Local => run_local(builder, options, body),
-    };
-    settle(outcome, verdict, expect)
+        Flavor::Local => run_local(builder, options, body, ends),
+    }
 }
 
 #[cfg(tokio_unstable)]
-fn run_local<F: Future>(mut builder: Builder, options: Options, body: F) -> Outcome<F::Output> {
+fn run_local<F>(mut builder: Builder, options: Options, body: F, ends: Ends) -> F::Output
+where
+    F: Future,
+    F::Output: TestOutput,
+{
     let rt = builder
         .build_local(Default::default())
         .expect("taskleak: failed to build the test's tokio LocalRuntime");
+    let expect = options.should_panic;
     let guard = options.runtime(rt.handle().clone()).verify_none();
-    let out = rt.block_on(body_then_check(body, guard));
-    drop(rt);
-    out
+    let rt = Ending::new(rt);
+    let outcome = run_in(&rt, body, guard, &ends);
+    settle(outcome, rt, expect)
 }
 
 #[cfg(not(tokio_unstable))]
-fn run_local<F: Future>(_: Builder, _: Options, _: F) -> Outcome<F::Output> {
+fn run_local<F>(_: Builder, _: Options, _: F, _: Ends) -> F::Output
+where
+    F: Future,
+    F::Output: TestOutput,
+{
     panic!(
         "taskleak: flavor = \"local\" needs tokio's LocalRuntime, which tokio only builds with \
          `--cfg tokio_unstable` (in .cargo/config.toml: [build] rustflags = [\"--cfg\", \"tokio_unstable\"])"
     )
+}
+
+/// Runs body and check through `block_on`. When `block_on` itself panics
+/// (a spawned task's panic shut the runtime down, `unhandled_panic =
+/// "shutdown_runtime"`) while the check waited, the tasks it waited for
+/// are reported before the panic goes on: the shutdown cancelled them.
+fn run_in<R: Shut, F: Future>(
+    rt: &Ending<R>,
+    body: F,
+    guard: crate::Guard,
+    ends: &Ends,
+) -> Outcome<F::Output> {
+    let waiting = Arc::new(Mutex::new(None));
+    let run = body_then_check(body, guard, waiting.clone());
+    match panic::catch_unwind(AssertUnwindSafe(|| rt.runtime().block_on(run))) {
+        Ok(outcome) => outcome,
+        Err(payload) => {
+            // The task that panicked ended last, after the shutdown
+            // cancelled the others: it is not one of them.
+            let panicked = ends.load(std::sync::atomic::Ordering::Relaxed);
+            let leaks = waiting.lock().take().and_then(|w| w.into_leaks(panicked));
+            if let Some(leaks) = leaks {
+                rt.failed();
+                crate::report::ci::publish(&leaks);
+                let why = if message(&*payload).contains("shut down on unhandled panic") {
+                    "the runtime shut down: a spawned task panicked, and the runtime was built \
+                     with unhandled_panic = \"shutdown_runtime\". The shutdown cancelled these \
+                     tasks, so some of them might have ended in time."
+                } else {
+                    "the check panicked (message above) while these tasks still ran."
+                };
+                eprintln!(
+                    "{}\n\n  note: {} into the grace period, {why}",
+                    leaks.for_stderr(),
+                    crate::report::human(leaks.grace),
+                );
+            }
+            drop(waiting);
+            panic::resume_unwind(payload)
+        }
+    }
+}
+
+/// A panic payload's message, when it is text.
+fn message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("")
 }
 
 /// Runs a synchronous test body inside a `verify_none` scope and checks it.
@@ -111,23 +190,42 @@ pub fn run_sync<T: TestOutput>(options: Options, body: impl FnOnce() -> T) -> T 
     let guard = options.verify_none();
     let outcome = panic::catch_unwind(AssertUnwindSafe(body));
     let verdict = guard.check();
-    settle(outcome, verdict, expect)
+    verdict_of(outcome, verdict, expect)
 }
 
-async fn body_then_check<F: Future>(body: F, guard: crate::Guard) -> Outcome<F::Output> {
+async fn body_then_check<F: Future>(
+    body: F,
+    guard: crate::Guard,
+    waiting: Arc<Mutex<Option<Waiting>>>,
+) -> Outcome<F::Output> {
     // Catch a failed assertion so the leak check still runs, in the
     // runtime, and the panic resumes afterwards with its own message.
     let outcome = CatchUnwind(Box::pin(body)).await;
-    let verdict = guard.check_async().await;
-    (outcome, verdict)
+    let (verdict, leaked) = guard.check_for_harness(waiting).await;
+    (outcome, verdict, leaked)
 }
 
-/// The test's verdict: its own panic or `Err` first, then the leaks.
-/// `expect` is the test's `#[should_panic]` (with its `expected` text).
-fn settle<T: TestOutput>(
+/// The test's verdict: its own panic or `Err` first, then the leaks. The
+/// report is out (printed, or the panic's message) before the runtime
+/// shuts down, and that shutdown is bounded when the check found leaks.
+fn settle<T: TestOutput, R: Shut>(
+    (outcome, verdict, leaked): Outcome<T>,
+    rt: Ending<R>,
+    expect: ShouldPanic,
+) -> T {
+    if leaked {
+        rt.failed();
+    }
+    // The panic hook prints the report; `rt` shuts down as it unwinds.
+    verdict_of(outcome, verdict, expect)
+}
+
+/// The test's verdict: its own panic or `Err` first, then the leaks. A leak
+/// fails a `#[should_panic]` test too (see `should_panic`).
+fn verdict_of<T: TestOutput>(
     outcome: Result<T, Box<dyn Any + Send>>,
     verdict: Result<(), Leaks>,
-    expect: Option<Option<&'static str>>,
+    expect: ShouldPanic,
 ) -> T {
     if let (Some(expected), Err(leaks)) = (expect, &verdict) {
         return crate::should_panic::settle(outcome, leaks, expected);
@@ -147,6 +245,82 @@ fn settle<T: TestOutput>(
                 eprintln!("{}", leaks.for_stderr());
             }
             panic::resume_unwind(payload)
+        }
+    }
+}
+
+/// Runtimes `#[leak_check]` builds, shut down as `#[tokio::test]` does, or
+/// with a bound.
+trait Shut {
+    fn block_on<F: Future>(&self, future: F) -> F::Output;
+    fn shut_down(self, bound: Duration);
+}
+
+impl Shut for tokio::runtime::Runtime {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        tokio::runtime::Runtime::block_on(self, future)
+    }
+
+    fn shut_down(self, bound: Duration) {
+        self.shutdown_timeout(bound);
+    }
+}
+
+#[cfg(tokio_unstable)]
+impl Shut for tokio::runtime::LocalRuntime {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        tokio::runtime::LocalRuntime::block_on(self, future)
+    }
+
+    fn shut_down(self, bound: Duration) {
+        self.shutdown_timeout(bound);
+    }
+}
+
+/// The test's runtime, dropped (a clean test) or shut down with a bound
+/// (a test that leaked) when this goes out of scope, also while unwinding.
+struct Ending<R: Shut> {
+    rt: Option<R>,
+    leaked: Cell<bool>,
+}
+
+impl<R: Shut> Ending<R> {
+    fn new(rt: R) -> Self {
+        Ending {
+            rt: Some(rt),
+            leaked: Cell::new(false),
+        }
+    }
+
+    fn runtime(&self) -> &R {
+        self.rt.as_ref().expect("the runtime lives until the end")
+    }
+
+    /// The check found leaks: shut down with a bound.
+    fn failed(&self) {
+        self.leaked.set(true);
+    }
+}
+
+impl<R: Shut> Drop for Ending<R> {
+    fn drop(&mut self) {
+        let Some(rt) = self.rt.take() else { return };
+        if !self.leaked.get() {
+            drop(rt); // exactly as #[tokio::test]
+            return;
+        }
+        let start = Instant::now();
+        rt.shut_down(SHUTDOWN_BOUND);
+        if start.elapsed() >= SHUTDOWN_BOUND {
+            // Straight to stderr: under TASKLEAK=warn the test passes, and
+            // libtest drops what a passing test printed.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "taskleak: gave up after {} waiting for the test's runtime to shut down: some \
+                 of its threads did not stop (a leaked spawn_blocking closure, or a worker \
+                 blocked inside a poll); the test ends without them",
+                crate::report::human(SHUTDOWN_BOUND)
+            );
         }
     }
 }

@@ -115,17 +115,23 @@ pub trait BuilderExt {
 impl BuilderExt for tokio::runtime::Builder {
     #[track_caller]
     fn track_tasks(&mut self) -> &mut Self {
-        config::defaults::validate();
-        if let Some(choice) = config::defaults::chosen_backtraces() {
-            // A path rule of configure! needs frames to be judged.
-            let path_rule = config::defaults::ignores().iter().any(|r| r.is_path());
-            let frames = choice == config::env::Backtraces::Full || path_rule;
-            walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
-        }
-        gate::arm_if_configured();
-        hooks::install(self);
+        track(self);
         self
     }
+}
+
+/// [`BuilderExt::track_tasks`], returning what the harness watches.
+#[track_caller]
+pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> hooks::Ends {
+    config::defaults::validate();
+    if let Some(choice) = config::defaults::chosen_backtraces() {
+        // A path rule of configure! needs frames to be judged.
+        let path_rule = config::defaults::ignores().iter().any(|r| r.is_path());
+        let frames = choice == config::env::Backtraces::Full || path_rule;
+        walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
+    }
+    gate::arm_if_configured();
+    hooks::install(builder)
 }
 
 /// Sets binary-wide defaults for every check in this test binary, like

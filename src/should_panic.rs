@@ -10,7 +10,7 @@
 use std::any::Any;
 use std::panic;
 
-use crate::__private::TestOutput;
+use crate::harness::TestOutput;
 use crate::report::Leaks;
 
 /// The verdict of a leaking `#[should_panic]` test.

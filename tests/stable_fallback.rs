@@ -5,6 +5,8 @@
 //! `RUSTFLAGS="" cargo test --test stable_fallback --target-dir target/stable`.
 #![cfg(not(tokio_unstable))]
 
+mod common;
+
 use std::time::Duration;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -88,4 +90,25 @@ async fn leak_check_says_how_to_get_spawn_sites() {
 #[taskleak::leak_check]
 async fn leak_check_passes_a_clean_test_without_tokio_unstable() {
     tokio::spawn(async {}).await.unwrap();
+}
+
+#[test]
+#[ignore = "fixture: run by a_check_that_sees_nothing_says_so_even_when_it_passes"]
+fn fixture_blind_check() {
+    // No runtime is current and none was built by #[leak_check]: without
+    // the cfg there is nothing this check can count.
+    taskleak::verify_none().check().unwrap();
+}
+
+/// The warning is written past libtest's capture: the check passes, and
+/// libtest drops what a passing test printed with `eprintln!`.
+#[test]
+fn a_check_that_sees_nothing_says_so_even_when_it_passes() {
+    let (status, text) =
+        common::run_fixture_within("fixture_blind_check", &[], Duration::from_secs(60));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{text}");
+    assert!(
+        text.contains("taskleak: warning: this check cannot see any task"),
+        "{text}"
+    );
 }

@@ -79,6 +79,42 @@ mod dumps {
         );
     }
 
+    /// `check()` from a plain thread: taskleak finds the runtime the task
+    /// lives on and dumps it from there.
+    #[test]
+    fn check_from_a_plain_thread_dumps_the_runtime_the_task_lives_on() {
+        let rt = multi_thread();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let guard = quick().verify_none();
+        rt.spawn(wait_for_reply(rx));
+        std::thread::sleep(Duration::from_millis(20));
+        let leaks = guard.check().unwrap_err();
+        assert_eq!(
+            leaks.tasks()[0].stuck_in().expect("dumped"),
+            ["stuck::dumps::wait_for_reply → oneshot::Receiver"],
+            "{leaks}"
+        );
+        drop(tx);
+    }
+
+    /// A current-thread runtime can be dumped only from inside its
+    /// `block_on`; the report says so instead of guessing.
+    #[test]
+    fn a_current_thread_runtime_nobody_drives_says_why_it_was_not_dumped() {
+        let parked = current_thread();
+        let guard = quick().verify_none();
+        parked.handle().spawn(forever());
+        let leaks = guard.check().unwrap_err();
+        assert_eq!(leaks.tasks()[0].stuck_in(), None, "{leaks}");
+        assert!(
+            leaks.to_string().contains(
+                "stuck in: unknown (it lives on a current-thread runtime, which tokio can dump \
+                 only from the thread inside its block_on"
+            ),
+            "{leaks}"
+        );
+    }
+
     /// tokio 1.54's `TcpListener::accept` waits in `Registration::readiness`,
     /// which has no trace point, so a dump sees nothing; the report says so
     /// explicitly instead of printing nothing.
@@ -207,5 +243,79 @@ fn shared_ancestors_are_drawn_as_a_tree() {
     assert!(
         lines[4].starts_with("       └─ tests/stuck.rs:"),
         "{report}"
+    );
+}
+
+/// A task that spawns the next one, `n` deep; all of them run forever.
+fn chain_of(n: u32) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if n > 0 {
+            tokio::spawn(chain_of(n - 1));
+        }
+        forever().await
+    })
+}
+
+#[test]
+fn a_long_spawn_chain_is_cut_in_the_middle() {
+    let rt = multi_thread();
+    let guard = quick().verify_none();
+    rt.spawn(chain_of(100)); // 101 tasks, each spawned by the one before
+    std::thread::sleep(Duration::from_millis(50));
+    let leaks = guard.check().unwrap_err();
+    assert_eq!(leaks.tasks().len(), 101, "{leaks}");
+    let report = leaks.to_string();
+    let lines = report.lines().count();
+    // Every entry's chain keeps both ends and counts the middle...
+    assert!(report.contains("       ← … 14 more spawns …\n"), "{report}");
+    // ... past the first 20 entries the rest are counted (the registry
+    // cuts chains at 64 ancestors, so the deepest 37 fold into one) ...
+    assert!(
+        report.contains("… 45 more entries (81 tasks in all), not shown"),
+        "{report}"
+    );
+    // ... and a tree that deep is not drawn.
+    assert!(
+        report.contains("spawn tree: not drawn: 64 spawns deep"),
+        "{report}"
+    );
+    assert!(lines < 400, "{lines} lines:\n{report}");
+    eprintln!("a 101-deep spawn chain's report: {lines} lines");
+}
+
+/// More live tasks than taskleak's activity table holds: the oldest lose
+/// their activity, and the report says so instead of dropping the line.
+/// (Run alone, in a child process: the table is the whole process's, and
+/// this fills it.)
+#[test]
+#[ignore = "fixture: run by a_task_whose_activity_was_lost_says_so"]
+fn fixture_more_tasks_than_activity_slots() {
+    let rt = multi_thread();
+    let guard = quick().verify_none();
+    for _ in 0..17_000 {
+        rt.spawn(forever());
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let leaks = guard.check().unwrap_err();
+    assert_eq!(leaks.tasks().len(), 17_000);
+    assert!(leaks.tasks()[0].activity().is_none());
+    assert!(
+        leaks.tasks()[16_999].activity().is_some(),
+        "the youngest keep theirs"
+    );
+    panic!("{leaks}");
+}
+
+#[test]
+fn a_task_whose_activity_was_lost_says_so() {
+    let (status, text) = common::run_fixture_within(
+        "fixture_more_tasks_than_activity_slots",
+        &[],
+        Duration::from_secs(120),
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(101), "{text}");
+    assert!(
+        text.contains("activity: unknown (lost: more tasks were alive at once"),
+        "{text}"
     );
 }

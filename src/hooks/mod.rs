@@ -11,42 +11,68 @@ use std::collections::HashMap;
 use tokio::runtime::{Builder, Handle};
 use tokio::task::Id;
 
-use crate::task::{Activity, Frame};
+use crate::task::{Activity, Frame, NotDumped};
 
 #[cfg(tokio_unstable)]
 mod activity;
 #[cfg(taskleak_taskdump)] // set by build.rs where tokio can dump tasks
 mod dump;
 
+/// The last task whose terminate hook ran on one runtime (0: none yet). A
+/// task that panics under `unhandled_panic = "shutdown_runtime"` ends after
+/// the shutdown cancelled all others: this names it.
+pub(crate) type Ends = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
 /// Installs the spawn, poll and terminate hooks on `builder`.
 ///
 /// These replace any `on_task_spawn` / `on_task_terminate` /
 /// `on_before_task_poll` / `on_after_task_poll` set earlier on the same
 /// builder (tokio keeps one of each).
-pub(crate) fn install(builder: &mut Builder) -> &mut Builder {
+pub(crate) fn install(builder: &mut Builder) -> Ends {
+    let ends = Ends::default();
     // Stable hooks: know the runtime's own threads, which a check of OS
     // threads reports only for the scope the runtime was built in.
     let owner = crate::scope::current();
+    #[cfg(tokio_unstable)]
+    let tag = activity::new_tag();
     builder
-        .on_thread_start(move || crate::threads::runtime_thread_started(owner.clone()))
-        .on_thread_stop(crate::threads::runtime_thread_stopped);
+        .on_thread_start(move || {
+            crate::threads::runtime_thread_started(owner.clone());
+            #[cfg(tokio_unstable)]
+            activity::thread_started(tag);
+        })
+        .on_thread_stop(|| {
+            crate::threads::runtime_thread_stopped();
+            #[cfg(tokio_unstable)]
+            activity::thread_stopped();
+        });
     #[cfg(tokio_unstable)]
     {
         use crate::registry;
         use tokio::runtime::TaskMeta;
         builder
-            .on_task_spawn(|meta: &TaskMeta<'_>| {
+            .on_task_spawn(move |meta: &TaskMeta<'_>| {
                 // Runs synchronously on the spawning thread before the
                 // first poll, so `try_id()` is the spawning task (if any).
-                activity::spawned(meta.id());
+                activity::spawned(meta.id(), tag);
                 LAST_HOOKED.set(Some(meta.id()));
                 registry::spawned(meta.id(), meta.spawned_at(), tokio::task::try_id());
             })
-            .on_before_task_poll(|meta: &TaskMeta<'_>| activity::before_poll(meta.id()))
-            .on_after_task_poll(|meta: &TaskMeta<'_>| activity::after_poll(meta.id()))
-            .on_task_terminate(|meta: &TaskMeta<'_>| registry::terminated(meta.id()));
+            .on_before_task_poll(move |meta: &TaskMeta<'_>| activity::before_poll(meta.id(), tag))
+            .on_after_task_poll(move |meta: &TaskMeta<'_>| activity::after_poll(meta.id(), tag))
+            .on_task_terminate({
+                let ends = ends.clone();
+                move |meta: &TaskMeta<'_>| {
+                    registry::terminated(meta.id());
+                    activity::terminated(meta.id());
+                    ends.store(
+                        registry::id_u64(meta.id()),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                }
+            });
     }
-    builder
+    ends
 }
 
 thread_local! {
@@ -106,15 +132,83 @@ pub(crate) fn activity(id: Id) -> Option<Activity> {
     }
 }
 
-/// Where each task of `handles`' runtimes is suspended: per task, one
-/// backtrace (innermost frame first) per tokio leaf future it waits on.
-/// `None` when task dumps are not compiled in (the `taskdump` feature).
-pub(crate) async fn suspended(handles: &[Handle]) -> Option<HashMap<Id, Vec<Vec<Frame>>>> {
+/// Where each of `tasks` is suspended, from task dumps of the
+/// multi-thread runtimes they live on (found from the tasks themselves) and
+/// of `runtimes`, taken from this thread; or why a task has no dump. `None`
+/// when task dumps are not compiled in (the `taskdump` feature).
+///
+/// Current-thread runtimes are left to [`stuck_here`]: tokio dumps one only
+/// from the thread inside its `block_on`.
+pub(crate) fn stuck_elsewhere(tasks: &[Id], runtimes: &[Handle]) -> Option<HashMap<Id, Stuck>> {
     #[cfg(taskleak_taskdump)]
-    return Some(dump::suspended(handles).await);
-    #[allow(unreachable_code)]
     {
-        let _ = handles;
+        use tokio::runtime::RuntimeFlavor::MultiThread;
+        let home: Vec<(Id, Option<u64>, Option<Handle>)> = tasks
+            .iter()
+            .map(|&id| {
+                let tag = activity::runtime_tag(id);
+                (id, tag, tag.and_then(activity::handle_of))
+            })
+            .collect();
+        let mut dumped: Vec<(tokio::runtime::Id, Result<dump::Traces, String>)> = Vec::new();
+        let candidates = home
+            .iter()
+            .filter_map(|(_, _, h)| h.as_ref())
+            .chain(runtimes);
+        for h in candidates {
+            if h.runtime_flavor() == MultiThread && !dumped.iter().any(|(id, _)| *id == h.id()) {
+                dumped.push((h.id(), dump::of_multi_thread(h)));
+            }
+        }
+        let out = home
+            .into_iter()
+            .map(|(id, tag, handle)| {
+                let found = dumped
+                    .iter()
+                    .find_map(|(_, d)| d.as_ref().ok().and_then(|t| t.get(&id)));
+                let stuck = match (found, tag, handle) {
+                    (Some(traces), _, _) => Stuck::At(traces.clone()),
+                    (None, _, Some(h)) if h.runtime_flavor() == MultiThread => {
+                        match dumped.iter().find(|(rt, _)| *rt == h.id()) {
+                            Some((_, Err(why))) => {
+                                Stuck::NotDumped(NotDumped::Skipped(why.clone()))
+                            }
+                            _ => Stuck::NotDumped(NotDumped::Ended),
+                        }
+                    }
+                    // Runtimes without threads of their own are current-thread.
+                    (None, Some(_), _) => Stuck::NotDumped(NotDumped::CurrentThread),
+                    // Its slot is freed when it ends, which it may have
+                    // done while the report was being put together.
+                    (None, None, _) if crate::registry::get(id).is_none() => {
+                        Stuck::NotDumped(NotDumped::Ended)
+                    }
+                    (None, None, _) => Stuck::NotDumped(NotDumped::UnknownRuntime),
+                };
+                (id, stuck)
+            })
+            .collect();
+        Some(out)
+    }
+    #[cfg(not(taskleak_taskdump))]
+    {
+        let _ = (tasks, runtimes);
         None
     }
+}
+
+/// A task dump of the current-thread runtime this thread is inside, if any.
+pub(crate) fn stuck_here() -> Option<HashMap<Id, Vec<Vec<Frame>>>> {
+    #[cfg(taskleak_taskdump)]
+    return dump::of_this_thread();
+    #[cfg(not(taskleak_taskdump))]
+    None
+}
+
+/// Where a task is suspended, or why that is not known.
+#[cfg_attr(not(taskleak_taskdump), allow(dead_code))]
+pub(crate) enum Stuck {
+    /// One backtrace (innermost frame first) per tokio leaf future.
+    At(Vec<Vec<Frame>>),
+    NotDumped(NotDumped),
 }

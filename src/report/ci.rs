@@ -101,11 +101,28 @@ fn write_json(dir: PathBuf, leaks: &Leaks) -> std::io::Result<()> {
         })
         .collect();
     let name = format!(
-        "{test}-{}-{}.json",
+        "{}-{}-{}.json",
+        shorten(&test),
         std::process::id(),
         SEQ.fetch_add(1, Relaxed)
     );
     std::fs::write(dir.join(name), leaks.to_json())
+}
+
+/// Test names longer than this are cut, so that a file name (with process
+/// id and sequence number) stays far below the 255 bytes file systems take.
+const MAX_NAME: usize = 120;
+
+/// `name` (ASCII), or its first part and a hash of the whole, which keeps
+/// two long names that share a beginning apart.
+fn shorten(name: &str) -> String {
+    if name.len() <= MAX_NAME {
+        return name.to_owned();
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    format!("{}-{:016x}", &name[..MAX_NAME - 17], h.finish())
 }
 
 impl Leaks {
@@ -241,6 +258,41 @@ fn string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_test_name_still_gets_its_report_written() {
+        let dir = std::env::temp_dir().join(format!("taskleak-ci-{}", std::process::id()));
+        let long = |c: char| {
+            let mut name = "a::".repeat(10);
+            name.extend(std::iter::repeat_n(c, 256));
+            name
+        };
+        for name in [long('x'), long('y')] {
+            let leaks = Leaks {
+                test: Some(name),
+                grace: std::time::Duration::from_millis(1),
+                tasks: Vec::new(),
+                counted: 1,
+                blocked_runtime: false,
+                dumped: false,
+                suite_end: false,
+                blocking: 0,
+                threads: Vec::new(),
+            };
+            write_json(dir.clone(), &leaks).expect("written");
+        }
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.iter().all(|n| n.len() < 160), "{names:?}");
+        assert!(
+            names.iter().all(|n| n.starts_with("a__a__a__")),
+            "{names:?}"
+        );
+    }
 
     #[test]
     fn escapes() {

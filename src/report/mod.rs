@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use tokio::task::Id;
 
-pub(crate) use stuck::Suspension;
+pub(crate) use render::human;
+pub(crate) use stuck::{NotDumped, Suspension};
 
 use crate::config::defaults;
 use crate::config::env::Backtraces;
@@ -50,9 +51,6 @@ pub struct Leaks {
     pub(crate) blocked_runtime: bool,
     /// Whether task dumps were taken (so an empty one means something).
     pub(crate) dumped: bool,
-    /// Found by `check_async` (or `#[leak_check]`, which uses it), where a
-    /// task dump can be taken; `check()` cannot.
-    pub(crate) awaited: bool,
     /// Found by the suite gate at the end of the binary, not by a check.
     pub(crate) suite_end: bool,
     /// `spawn_blocking` closures still running, known only by number.
@@ -142,21 +140,47 @@ impl Leaks {
             counted: 0,
             blocked_runtime: false,
             dumped: false,
-            awaited: false,
             suite_end: true,
             blocking: 0,
             threads: Vec::new(),
         }
     }
 
-    /// Adds what a task dump says about each survivor.
-    pub(crate) fn attach_dumps(&mut self, dumps: &HashMap<Id, Vec<Vec<Frame>>>) {
+    /// Adds what task dumps of the runtimes the survivors live on say about
+    /// each, or why they say nothing.
+    pub(crate) fn attach_dumps(&mut self, dumps: HashMap<Id, crate::hooks::Stuck>) {
+        use crate::hooks::Stuck;
         self.dumped = true;
         for task in &mut self.tasks {
-            if let Some(traces) = dumps.get(&task.id) {
-                let places: Vec<Suspension> = traces.iter().map(|t| stuck::suspension(t)).collect();
-                task.stuck_paths = Some(places.iter().map(Suspension::path).collect());
-                task.stuck_in = Some(places);
+            match (task.kind, dumps.get(&task.id)) {
+                (Kind::Blocking, _) => task.not_dumped = Some(NotDumped::Blocking),
+                (Kind::Local, _) => task.not_dumped = Some(NotDumped::Local),
+                (Kind::Task, Some(Stuck::At(traces))) => {
+                    task.set_stuck(traces);
+                    task.not_dumped = None;
+                }
+                (Kind::Task, Some(Stuck::NotDumped(why))) => task.not_dumped = Some(why.clone()),
+                (Kind::Task, None) => {}
+            }
+        }
+    }
+
+    /// Adds a task dump of the current-thread runtime the check runs in:
+    /// the one place tokio can dump it from.
+    pub(crate) fn attach_dump_here(&mut self, traces: &HashMap<Id, Vec<Vec<Frame>>>) {
+        self.dumped = true;
+        for task in &mut self.tasks {
+            if task.kind != Kind::Task || task.stuck_in.is_some() {
+                continue;
+            }
+            if let Some(traces) = traces.get(&task.id) {
+                task.set_stuck(traces);
+                task.not_dumped = None;
+            } else if matches!(
+                task.not_dumped,
+                None | Some(NotDumped::CurrentThread | NotDumped::UnknownRuntime)
+            ) {
+                task.not_dumped = Some(NotDumped::NotInThisRuntime);
             }
         }
     }
@@ -194,9 +218,21 @@ pub struct LeakedTask {
     stuck_in: Option<Vec<Suspension>>,
     /// `stuck_in`, each as one line (`Suspension::path`), for the accessor.
     stuck_paths: Option<Vec<String>>,
+    /// Why `stuck_in` is `None` although dumps were taken.
+    not_dumped: Option<NotDumped>,
+    /// Its activity was lost (another task took its slot); it was alive.
+    activity_lost: bool,
 }
 
 impl LeakedTask {
+    /// Sets where a task dump found it suspended (and the one-line paths
+    /// `stuck_in()` lends out).
+    fn set_stuck(&mut self, traces: &[Vec<Frame>]) {
+        let places: Vec<Suspension> = traces.iter().map(|t| stuck::suspension(t)).collect();
+        self.stuck_paths = Some(places.iter().map(Suspension::path).collect());
+        self.stuck_in = Some(places);
+    }
+
     /// The task's id.
     ///
     /// ```
@@ -305,9 +341,11 @@ impl LeakedTask {
 
     /// Where it is suspended, one line per tokio future it waits on, like
     /// `my_app::serve → TcpListener::accept`. `None` without a task dump
-    /// (the `taskdump` feature, on Linux, with [`Guard::check_async`](crate::Guard::check_async)
-    /// or `#[leak_check]`); empty when it waits on something tokio cannot
-    /// trace, such as `std::future::pending()` or a non-tokio channel.
+    /// (the `taskdump` feature, on Linux; a current-thread runtime is
+    /// dumped only by a check inside its `block_on`, such as `#[leak_check]`
+    /// or [`Guard::check_async`](crate::Guard::check_async); the report then
+    /// says why); empty when it waits on something tokio cannot trace, such
+    /// as `std::future::pending()` or a non-tokio channel.
     ///
     /// ```
     /// # fn f(task: &taskleak::LeakedTask) {
@@ -330,6 +368,13 @@ impl LeakedTask {
 
     pub(crate) fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// It is reported after its runtime's shutdown cancelled it: no
+    /// activity is left (none was lost), and no dump can be taken.
+    pub(crate) fn cancelled(&mut self) {
+        self.activity_lost = false;
+        self.not_dumped = Some(NotDumped::Cancelled);
     }
 
     /// Spawn sites from this task to the root: identical leaks share it.
@@ -415,6 +460,8 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
                 activity,
                 stuck_in: None,
                 stuck_paths: None,
+                not_dumped: None,
+                activity_lost: activity.is_none() && r.kind == Kind::Task && crate::TRACKING,
             };
             let ignored = options
                 .rules()

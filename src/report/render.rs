@@ -17,6 +17,13 @@ use crate::registry::Kind;
 const MAX_FRAMES_SHOWN: usize = 8;
 /// Ids listed for a folded entry.
 const MAX_IDS_SHOWN: usize = 5;
+/// Entries (groups of identical leaks) shown; the rest are counted.
+const MAX_ENTRIES_SHOWN: usize = 20;
+/// A spawn tree deeper than this is not drawn: its chains say it all.
+const MAX_TREE_DEPTH: usize = 12;
+/// Ancestors shown at each end of a long spawn chain; the rest are counted.
+const CHAIN_HEAD: usize = 3;
+const CHAIN_TAIL: usize = 2;
 
 impl Leaks {
     /// The report, with terminal colours or without. `Display` is the same
@@ -91,9 +98,21 @@ impl Display for Report<'_> {
         }
 
         let groups = fold(&leaks.tasks);
-        for (i, group) in groups.iter().enumerate() {
+        for (i, group) in groups.iter().enumerate().take(MAX_ENTRIES_SHOWN) {
             writeln!(f)?;
             entry(f, p, i + 1, group, leaks)?;
+        }
+        if groups.len() > MAX_ENTRIES_SHOWN {
+            let rest = &groups[MAX_ENTRIES_SHOWN..];
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  … {} more {} ({} in all), not shown: Leaks::tasks() and the JSON report \
+                 (TASKLEAK_REPORT_DIR) list every one",
+                rest.len(),
+                if rest.len() == 1 { "entry" } else { "entries" },
+                plural(rest.iter().map(|g| g.len()).sum(), "task"),
+            )?;
         }
         tree(f, p, &groups)?;
 
@@ -163,24 +182,13 @@ impl Display for Report<'_> {
     }
 }
 
-/// How to see where tasks are stuck, in words that fit how this check ran:
-/// `#[leak_check]` and `check_async` can take a task dump, `check()` and
-/// the suite gate cannot.
+/// How to see where tasks are stuck, when this build cannot: every check
+/// (`#[leak_check]`, `check_async`, `check`) takes task dumps where the
+/// `taskdump` feature is compiled in; the suite gate never does.
 fn dump_hint(leaks: &Leaks) -> Option<&'static str> {
-    let compiled = cfg!(taskleak_taskdump);
-    match (
-        leaks.dumped || leaks.tasks.is_empty() || leaks.suite_end,
-        leaks.awaited,
-        compiled,
-    ) {
-        (true, _, _) | (false, true, true) => None,
-        (false, true, false) => Some("enable taskleak's `taskdump` feature (Linux)"),
-        (false, false, true) => Some("check with `guard.check_async().await` in async code"),
-        (false, false, false) => Some(
-            "enable taskleak's `taskdump` feature (Linux) and check with \
-             `guard.check_async().await` in async code",
-        ),
-    }
+    let silent = leaks.dumped || leaks.tasks.is_empty() || leaks.suite_end;
+    (!silent && !cfg!(taskleak_taskdump))
+        .then_some("enable taskleak's `taskdump` feature (Linux, with `--cfg tokio_unstable`)")
 }
 
 /// Survivors with the same spawn chain, in order of first spawn.
@@ -275,7 +283,18 @@ fn entry(
     } else {
         writeln!(f, "     spawn chain:")?;
         writeln!(f, "       this task     spawned at {}", first.spawned_at)?;
-        for site in &first.chain {
+        // A long chain keeps its two ends: who spawned this task, and how
+        // the chain began; the middle is a count.
+        let chain = &first.chain;
+        let (head, tail) = if chain.len() > CHAIN_HEAD + CHAIN_TAIL + 1 {
+            (CHAIN_HEAD, CHAIN_TAIL)
+        } else {
+            (chain.len(), 0)
+        };
+        for site in chain[..head].iter().chain(&chain[chain.len() - tail..]) {
+            if tail > 0 && std::ptr::eq(site, &chain[chain.len() - tail]) {
+                writeln!(f, "       ← … {} more spawns …", chain.len() - head - tail)?;
+            }
             writeln!(
                 f,
                 "       ← by task {:<4} spawned at {}",
@@ -289,6 +308,13 @@ fn entry(
         }
     }
 
+    if first.activity_lost {
+        writeln!(
+            f,
+            "     activity: unknown (lost: more tasks were alive at once than taskleak's \
+             activity table holds near this id, and a newer one took its place)"
+        )?;
+    }
     if let Some(a) = &first.activity {
         let verdict = match a.verdict() {
             Verdict::Idle => p.dim("idle").to_string(),
@@ -347,11 +373,10 @@ fn entry(
                 }
             }
         }
-        None if dumped => writeln!(
-            f,
-            "     stuck in: unknown (its runtime was not dumped: only the runtime the check \
-             runs in is)"
-        )?,
+        None if dumped => match &first.not_dumped {
+            Some(why) => writeln!(f, "     stuck in: unknown ({why})")?,
+            None => writeln!(f, "     stuck in: unknown (no task dump holds it)")?,
+        },
         None => {}
     }
 
@@ -415,6 +440,21 @@ fn tree(f: &mut Formatter<'_>, p: Palette, groups: &[Vec<&LeakedTask>]) -> fmt::
         }
     }
     if groups.len() < 2 || roots.iter().all(|r| r.children.is_empty()) {
+        return Ok(());
+    }
+    let depth = groups
+        .iter()
+        .map(|g| g[0].chain_key().len())
+        .max()
+        .unwrap_or(0);
+    if depth > MAX_TREE_DEPTH {
+        writeln!(f)?;
+        writeln!(
+            f,
+            "  {} not drawn: {depth} spawns deep (more than {MAX_TREE_DEPTH}); the chains above \
+             show who spawned whom",
+            p.strong("spawn tree:")
+        )?;
         return Ok(());
     }
     writeln!(f)?;
@@ -500,7 +540,6 @@ mod tests {
             counted: 3,
             blocked_runtime: false,
             dumped: false,
-            awaited: false,
             suite_end: false,
             blocking: 0,
             threads: Vec::new(),

@@ -1,5 +1,6 @@
 //! "Stuck in": a task dump's backtraces, reduced to the user's async frames
 //! and the tokio future they wait on.
+pub(crate) use crate::task::NotDumped;
 
 use super::Frame;
 use super::frames::is_user_function;

@@ -101,6 +101,12 @@ fn home(function: &str, file: Option<&Path>) -> Home {
     if path.starts_with("/rustc/") || path.contains("/rustlib/src/rust/library/") {
         return Home::Runtime;
     }
+    // Not Rust: the C library's thread start (`./nptl/pthread_create.c`,
+    // `clone3.S`), whose relative paths would otherwise read as the
+    // workspace's.
+    if !path.ends_with(".rs") {
+        return Home::Runtime;
+    }
     if path.starts_with(OWN_SOURCES) {
         return Home::Runtime;
     }
@@ -205,6 +211,11 @@ mod tests {
             (
                 "taskleak::registry::spawned",
                 &format!("{OWN_SOURCES}registry.rs"),
+            ),
+            ("start_thread", "./nptl/pthread_create.c"),
+            (
+                "clone3",
+                "./misc/../sysdeps/unix/sysv/linux/x86_64/clone3.S",
             ),
         ] {
             assert!(!frame(function, Some(file)).is_user(), "{file}");

@@ -4,6 +4,8 @@
 
 mod activity;
 pub(crate) mod frame;
+mod not_dumped;
 
 pub use activity::{Activity, Verdict};
 pub use frame::Frame;
+pub(crate) use not_dumped::NotDumped;

@@ -91,3 +91,66 @@ pub fn output_within(mut cmd: std::process::Command, bound: Duration) -> std::pr
     }
     waiter.join().unwrap().unwrap()
 }
+
+/// Like [`run_fixture`], but kills the child when it has not ended within
+/// `limit`, so that a fixture that hangs fails its test instead of CI's job.
+/// Returns `None` (with what the child had printed) when it was killed.
+pub fn run_fixture_within(
+    fixture: &str,
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> (Option<std::process::ExitStatus>, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--ignored", "--exact", fixture, "--test-threads=1"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in [
+        "TASKLEAK",
+        "TASKLEAK_GRACE",
+        "TASKLEAK_BACKTRACE",
+        "GITHUB_ACTIONS",
+        "TASKLEAK_REPORT_DIR",
+        "NEXTEST_RUN_ID",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    // Read both pipes on threads: a child that fills a pipe would block.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if start.elapsed() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.join().unwrap()),
+        String::from_utf8_lossy(&err.join().unwrap())
+    );
+    (status, text)
+}

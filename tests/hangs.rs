@@ -1,0 +1,177 @@
+//! A test always ends, and its report is always seen: leaked tasks that
+//! block their thread forever must not turn a failing test into a hung one.
+//!
+//! Each fixture below hung (or lost its report) before taskleak bounded its
+//! waits, so each runs in a child process (this same test binary) that the
+//! parent kills after [`LIMIT`]: a regression fails here instead of eating
+//! CI's time limit.
+//!
+//! With `--cfg tokio_unstable` only: without it taskleak cannot see a
+//! blocking closure or a spawn site, and a test it sees as clean drops its
+//! runtime as `#[tokio::test]` does.
+#![cfg(tokio_unstable)]
+
+mod common;
+
+use std::time::Duration;
+
+use taskleak::leak_check;
+
+/// Far above what any fixture needs (a few seconds), far below CI's limit.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs `fixture` and checks that it ended, failed, and showed the report
+/// headline `leaked` and a spawn site in this file. Returns its output.
+fn ends_and_fails(fixture: &str, leaked: &str) -> String {
+    let (status, text) = common::run_fixture_within(fixture, &[], LIMIT);
+    let status = status
+        .unwrap_or_else(|| panic!("`{fixture}` did not end within {LIMIT:?}; it printed:\n{text}"));
+    assert_eq!(status.code(), Some(101), "{text}");
+    assert!(
+        text.contains(&format!("taskleak: test `{fixture}` leaked {leaked}")),
+        "{text}"
+    );
+    text
+}
+
+// ---------------------------------------------------------------- fixtures
+
+#[leak_check(flavor = "multi_thread", grace = "100ms")]
+#[ignore = "fixture: run by a_blocked_spawn_blocking_closure_does_not_hang_the_test"]
+async fn fixture_blocked_spawn_blocking() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    tokio::task::spawn_blocking(move || {
+        let _ = rx.recv();
+    });
+    std::mem::forget(tx); // nobody will ever send or hang up
+}
+
+#[leak_check(grace = "100ms")]
+#[ignore = "fixture: run by a_blocked_spawn_blocking_closure_does_not_hang_the_test"]
+async fn fixture_blocked_spawn_blocking_current_thread() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    tokio::task::spawn_blocking(move || {
+        let _ = rx.recv();
+    });
+    std::mem::forget(tx);
+}
+
+static LOCKED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[leak_check(flavor = "multi_thread", worker_threads = 2, grace = "100ms")]
+#[ignore = "fixture: run by a_deadlocked_worker_does_not_hang_the_test"]
+async fn fixture_deadlocked_worker() {
+    std::mem::forget(LOCKED.lock().unwrap()); // never released
+    tokio::spawn(async {
+        let _guard = LOCKED.lock(); // blocks its worker thread forever
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+#[leak_check(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fixture: run by a_long_poll_does_not_wedge_the_task_dump"]
+async fn fixture_long_poll() {
+    tokio::spawn(async { std::thread::sleep(Duration::from_secs(1)) });
+}
+
+#[leak_check(flavor = "multi_thread", worker_threads = 2, grace = "100ms")]
+#[ignore = "fixture: run by a_poll_that_never_ends_skips_the_task_dump"]
+async fn fixture_endless_poll() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::mem::forget(tx);
+    tokio::spawn(async move {
+        let _ = rx.recv(); // inside one poll, forever
+    });
+    tokio::spawn(std::future::pending::<()>());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+async fn forever_in_the_background() {
+    std::future::pending::<()>().await
+}
+
+#[leak_check(unhandled_panic = "shutdown_runtime", grace = "2s")]
+#[ignore = "fixture: run by a_panic_that_shuts_the_runtime_down_still_shows_the_leak"]
+async fn fixture_unhandled_panic_shutdown() {
+    tokio::spawn(forever_in_the_background());
+    tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        panic!("boom in a spawned task");
+    });
+}
+
+// ------------------------------------------------------------------- tests
+
+#[test]
+fn a_blocked_spawn_blocking_closure_does_not_hang_the_test() {
+    for fixture in [
+        "fixture_blocked_spawn_blocking",
+        "fixture_blocked_spawn_blocking_current_thread",
+    ] {
+        let text = ends_and_fails(fixture, "1 task");
+        assert!(
+            text.contains("1 spawn_blocking closure still running"),
+            "{text}"
+        );
+        // It says what it gave up on.
+        assert!(
+            text.contains(
+                "taskleak: gave up after 1.0s waiting for the test's runtime to shut down"
+            ),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_deadlocked_worker_does_not_hang_the_test() {
+    let text = ends_and_fails("fixture_deadlocked_worker", "1 task");
+    assert!(text.contains("spawned at tests/hangs.rs:"), "{text}");
+    assert!(text.contains("inside one poll for"), "{text}");
+}
+
+#[test]
+fn a_long_poll_does_not_wedge_the_task_dump() {
+    let text = ends_and_fails("fixture_long_poll", "1 task");
+    assert!(text.contains("spawned at tests/hangs.rs:"), "{text}");
+    if cfg!(all(feature = "taskdump", target_os = "linux")) {
+        // The dump waited for the poll to end; by then the task had ended.
+        assert!(
+            text.contains("stuck in: unknown (it ended before its runtime's task dump was taken)"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_poll_that_never_ends_skips_the_task_dump() {
+    let text = ends_and_fails("fixture_endless_poll", "2 tasks");
+    if cfg!(all(feature = "taskdump", target_os = "linux")) {
+        // Neither task gets a "stuck in" from a dump: one was never
+        // started, and the report says why.
+        assert!(
+            text.contains("stuck in: unknown (its runtime was not dumped: worker thread"),
+            "{text}"
+        );
+        assert!(text.contains("inside one poll of task"), "{text}");
+    }
+}
+
+#[test]
+fn a_panic_that_shuts_the_runtime_down_still_shows_the_leak() {
+    let (status, text) = common::run_fixture_within("fixture_unhandled_panic_shutdown", &[], LIMIT);
+    assert_eq!(status.and_then(|s| s.code()), Some(101), "{text}");
+    assert!(text.contains("boom in a spawned task"), "{text}");
+    assert!(
+        text.contains("taskleak: test `fixture_unhandled_panic_shutdown` leaked 1 task ("),
+        "{text}"
+    );
+    assert!(text.contains("spawned at tests/hangs.rs:"), "{text}");
+    assert!(
+        text.contains(
+            "the runtime shut down: a spawned task panicked, and the runtime was built with \
+             unhandled_panic = \"shutdown_runtime\""
+        ),
+        "{text}"
+    );
+}
