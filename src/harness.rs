@@ -85,6 +85,7 @@ const SHUTDOWN_BOUND: Duration = Duration::from_secs(1);
 /// A clean test drops its runtime as `#[tokio::test]` does. After a failed
 /// check the runtime gets `SHUTDOWN_BOUND` (1 s) to stop, and the test ends
 /// either way.
+#[track_caller]
 pub fn run_async<F>(flavor: Flavor, mut builder: Builder, options: Options, body: F) -> F::Output
 where
     F: Future,
@@ -107,6 +108,7 @@ where
 }
 
 #[cfg(tokio_unstable)]
+#[track_caller]
 fn run_local<F>(mut builder: Builder, options: Options, body: F, ends: Ends) -> F::Output
 where
     F: Future,
@@ -185,6 +187,7 @@ fn message(payload: &(dyn Any + Send)) -> &str {
 }
 
 /// Runs a synchronous test body inside a `verify_none` scope and checks it.
+#[track_caller]
 pub fn run_sync<T: TestOutput>(options: Options, body: impl FnOnce() -> T) -> T {
     let expect = options.should_panic;
     let guard = options.verify_none();
@@ -208,6 +211,7 @@ async fn body_then_check<F: Future>(
 /// The test's verdict: its own panic or `Err` first, then the leaks. The
 /// report is out (printed, or the panic's message) before the runtime
 /// shuts down, and that shutdown is bounded when the check found leaks.
+#[track_caller]
 fn settle<T: TestOutput, R: Shut>(
     (outcome, verdict, leaked): Outcome<T>,
     rt: Ending<R>,
@@ -222,6 +226,7 @@ fn settle<T: TestOutput, R: Shut>(
 
 /// The test's verdict: its own panic or `Err` first, then the leaks. A leak
 /// fails a `#[should_panic]` test too (see `should_panic`).
+#[track_caller]
 fn verdict_of<T: TestOutput>(
     outcome: Result<T, Box<dyn Any + Send>>,
     verdict: Result<(), Leaks>,

@@ -14,6 +14,7 @@ use crate::harness::TestOutput;
 use crate::report::Leaks;
 
 /// The verdict of a leaking `#[should_panic]` test.
+#[track_caller]
 pub(crate) fn settle<T: TestOutput>(
     outcome: Result<T, Box<dyn Any + Send>>,
     leaks: &Leaks,
