@@ -460,6 +460,53 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    fn one_leak(awaited: bool) -> Leaks {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let id = rt.spawn(async {}).id();
+        let task = LeakedTask {
+            id,
+            kind: Kind::Task,
+            spawned_at: Location::caller(),
+            parent: None,
+            age: Duration::ZERO,
+            chain: Vec::new(),
+            chain_cut: false,
+            backtrace: Vec::new(),
+            reached_from: None,
+            running: Vec::new(),
+            activity: None,
+            stuck_in: None,
+        };
+        Leaks {
+            test: None,
+            grace: Duration::ZERO,
+            tasks: vec![task],
+            counted: 0,
+            blocked_runtime: false,
+            dumped: false,
+            awaited,
+            suite_end: false,
+            blocking: 0,
+            threads: Vec::new(),
+        }
+    }
+
+    /// `#[leak_check]` checks with `check_async`: a hint to use it there,
+    /// or to use `#[leak_check]`, would not fit.
+    #[test]
+    fn the_dump_hint_fits_how_the_check_ran() {
+        let awaited = one_leak(true).to_string();
+        assert!(!awaited.contains("#[leak_check]"), "{awaited}");
+        assert!(!awaited.contains("check_async"), "{awaited}");
+        let blocking = one_leak(false).to_string();
+        assert!(
+            blocking.contains("check with `guard.check_async().await` in async code"),
+            "{blocking}"
+        );
+    }
+
     #[test]
     fn a_spawn_in_a_dependency_is_reached_from_the_first_workspace_frame() {
         let pool = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
