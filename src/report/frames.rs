@@ -96,6 +96,11 @@ const OWN_SOURCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
 /// workspace, or else a dependency. A crate's name alone never decides: a
 /// test crate named `test` (`tests/test.rs`) is the user's, not libtest.
 fn home(function: &str, file: Option<&Path>) -> Home {
+    // A C symbol (`main`, `start_thread`, `clone3`): the C library's or
+    // the loader's, whatever relative path its debug info gives.
+    if !function.contains("::") {
+        return Home::Runtime;
+    }
     let Some(file) = file else {
         return home_by_name(function);
     };
@@ -264,6 +269,17 @@ mod tests {
         assert!(own_test.is_user() && own_test.in_workspace());
         let absolute = ROOT.as_ref().unwrap().join("tests/client.rs");
         assert!(frame("client::t", absolute.to_str()).in_workspace());
+        // C frames give relative paths of the C library's sources.
+        for (function, file) in [
+            ("__libc_start_main_impl", "./csu/../csu/libc-start.c"),
+            ("start_thread", "./nptl/pthread_create.c"),
+            (
+                "clone3",
+                "./misc/../sysdeps/unix/sysv/linux/x86_64/clone3.S",
+            ),
+        ] {
+            assert!(!frame(function, Some(file)).is_user(), "{function}");
+        }
     }
 
     #[test]
