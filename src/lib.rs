@@ -121,6 +121,7 @@ impl BuilderExt for tokio::runtime::Builder {
             walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
         }
         gate::arm_if_configured();
+        gate::register_rules(&mut []); // configure!'s, which the gate uses
         hooks::install(self);
         self
     }

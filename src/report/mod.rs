@@ -537,6 +537,18 @@ mod tests {
         ];
         let at = reached_from(pool, &yours).unwrap();
         assert_eq!((at.file(), at.line()), (Some("tests/client.rs"), Some(42)));
+        // The report leads with it, right under the spawn site.
+        let mut leaks = one_leak(true);
+        leaks.tasks[0].reached_from = Some(at);
+        let report = leaks.to_string();
+        let site = report.find("spawned at ").unwrap();
+        let reached = report
+            .find("reached from tests/client.rs:42 (client::fetch)")
+            .unwrap_or_else(|| panic!("{report}"));
+        assert!(
+            site < reached && !report[site..reached].contains("activity"),
+            "{report}"
+        );
         // A spawn site in the workspace needs no pointer.
         assert!(reached_from("tests/client.rs", &yours).is_none());
     }
