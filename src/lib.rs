@@ -131,6 +131,7 @@ pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> hooks::Ends {
         walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
     }
     gate::arm_if_configured();
+    gate::register_rules(&mut []); // configure!'s, which the gate uses
     hooks::install(builder)
 }
 

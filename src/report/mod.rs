@@ -518,6 +518,61 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    fn one_leak() -> Leaks {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let id = rt.spawn(async {}).id();
+        let task = LeakedTask {
+            id,
+            kind: Kind::Task,
+            spawned_at: Location::caller(),
+            parent: None,
+            age: Duration::ZERO,
+            chain: Vec::new(),
+            chain_cut: false,
+            backtrace: Vec::new(),
+            reached_from: None,
+            running: Vec::new(),
+            activity: None,
+            stuck_in: None,
+            stuck_paths: None,
+            not_dumped: None,
+            activity_lost: false,
+        };
+        Leaks {
+            test: None,
+            grace: Duration::ZERO,
+            tasks: vec![task],
+            counted: 0,
+            blocked_runtime: false,
+            dumped: false,
+            suite_end: false,
+            blocking: 0,
+            threads: Vec::new(),
+        }
+    }
+
+    /// Every check takes task dumps where the `taskdump` feature is
+    /// compiled in, the suite gate never does: a hint to switch checks, or
+    /// to enable what is already enabled, would not fit.
+    #[test]
+    fn the_dump_hint_fits_how_the_check_ran() {
+        let text = one_leak().to_string();
+        assert!(!text.contains("#[leak_check]"), "{text}");
+        assert!(!text.contains("check_async"), "{text}");
+        let hint = "enable taskleak's `taskdump` feature";
+        assert_eq!(text.contains(hint), !cfg!(taskleak_taskdump), "{text}");
+        let mut at_exit = one_leak();
+        at_exit.suite_end = true;
+        let text = at_exit.to_string();
+        assert!(!text.contains("hint:"), "{text}");
+        let mut dumped = one_leak();
+        dumped.dumped = true;
+        let text = dumped.to_string();
+        assert!(!text.contains("hint:"), "{text}");
+    }
+
     #[test]
     fn a_spawn_in_a_dependency_is_reached_from_the_first_workspace_frame() {
         let pool = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
@@ -548,6 +603,18 @@ mod tests {
         ];
         let at = reached_from(pool, &yours).unwrap();
         assert_eq!((at.file(), at.line()), (Some("tests/client.rs"), Some(42)));
+        // The report leads with it, right under the spawn site.
+        let mut leaks = one_leak();
+        leaks.tasks[0].reached_from = Some(at);
+        let report = leaks.to_string();
+        let site = report.find("spawned at ").unwrap();
+        let reached = report
+            .find("reached from tests/client.rs:42 (client::fetch)")
+            .unwrap_or_else(|| panic!("{report}"));
+        assert!(
+            site < reached && !report[site..reached].contains("activity"),
+            "{report}"
+        );
         // A spawn site in the workspace needs no pointer.
         assert!(reached_from("tests/client.rs", &yours).is_none());
     }

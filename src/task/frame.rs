@@ -213,6 +213,7 @@ mod tests {
                 &format!("{OWN_SOURCES}registry.rs"),
             ),
             ("start_thread", "./nptl/pthread_create.c"),
+            ("__libc_start_main_impl", "./csu/../csu/libc-start.c"),
             (
                 "clone3",
                 "./misc/../sysdeps/unix/sysv/linux/x86_64/clone3.S",
