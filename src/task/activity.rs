@@ -49,8 +49,12 @@ pub enum Verdict {
     NeverPolled,
 }
 
-/// Polled within this long before the check counts as "now".
-const RECENT: Duration = Duration::from_millis(10);
+/// Inside one poll for longer than this reads as blocking.
+const LONG_POLL: Duration = Duration::from_millis(10);
+/// Polled within this long before the check counts as "now". Wider than a
+/// long poll: on a loaded machine (CI, 2 cores, tests in parallel) a task
+/// that yields in a loop can wait tens of ms for a worker between polls.
+const RECENT: Duration = Duration::from_millis(50);
 /// Polls per second, over the task's life, that read as continual.
 const CONTINUAL_RATE: f64 = 200.0;
 
@@ -94,7 +98,7 @@ impl Activity {
     }
 
     /// Idle, busy or never polled. Busy means inside one poll for more than
-    /// 10 ms, or polled within the last 10 ms at over 200 polls a second on
+    /// 10 ms, or polled within the last 50 ms at over 200 polls a second on
     /// average; idle is everything else that was polled.
     ///
     /// ```
@@ -108,7 +112,7 @@ impl Activity {
         if self.polls == 0 {
             return Verdict::NeverPolled;
         }
-        if self.in_poll_for.is_some_and(|d| d > RECENT) {
+        if self.in_poll_for.is_some_and(|d| d > LONG_POLL) {
             return Verdict::Busy;
         }
         let recent = self.last_poll_ago.is_some_and(|d| d <= RECENT);
