@@ -21,7 +21,7 @@ use crate::scope::Scope;
 /// location as its spawn site.
 ///
 /// tokio fires no spawn hook for blocking tasks, so without this wrapper a
-/// check can only count them (see the README's table).
+/// check can only count them (see docs/what-taskleak-sees.md).
 ///
 /// ```
 /// # use taskleak::BuilderExt;

@@ -1,5 +1,5 @@
 //! `#[leak_check]` together with other test attributes, in every order
-//! that the README documents as supported. All tests here must pass.
+//! that docs/composition.md documents as supported. All tests here must pass.
 //!
 //! What decides the orders: an attribute above `#[leak_check]` expands
 //! first and sees `#[leak_check]` unexpanded; one below it sees the plain

@@ -4,7 +4,7 @@
 //! The thread listing is process-wide, and libtest starts a thread per test
 //! (named after it) even for tests waiting on a lock, so this binary has a
 //! single test; the attribute forms run as fixtures in a child process that
-//! runs one test (see the README on parallel `cargo test`).
+//! runs one test (see docs/what-taskleak-sees.md on parallel `cargo test`).
 
 mod common;
 

@@ -126,8 +126,8 @@ fn shorten(name: &str) -> String {
 }
 
 impl Leaks {
-    /// The report as JSON, with the stable field names documented in the
-    /// README (schema `taskleak-report/1`).
+    /// The report as JSON, with the stable field names documented in
+    /// docs/ci-output.md (schema `taskleak-report/1`).
     ///
     /// ```
     /// # fn f(leaks: taskleak::Leaks) {
