@@ -96,7 +96,7 @@ struct Seen {
 /// Parses and validates the tokens inside `#[leak_check(...)]`.
 ///
 /// `is_async` is false for a plain `fn`, which builds no runtime and so
-/// takes only `grace` and `ignore`.
+/// takes only `grace`, `ignore`, `threads` and `taskleak`.
 pub(crate) fn parse(tokens: TokenStream, is_async: bool) -> syn::Result<Args> {
     let metas = syn::parse::Parser::parse2(Punctuated::<Meta, Token![,]>::parse_terminated, tokens)
         .map_err(|e| {
@@ -138,7 +138,7 @@ pub(crate) fn parse(tokens: TokenStream, is_async: bool) -> syn::Result<Args> {
                 format!(
                     "`{name}` configures the tokio runtime, but a plain `fn` test has none; \
                      make the test an `async fn`, or remove `{name}` \
-                     (a plain `fn` takes only `grace` and `ignore`)"
+                     (a plain `fn` takes only `grace`, `ignore`, `threads` and `taskleak`)"
                 ),
             ));
         }
