@@ -25,6 +25,11 @@ pub(crate) fn arm() {
     install();
 }
 
+/// Makes sure the suite summary gets printed at exit.
+pub(crate) fn arm_summary() {
+    install();
+}
+
 /// Makes sure stale ignore rules get reported at exit.
 pub(crate) fn arm_stale_notice() {
     install();
@@ -43,6 +48,7 @@ extern "C" fn at_exit() {
     // Nothing may unwind out of an `extern "C"` function.
     let verdict = std::panic::catch_unwind(|| {
         stale_notice();
+        crate::suite::at_exit();
         if GATE.load(Relaxed) {
             unclaimed()
         } else {

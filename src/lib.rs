@@ -44,6 +44,7 @@ mod registry;
 mod report;
 mod scope;
 mod spawn;
+mod suite;
 mod threads;
 mod walk;
 

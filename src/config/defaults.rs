@@ -1,12 +1,18 @@
-//! Binary-wide defaults (`taskleak::configure!`), and how every setting is
-//! resolved: attribute or `Options` > environment > `configure!` > built-in.
+//! Binary-wide defaults (`taskleak::configure!` and `.config/taskleak.toml`),
+//! and how every setting is resolved: attribute or `Options` > environment >
+//! `configure!` > the config file > built-in.
+//!
+//! When a binary has both `configure!` and a config file, `configure!`'s
+//! value wins for each key it sets (it is the nearer, per-binary one), the
+//! file's apply to the rest, and the ignore rules of both apply.
 
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use super::DEFAULT_GRACE;
 use super::duration;
 use super::env::{self, Backtraces, Mode};
+use super::file::{self, FileConfig, Places};
 use super::ignore::{Ignore, Origin};
 
 /// What `configure!` set, validated.
@@ -118,17 +124,47 @@ pub(crate) fn get() -> Option<&'static Defaults> {
     }
 }
 
+/// Where the config file and the baseline are, found once per process.
+static PLACES: LazyLock<Places> = LazyLock::new(file::places);
+
+/// The config file's settings, read at the first check.
+static FILE: LazyLock<Option<Result<FileConfig, String>>> =
+    LazyLock::new(|| PLACES.config.as_deref().map(file::load));
+
+pub(crate) fn places() -> &'static Places {
+    &PLACES
+}
+
+/// The config file's settings, if there is one; panics with the reason if
+/// it is invalid.
+#[track_caller]
+pub(crate) fn file() -> Option<&'static FileConfig> {
+    match &*FILE {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => panic!("{e}"),
+    }
+}
+
 /// Raises any configuration error now, at a place the user will see it.
 #[track_caller]
 pub(crate) fn validate() {
     env::get();
     get();
+    file();
+    static GATE: std::sync::Once = std::sync::Once::new();
+    GATE.call_once(|| {
+        if file().and_then(|f| f.suite_gate) == Some(true) {
+            crate::gate::arm();
+        }
+    });
 }
 
 pub(crate) fn grace(explicit: Option<Duration>) -> Duration {
     explicit
         .or(env::get().grace)
         .or(get().and_then(|d| d.grace))
+        .or(file().and_then(|f| f.grace))
         .unwrap_or(DEFAULT_GRACE)
 }
 
@@ -136,6 +172,7 @@ pub(crate) fn mode() -> Mode {
     env::get()
         .mode
         .or(get().and_then(|d| d.mode))
+        .or(file().and_then(|f| f.mode))
         .unwrap_or(Mode::Fail)
 }
 
@@ -143,12 +180,19 @@ pub(crate) fn backtraces() -> Backtraces {
     chosen_backtraces().unwrap_or(Backtraces::Full)
 }
 
-/// The backtrace setting, if the environment or `configure!` chose one.
+/// The backtrace setting, if the environment, `configure!` or the config
+/// file chose one.
 pub(crate) fn chosen_backtraces() -> Option<Backtraces> {
-    env::get().backtraces.or(get().and_then(|d| d.backtraces))
+    env::get()
+        .backtraces
+        .or(get().and_then(|d| d.backtraces))
+        .or(file().and_then(|f| f.backtraces))
 }
 
-/// `configure!`'s ignore rules, which apply to every check and the gate.
-pub(crate) fn ignores() -> &'static [Ignore] {
-    get().map_or(&[], |d| &d.ignore)
+/// `configure!`'s and the config file's ignore rules, which apply to every
+/// check and the gate.
+pub(crate) fn ignores<'a>() -> impl Iterator<Item = &'a Ignore> {
+    let configured: &'a [Ignore] = get().map_or(&[], |d| &d.ignore);
+    let filed: &'a [Ignore] = file().map_or(&[], |f| &f.ignore);
+    configured.iter().chain(filed)
 }

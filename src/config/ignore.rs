@@ -35,6 +35,8 @@ pub(crate) enum Origin {
     Check(&'static Location<'static>),
     /// `taskleak::configure!`, at `file:line`.
     Configure(&'static str),
+    /// The config file, at `path:line`.
+    File(&'static str),
 }
 
 impl fmt::Display for Origin {
@@ -42,6 +44,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Check(at) => write!(f, "{at}"),
             Origin::Configure(at) => write!(f, "taskleak::configure! at {at}"),
+            Origin::File(at) => write!(f, "{at}"),
         }
     }
 }
@@ -122,7 +125,7 @@ pub(crate) fn stale(binary_wide: bool) -> Vec<(String, String)> {
     let rules = RULES.lock();
     let mut out: Vec<(String, String)> = Vec::new();
     for r in rules.iter() {
-        if !binary_wide && matches!(r.origin, Origin::Configure(_)) {
+        if !binary_wide && matches!(r.origin, Origin::Configure(_) | Origin::File(_)) {
             continue;
         }
         let key = (r.pattern.clone(), r.origin.to_string());

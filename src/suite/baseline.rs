@@ -1,0 +1,216 @@
+//! The baseline: leaks a team knows about, as (test, spawn site), in
+//! `.config/taskleak-baseline.toml` beside the config file. A check passes
+//! a leak the baseline lists for its test; `TASKLEAK=record` writes it.
+//!
+//! ```toml
+//! [leaks]
+//! "client::get_after_set" = ["tests/support/mod.rs:42"]
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+use super::files;
+use crate::config::file::Places;
+
+pub(crate) const FILE_NAME: &str = "taskleak-baseline.toml";
+
+pub(crate) fn path(places: &Places) -> PathBuf {
+    places.dir.join(FILE_NAME)
+}
+
+/// Known leaks: per test, the spawn sites (`file:line`) it may leak from.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Baseline {
+    leaks: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Baseline {
+    /// Reads the baseline at `path`; no file is an empty baseline.
+    pub(crate) fn load(path: &Path) -> Result<Baseline, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Baseline::parse(&text, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Baseline::default()),
+            Err(e) => Err(format!("taskleak: cannot read {}: {e}", path.display())),
+        }
+    }
+
+    pub(crate) fn parse(text: &str, name: &str) -> Result<Baseline, String> {
+        let line = |offset: usize| text.get(..offset).map_or(0, |h| h.matches('\n').count()) + 1;
+        let fix = "fix it, or delete it and re-record with TASKLEAK=record";
+        let table = DeTable::parse(text).map_err(|e| {
+            let at = e
+                .span()
+                .map_or(String::new(), |s| format!(":{}", line(s.start)));
+            format!(
+                "taskleak: {name}{at}: not valid TOML ({}); {fix}",
+                e.message().trim()
+            )
+        })?;
+        let mut out = Baseline::default();
+        for (key, value) in table.get_ref().iter() {
+            let at = line(key.span().start);
+            let DeValue::Table(tests) = value.get_ref() else {
+                return Err(format!(
+                    "taskleak: {name}:{at}: expected only a [leaks] table; {fix}"
+                ));
+            };
+            if &**key.get_ref() != "leaks" {
+                return Err(format!(
+                    "taskleak: {name}:{at}: unknown table [{}]; the baseline has only [leaks]; {fix}",
+                    key.get_ref()
+                ));
+            }
+            for (test, sites) in tests.iter() {
+                let at = line(test.span().start);
+                let bad = || {
+                    format!(
+                        "taskleak: {name}:{at}: write a test's known leaks as \
+                         \"test name\" = [\"file.rs:line\", ...]; {fix}"
+                    )
+                };
+                let DeValue::Array(sites) = sites.get_ref() else {
+                    return Err(bad());
+                };
+                let set = out.leaks.entry(test.get_ref().to_string()).or_default();
+                for s in sites.iter() {
+                    set.insert(s.get_ref().as_str().ok_or_else(bad)?.to_owned());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Does the baseline list a leak of `test` from `site`?
+    pub(crate) fn lists(&self, test: &str, site: &str) -> bool {
+        self.leaks.get(test).is_some_and(|s| s.contains(site))
+    }
+
+    /// Every (test, site) pair.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.leaks
+            .iter()
+            .flat_map(|(t, sites)| sites.iter().map(move |s| (t.as_str(), s.as_str())))
+    }
+
+    /// The file's text, sorted so that re-recording the same leaks changes
+    /// nothing.
+    pub(crate) fn to_toml(&self) -> String {
+        let mut o = String::from(
+            "# Known task leaks, written by `TASKLEAK=record cargo test` (taskleak).\n\
+             # A leak listed here for its test passes and is counted as known in the\n\
+             # summary; a leak not listed fails. Remove an entry once its leak is fixed\n\
+             # (the summary lists those), or re-record.\n\n[leaks]\n",
+        );
+        for (test, sites) in &self.leaks {
+            if sites.is_empty() {
+                continue;
+            }
+            let sites: Vec<String> = sites.iter().map(|s| files::toml_string(s)).collect();
+            let _ = writeln!(o, "{} = [{}]", files::toml_string(test), sites.join(", "));
+        }
+        o
+    }
+}
+
+/// Merges one process's recording into the baseline file: the tests that
+/// ran a check here get exactly the leaks recorded here; other tests'
+/// entries (other binaries, other nextest processes) stay. Under a lock,
+/// written by an atomic rename. Returns the path and how many leaks this
+/// process recorded.
+pub(crate) fn record(
+    places: &Places,
+    checked: &BTreeSet<String>,
+    leaked: &BTreeSet<(String, String)>,
+) -> Result<(PathBuf, usize), String> {
+    let file = path(places);
+    std::fs::create_dir_all(&places.dir)
+        .map_err(|e| format!("cannot create {}: {e}", places.dir.display()))?;
+    let _lock = files::Lock::take(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut baseline = Baseline::load(&file)?;
+    for test in checked {
+        baseline.leaks.remove(test);
+    }
+    for (test, site) in leaked {
+        baseline
+            .leaks
+            .entry(test.clone())
+            .or_default()
+            .insert(site.clone());
+    }
+    files::write_atomic(&file, baseline.to_toml().as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    Ok((file, leaked.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_lists() {
+        let mut b = Baseline::default();
+        b.leaks
+            .entry("a::b \"q\"".into())
+            .or_default()
+            .insert("src/x.rs:3".into());
+        b.leaks
+            .entry("c".into())
+            .or_default()
+            .extend(["src/y.rs:1".to_string(), "src/y.rs:2".to_string()]);
+        let text = b.to_toml();
+        assert!(
+            text.contains("\"a::b \\\"q\\\"\" = [\"src/x.rs:3\"]\n"),
+            "{text}"
+        );
+        let back = Baseline::parse(&text, "f").unwrap();
+        assert_eq!(back, b);
+        assert!(back.lists("c", "src/y.rs:2"));
+        assert!(!back.lists("c", "src/y.rs:3"));
+        assert_eq!(back.entries().count(), 3);
+    }
+
+    #[test]
+    fn bad_files_name_the_line() {
+        let e = Baseline::parse("[leaks]\n\"t\" = \"src/a.rs:1\"\n", "b.toml").unwrap_err();
+        assert!(
+            e.starts_with("taskleak: b.toml:2: write a test's known leaks"),
+            "{e}"
+        );
+        let e = Baseline::parse("[other]\n", "b.toml").unwrap_err();
+        assert!(
+            e.starts_with("taskleak: b.toml:1: unknown table [other]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn record_replaces_only_the_tests_that_ran() {
+        let dir = std::env::temp_dir().join(format!("taskleak-bl-{}", std::process::id()));
+        let places = Places {
+            config: None,
+            dir: dir.join(".config"),
+        };
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<BTreeSet<_>>()
+        };
+        record(
+            &places,
+            &set(&["a", "b"]),
+            &pairs(&[("a", "s:1"), ("b", "s:2")]),
+        )
+        .unwrap();
+        // Another process ran only `b` (fixed) and `c`.
+        record(&places, &set(&["b", "c"]), &pairs(&[("c", "s:3")])).unwrap();
+        let b = Baseline::load(&path(&places)).unwrap();
+        let all: Vec<(&str, &str)> = b.entries().collect();
+        assert_eq!(all, [("a", "s:1"), ("c", "s:3")]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
