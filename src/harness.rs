@@ -44,7 +44,7 @@ where
     settle(outcome, verdict)
 }
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 fn run_local<F: Future>(mut builder: Builder, options: Options, body: F) -> Outcome<F::Output> {
     let rt = builder
         .build_local(Default::default())
@@ -55,7 +55,7 @@ fn run_local<F: Future>(mut builder: Builder, options: Options, body: F) -> Outc
     out
 }
 
-#[cfg(not(tokio_unstable))]
+#[cfg(not(taskleak_hooks))]
 fn run_local<F: Future>(_: Builder, _: Options, _: F) -> Outcome<F::Output> {
     panic!(
         "taskleak: flavor = \"local\" needs tokio's LocalRuntime, which tokio only builds with \

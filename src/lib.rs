@@ -71,8 +71,9 @@ pub use taskleak_macros::leak_check;
 pub use taskleak_macros::leak_check as test;
 pub use threads::LeakedThread;
 
-/// Whether this build can see spawn sites (tokio's hooks are compiled in).
-const TRACKING: bool = cfg!(tokio_unstable);
+/// Whether this build can see spawn sites (tokio's hooks are compiled in:
+/// `--cfg tokio_unstable` and tokio 1.46.1 or newer; see build.rs).
+const TRACKING: bool = cfg!(taskleak_hooks);
 
 /// Adds [`track_tasks`](BuilderExt::track_tasks) to tokio's runtime
 /// builder.

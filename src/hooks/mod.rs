@@ -13,7 +13,7 @@ use tokio::task::Id;
 
 use crate::report::{Activity, Frame};
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 mod activity;
 #[cfg(taskleak_taskdump)] // set by build.rs where tokio can dump tasks
 mod dump;
@@ -30,7 +30,7 @@ pub(crate) fn install(builder: &mut Builder) -> &mut Builder {
     builder
         .on_thread_start(move || crate::threads::runtime_thread_started(owner.clone()))
         .on_thread_stop(crate::threads::runtime_thread_stopped);
-    #[cfg(tokio_unstable)]
+    #[cfg(taskleak_hooks)]
     {
         use crate::registry;
         use tokio::runtime::TaskMeta;
@@ -78,7 +78,7 @@ pub(crate) fn first_probe(handle: &Handle) -> Option<bool> {
 /// Not the queue depth: a multi-thread runtime starts its workers through
 /// the blocking pool, so right after `build()` the queue holds them.
 pub(crate) fn busy_blocking(handle: &Handle) -> Option<usize> {
-    #[cfg(tokio_unstable)]
+    #[cfg(taskleak_hooks)]
     {
         let m = handle.metrics();
         Some(
@@ -86,7 +86,7 @@ pub(crate) fn busy_blocking(handle: &Handle) -> Option<usize> {
                 .saturating_sub(m.num_idle_blocking_threads()),
         )
     }
-    #[cfg(not(tokio_unstable))]
+    #[cfg(not(taskleak_hooks))]
     {
         let _ = handle;
         None
@@ -95,9 +95,9 @@ pub(crate) fn busy_blocking(handle: &Handle) -> Option<usize> {
 
 /// A task's poll activity, when known.
 pub(crate) fn activity(id: Id) -> Option<Activity> {
-    #[cfg(tokio_unstable)]
+    #[cfg(taskleak_hooks)]
     return activity::get(id);
-    #[cfg(not(tokio_unstable))]
+    #[cfg(not(taskleak_hooks))]
     {
         let _ = id;
         None

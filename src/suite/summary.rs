@@ -83,6 +83,11 @@ impl Summary {
     pub(crate) fn new(checked: usize, mut entries: Vec<Entry>, baseline: PathBuf) -> Summary {
         entries.sort();
         entries.dedup();
+        // As the user would type it from where tests run (the package).
+        let baseline = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| baseline.strip_prefix(cwd).ok().map(PathBuf::from))
+            .unwrap_or(baseline);
         Summary {
             checked,
             entries,
@@ -135,17 +140,21 @@ impl Summary {
     pub(crate) fn text(&self) -> String {
         let mut o = String::new();
         let leaked = self.groups(State::Leaked);
-        let _ = writeln!(
-            o,
-            "taskleak summary: {} leaked tasks, from {}{}",
-            plural(self.tests(State::Leaked), "test"),
-            plural(leaked.len(), "spawn site"),
-            if leaked.len() > 1 {
-                " (most tests first: fixing the first line fixes the most tests)"
-            } else {
-                ""
-            }
-        );
+        if leaked.is_empty() {
+            let _ = writeln!(o, "taskleak summary: no leaks beyond the baseline");
+        } else {
+            let _ = writeln!(
+                o,
+                "taskleak summary: {} leaked tasks, from {}{}",
+                plural(self.tests(State::Leaked), "test"),
+                plural(leaked.len(), "spawn site"),
+                if leaked.len() > 1 {
+                    " (most tests first: fixing the first line fixes the most tests)"
+                } else {
+                    ""
+                }
+            );
+        }
         for g in &leaked {
             group_line(&mut o, g);
         }
@@ -169,9 +178,10 @@ impl Summary {
         if !fixed.is_empty() {
             let _ = writeln!(
                 o,
-                "  fixed: {} in the baseline no longer leaked; remove them from {} \
+                "  fixed: {} in the baseline no longer leaked; delete {} from {} \
                  (or re-record with TASKLEAK=record):",
                 plural(fixed.len(), "entry"),
+                if fixed.len() == 1 { "it" } else { "them" },
                 self.baseline.display()
             );
             for e in fixed {
@@ -191,11 +201,14 @@ impl Summary {
     /// directory.
     pub(crate) fn markdown(&self, what: &str) -> String {
         let mut o = String::new();
-        let _ = writeln!(
-            o,
-            "### taskleak: {} leaked tasks ({what})\n",
-            plural(self.tests(State::Leaked), "test")
-        );
+        let _ = match self.tests(State::Leaked) {
+            0 => writeln!(o, "### taskleak: no leaks beyond the baseline ({what})\n"),
+            n => writeln!(
+                o,
+                "### taskleak: {} leaked tasks ({what})\n",
+                plural(n, "test")
+            ),
+        };
         for (state, title) in [
             (State::Leaked, "failed"),
             (State::Known, "known (in the baseline, passed)"),
