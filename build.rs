@@ -1,4 +1,4 @@
-//! Three cfgs from the build's settings:
+//! cfgs from the build's settings:
 //!
 //! - `taskleak_hooks`: `--cfg tokio_unstable` and a tokio with the task
 //!   hooks taskleak tracks tasks with (`TaskMeta::spawned_at`, which is
@@ -9,6 +9,9 @@
 //! - `taskleak_frame_pointers`: `-C force-frame-pointers=yes` is in the
 //!   rustflags (Linux x86_64), so the spawn hook can walk frame pointers
 //!   (~5 ns a frame) instead of applying unwind tables (~11 ns a frame);
+//! - `taskleak_runtime_id` (tokio's `runtime::Id` is there: 1.49, or any
+//!   with `tokio_unstable`) and `taskleak_runtime_name` (`Builder::name`,
+//!   1.51; the crate's own tests use it);
 //! - `taskleak_taskdump`: tokio can dump tasks here (`--cfg tokio_unstable`,
 //!   the `taskdump` feature, tokio 1.48 or newer, Linux on x86, x86_64,
 //!   aarch64 or s390x).
@@ -25,11 +28,18 @@ use std::path::{Path, PathBuf};
 const HOOKS: (u64, u64, u64) = (1, 46, 1);
 /// The first tokio whose task dumps are a cargo feature, `taskdump`.
 const TASKDUMP: (u64, u64, u64) = (1, 48, 0);
+/// The first tokio with `runtime::Id` outside `tokio_unstable`.
+const RUNTIME_ID: (u64, u64, u64) = (1, 49, 0);
+/// The first tokio with `Builder::name` (`#[leak_check(name = ..)]`).
+const RUNTIME_NAME: (u64, u64, u64) = (1, 51, 0);
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(taskleak_frame_pointers)");
     println!("cargo::rustc-check-cfg=cfg(taskleak_taskdump)");
     println!("cargo::rustc-check-cfg=cfg(taskleak_hooks)");
+    println!("cargo::rustc-check-cfg=cfg(taskleak_runtime_id)");
+    println!("cargo::rustc-check-cfg=cfg(taskleak_runtime_name)");
+    println!("cargo::rustc-check-cfg=cfg(taskleak_old_tokio)");
     println!("cargo::rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
     let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
@@ -39,9 +49,18 @@ fn main() {
     let taskdump = std::env::var_os("CARGO_FEATURE_TASKDUMP").is_some();
     let tokio = tokio_version();
     let at_least = |min| tokio.is_none_or(|v| v >= min);
+    if unstable || at_least(RUNTIME_ID) {
+        println!("cargo::rustc-cfg=taskleak_runtime_id");
+    }
+    if at_least(RUNTIME_NAME) {
+        println!("cargo::rustc-cfg=taskleak_runtime_name");
+    }
     if unstable && at_least(HOOKS) {
         println!("cargo::rustc-cfg=taskleak_hooks");
     } else if let (true, Some((a, b, c))) = (unstable, tokio) {
+        // A dependency's build warnings are not shown: say it at run time too.
+        println!("cargo::rustc-cfg=taskleak_old_tokio");
+        println!("cargo::rustc-env=TASKLEAK_TOKIO_VERSION={a}.{b}.{c}");
         println!(
             "cargo::warning=taskleak: tokio {a}.{b}.{c} has no TaskMeta::spawned_at, so checks \
              count live tasks instead of naming each leaked task's spawn site; tokio 1.46.1 or \

@@ -12,6 +12,7 @@ use tokio::task::Id;
 
 use crate::config::env::Mode;
 use crate::config::{Options, defaults};
+use crate::hooks::runtime_key;
 use crate::registry;
 use crate::report::{self, Leaks};
 use crate::scope::Scope;
@@ -102,7 +103,9 @@ impl Guard {
         let threads_before = options.threads.then(crate::threads::snapshot).flatten();
         let mut blocking: Vec<(Handle, usize)> = Vec::new();
         for h in options.runtimes.iter().chain(&current) {
-            if !blocking.iter().any(|(b, _)| b.id() == h.id())
+            if !blocking
+                .iter()
+                .any(|(b, _)| runtime_key(b) == runtime_key(h))
                 && let Some(busy) = crate::hooks::busy_blocking(h)
             {
                 blocking.push((h.clone(), busy));
@@ -121,7 +124,7 @@ impl Guard {
             for handle in runtimes {
                 if !counted
                     .iter()
-                    .any(|(h, _): &(Handle, _)| h.id() == handle.id())
+                    .any(|(h, _): &(Handle, _)| runtime_key(h) == runtime_key(&handle))
                 {
                     // goleak-like: every live task counts, unless asked
                     // to ignore the ones already there.
@@ -188,7 +191,7 @@ impl Guard {
         // the one #[leak_check] built.
         let mut runtimes = job.options.runtimes.clone();
         runtimes.extend(Handle::try_current().ok());
-        runtimes.dedup_by_key(|h| h.id());
+        runtimes.dedup_by_key(|h| runtime_key(h));
         async move {
             let mode = job.mode;
             if mode == Mode::Off || job.is_clean() || job.settles_soon().await {
@@ -267,7 +270,7 @@ fn warn_untracked(handle: &Handle) {
         "taskleak: warning: the tokio runtime this guard was created in ({:?}) is not tracked, \
          so checks cannot see its tasks. Build it with `.track_tasks()` (use \
          taskleak::BuilderExt), or write #[taskleak::leak_check] instead of #[tokio::test].",
-        handle.id()
+        runtime_key(handle)
     );
 }
 

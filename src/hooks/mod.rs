@@ -18,12 +18,41 @@ mod activity;
 #[cfg(taskleak_taskdump)] // set by build.rs where tokio can dump tasks
 mod dump;
 
+/// What tells runtimes apart: tokio's runtime id where the build has it
+/// (tokio 1.49, or any tokio with `tokio_unstable`).
+#[cfg(taskleak_runtime_id)]
+pub(crate) type RuntimeKey = tokio::runtime::Id;
+/// Older tokio without `tokio_unstable` has no runtime id. The runtimes a
+/// check can see there are the one `#[leak_check]` built and the current
+/// one, which are the same runtime or differ in flavor or worker count.
+#[cfg(not(taskleak_runtime_id))]
+pub(crate) type RuntimeKey = (tokio::runtime::RuntimeFlavor, usize);
+
+pub(crate) fn runtime_key(handle: &Handle) -> RuntimeKey {
+    #[cfg(taskleak_runtime_id)]
+    return handle.id();
+    #[cfg(not(taskleak_runtime_id))]
+    return (handle.runtime_flavor(), handle.metrics().num_workers());
+}
+
 /// Installs the spawn, poll and terminate hooks on `builder`.
 ///
 /// These replace any `on_task_spawn` / `on_task_terminate` /
 /// `on_before_task_poll` / `on_after_task_poll` set earlier on the same
 /// builder (tokio keeps one of each).
 pub(crate) fn install(builder: &mut Builder) -> &mut Builder {
+    #[cfg(taskleak_old_tokio)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            eprintln!(
+                "taskleak: warning: built with `--cfg tokio_unstable`, but tokio {} has no \
+                 TaskMeta::spawned_at, so checks count live tasks instead of naming each leaked \
+                 task's spawn site. tokio 1.46.1 or newer has it: cargo update -p tokio",
+                env!("TASKLEAK_TOKIO_VERSION")
+            )
+        });
+    }
     // Stable hooks: know the runtime's own threads, which a check of OS
     // threads reports only for the scope the runtime was built in.
     let owner = crate::scope::current();
@@ -60,13 +89,13 @@ thread_local! {
 /// runtime was probed before (each is probed once).
 pub(crate) fn first_probe(handle: &Handle) -> Option<bool> {
     use parking_lot::Mutex;
-    static PROBED: Mutex<Vec<tokio::runtime::Id>> = Mutex::new(Vec::new());
+    static PROBED: Mutex<Vec<RuntimeKey>> = Mutex::new(Vec::new());
     {
         let mut probed = PROBED.lock();
-        if probed.contains(&handle.id()) {
+        if probed.contains(&runtime_key(handle)) {
             return None;
         }
-        probed.push(handle.id());
+        probed.push(runtime_key(handle));
     }
     let probe = handle.spawn(async {});
     Some(LAST_HOOKED.with(|last| last.get()) == Some(probe.id()))
