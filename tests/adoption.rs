@@ -138,7 +138,7 @@ fn config_file_configures_a_crate_that_forbids_unsafe_code() {
     assert_eq!(code, 101, "{text}");
     // The file's grace and ignore rule.
     assert!(
-        text.contains("test `get` leaked 1 task (still running 50ms after the test body)"),
+        text.contains("test `get` leaked 2 tasks (still running 50ms after the test body)"),
         "{text}"
     );
     assert!(

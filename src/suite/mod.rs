@@ -59,23 +59,30 @@ fn recording() -> bool {
     crate::config::env::get().record
 }
 
-/// Where a leak is listed in the summary and the baseline: its spawn site
-/// when that is in the user's code (a path relative to the workspace), else
-/// the first of the user's frames that called into the spawning library.
+/// Where a leak is listed in the summary and the baseline: the spawn site
+/// of the root of its spawn chain (the task spawned from the test body,
+/// whose end ends the tasks it spawned: a server started by a test helper
+/// and the connection tasks it spawned are one line), when that is in the
+/// user's code (a path relative to the workspace); else the task's own
+/// site, else the first of the user's frames that led to the spawn.
 pub(crate) fn site(task: &LeakedTask) -> String {
-    let at = task.spawned_at();
-    if std::path::Path::new(at.file()).is_relative() {
-        return format!("{}:{}", at.file(), at.line());
+    let at = |l: &std::panic::Location<'_>| format!("{}:{}", l.file(), l.line());
+    let own = task.spawned_at();
+    let root = task.chain().last().map_or(own, |s| s.location());
+    let users = |file: &str| std::path::Path::new(file).is_relative();
+    if users(root.file()) {
+        return at(root);
+    }
+    if users(own.file()) {
+        return at(own);
     }
     task.backtrace()
         .iter()
         .find_map(|f| match (f.file(), f.line()) {
-            (Some(file), Some(line)) if std::path::Path::new(file).is_relative() => {
-                Some(format!("{file}:{line}"))
-            }
+            (Some(file), Some(line)) if users(file) => Some(format!("{file}:{line}")),
             _ => None,
         })
-        .unwrap_or_else(|| format!("{}:{}", at.file(), at.line()))
+        .unwrap_or_else(|| at(own))
 }
 
 /// A check's verdict in the light of the baseline: leaks it lists for this
