@@ -192,7 +192,14 @@ fn config_file_configures_a_crate_that_forbids_unsafe_code() {
 }
 
 /// The four steps, each checked on the summary that `summary` returns.
-fn baseline_cycle(runner: &str, run: impl Fn(&[(&str, &str)]) -> (i32, String), failed: i32) {
+/// `binary` is how the summary names the fixture's binary before a test
+/// name: the run-wide summary of nextest's processes does (`leaks get`).
+fn baseline_cycle(
+    runner: &str,
+    binary: &str,
+    run: impl Fn(&[(&str, &str)]) -> (i32, String),
+    failed: i32,
+) {
     let server = site("SERVER");
     let fixed_later = site("FIXED_LATER");
 
@@ -222,7 +229,7 @@ fn baseline_cycle(runner: &str, run: impl Fn(&[(&str, &str)]) -> (i32, String), 
         text.contains(&format!(
             "taskleak summary: 1 test leaked tasks, from 1 spawn site\n\
              \x20    1 test  {}\n\
-             \x20            new_leak\n",
+             \x20            {binary}new_leak\n",
             site("NEW_LEAK")
         )),
         "{runner}\n{text}"
@@ -235,7 +242,7 @@ fn baseline_cycle(runner: &str, run: impl Fn(&[(&str, &str)]) -> (i32, String), 
         text.contains(&format!(
             "  fixed: 1 entry in the baseline no longer leaked; delete it from \
              .config/taskleak-baseline.toml (or re-record with TASKLEAK=record):\n\
-             \x20   fixed_later  {fixed_later}\n"
+             \x20   {binary}fixed_later  {fixed_later}\n"
         )),
         "{runner}\n{text}"
     );
@@ -244,6 +251,7 @@ fn baseline_cycle(runner: &str, run: impl Fn(&[(&str, &str)]) -> (i32, String), 
 fn assert_recorded(dir: &Path) {
     let baseline = std::fs::read_to_string(dir.join(".config/taskleak-baseline.toml")).unwrap();
     let server = site("SERVER");
+    assert!(baseline.contains("\n[leaks.leaks]\n"), "{baseline}");
     for line in [
         format!("\"delete\" = [\"{server}\"]"),
         format!("\"fixed_later\" = [\"{}\"]", site("FIXED_LATER")),
@@ -265,7 +273,7 @@ fn baseline_cycle_under_cargo_test() {
         }
         out
     };
-    baseline_cycle("cargo test", run, 101);
+    baseline_cycle("cargo test", "", run, 101);
 }
 
 #[test]
@@ -297,5 +305,5 @@ fn baseline_cycle_under_nextest() {
             .unwrap_or_else(|e| panic!("no summary ({e}):\n{text}"));
         (code, format!("{summary}\n--- nextest output:\n{text}"))
     };
-    baseline_cycle("cargo nextest run", run, 100);
+    baseline_cycle("cargo nextest run", "leaks ", run, 100);
 }

@@ -1,10 +1,12 @@
 //! The baseline: leaks a team knows about, as (test, spawn site), in
-//! `.config/taskleak-baseline.toml` beside the config file. A check passes
-//! a leak the baseline lists for its test; `TASKLEAK=record` writes it.
+//! `.config/taskleak-baseline.toml` beside the config file, a table per
+//! test binary (test names repeat across binaries: `tests/client.rs` and
+//! `tests/server.rs` may both have `get_set`). A check passes a leak the
+//! baseline lists for its test; `TASKLEAK=record` writes it.
 //!
 //! ```toml
-//! [leaks]
-//! "client::get_after_set" = ["tests/support/mod.rs:42"]
+//! [leaks.client]
+//! "get_after_set" = ["tests/support/mod.rs:42"]
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,10 +24,11 @@ pub(crate) fn path(places: &Places) -> PathBuf {
     places.dir.join(FILE_NAME)
 }
 
-/// Known leaks: per test, the spawn sites (`file:line`) it may leak from.
+/// Known leaks: per test binary and test, the spawn sites (`file:line`)
+/// it may leak from.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Baseline {
-    leaks: BTreeMap<String, BTreeSet<String>>,
+    leaks: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Baseline {
@@ -53,47 +56,63 @@ impl Baseline {
         let mut out = Baseline::default();
         for (key, value) in table.get_ref().iter() {
             let at = line(key.span().start);
-            let DeValue::Table(tests) = value.get_ref() else {
+            let DeValue::Table(binaries) = value.get_ref() else {
                 return Err(format!(
-                    "taskleak: {name}:{at}: expected only a [leaks] table; {fix}"
+                    "taskleak: {name}:{at}: expected only [leaks.<test binary>] tables; {fix}"
                 ));
             };
             if &**key.get_ref() != "leaks" {
                 return Err(format!(
-                    "taskleak: {name}:{at}: unknown table [{}]; the baseline has only [leaks]; {fix}",
+                    "taskleak: {name}:{at}: unknown table [{}]; the baseline has only \
+                     [leaks.<test binary>] tables; {fix}",
                     key.get_ref()
                 ));
             }
-            for (test, sites) in tests.iter() {
-                let at = line(test.span().start);
-                let bad = || {
-                    format!(
-                        "taskleak: {name}:{at}: write a test's known leaks as \
-                         \"test name\" = [\"file.rs:line\", ...]; {fix}"
-                    )
+            for (binary, tests) in binaries.iter() {
+                let at = line(binary.span().start);
+                let DeValue::Table(tests) = tests.get_ref() else {
+                    return Err(format!(
+                        "taskleak: {name}:{at}: expected a table [leaks.{}]; {fix}",
+                        binary.get_ref()
+                    ));
                 };
-                let DeValue::Array(sites) = sites.get_ref() else {
-                    return Err(bad());
-                };
-                let set = out.leaks.entry(test.get_ref().to_string()).or_default();
-                for s in sites.iter() {
-                    set.insert(s.get_ref().as_str().ok_or_else(bad)?.to_owned());
+                let known = out.leaks.entry(binary.get_ref().to_string()).or_default();
+                for (test, sites) in tests.iter() {
+                    let at = line(test.span().start);
+                    let bad = || {
+                        format!(
+                            "taskleak: {name}:{at}: write a test's known leaks as \
+                             \"test name\" = [\"file.rs:line\", ...]; {fix}"
+                        )
+                    };
+                    let DeValue::Array(sites) = sites.get_ref() else {
+                        return Err(bad());
+                    };
+                    let set = known.entry(test.get_ref().to_string()).or_default();
+                    for s in sites.iter() {
+                        set.insert(s.get_ref().as_str().ok_or_else(bad)?.to_owned());
+                    }
                 }
             }
         }
         Ok(out)
     }
 
-    /// Does the baseline list a leak of `test` from `site`?
-    pub(crate) fn lists(&self, test: &str, site: &str) -> bool {
-        self.leaks.get(test).is_some_and(|s| s.contains(site))
+    /// Does the baseline list a leak of `binary`'s `test` from `site`?
+    pub(crate) fn lists(&self, binary: &str, test: &str, site: &str) -> bool {
+        self.leaks
+            .get(binary)
+            .and_then(|tests| tests.get(test))
+            .is_some_and(|s| s.contains(site))
     }
 
-    /// Every (test, site) pair.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.leaks
-            .iter()
-            .flat_map(|(t, sites)| sites.iter().map(move |s| (t.as_str(), s.as_str())))
+    /// Every (test, site) pair of `binary`.
+    pub(crate) fn entries(&self, binary: &str) -> impl Iterator<Item = (&str, &str)> {
+        self.leaks.get(binary).into_iter().flat_map(|tests| {
+            tests
+                .iter()
+                .flat_map(|(t, sites)| sites.iter().map(move |s| (t.as_str(), s.as_str())))
+        })
     }
 
     /// The file's text, sorted so that re-recording the same leaks changes
@@ -103,14 +122,25 @@ impl Baseline {
             "# Known task leaks, written by `TASKLEAK=record cargo test` (taskleak).\n\
              # A leak listed here for its test passes and is counted as known in the\n\
              # summary; a leak not listed fails. Remove an entry once its leak is fixed\n\
-             # (the summary lists those), or re-record.\n\n[leaks]\n",
+             # (the summary lists those), or re-record. A table per test binary.\n",
         );
-        for (test, sites) in &self.leaks {
-            if sites.is_empty() {
+        for (binary, tests) in &self.leaks {
+            if tests.values().all(BTreeSet::is_empty) {
                 continue;
             }
-            let sites: Vec<String> = sites.iter().map(|s| files::toml_string(s)).collect();
-            let _ = writeln!(o, "{} = [{}]", files::toml_string(test), sites.join(", "));
+            let bare = binary
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            let key = if bare && !binary.is_empty() {
+                binary.clone()
+            } else {
+                files::toml_string(binary)
+            };
+            let _ = writeln!(o, "\n[leaks.{key}]");
+            for (test, sites) in tests.iter().filter(|(_, s)| !s.is_empty()) {
+                let sites: Vec<String> = sites.iter().map(|s| files::toml_string(s)).collect();
+                let _ = writeln!(o, "{} = [{}]", files::toml_string(test), sites.join(", "));
+            }
         }
         o
     }
@@ -123,6 +153,7 @@ impl Baseline {
 /// process recorded.
 pub(crate) fn record(
     places: &Places,
+    binary: &str,
     checked: &BTreeSet<String>,
     leaked: &BTreeSet<(String, String)>,
 ) -> Result<(PathBuf, usize), String> {
@@ -131,15 +162,12 @@ pub(crate) fn record(
         .map_err(|e| format!("cannot create {}: {e}", places.dir.display()))?;
     let _lock = files::Lock::take(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut baseline = Baseline::load(&file)?;
+    let known = baseline.leaks.entry(binary.to_owned()).or_default();
     for test in checked {
-        baseline.leaks.remove(test);
+        known.remove(test);
     }
     for (test, site) in leaked {
-        baseline
-            .leaks
-            .entry(test.clone())
-            .or_default()
-            .insert(site.clone());
+        known.entry(test.clone()).or_default().insert(site.clone());
     }
     files::write_atomic(&file, baseline.to_toml().as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
@@ -153,29 +181,39 @@ mod tests {
     #[test]
     fn round_trips_and_lists() {
         let mut b = Baseline::default();
-        b.leaks
+        let client = b.leaks.entry("client".into()).or_default();
+        client
             .entry("a::b \"q\"".into())
             .or_default()
             .insert("src/x.rs:3".into());
-        b.leaks
+        client
             .entry("c".into())
             .or_default()
             .extend(["src/y.rs:1".to_string(), "src/y.rs:2".to_string()]);
+        b.leaks
+            .entry("odd name".into())
+            .or_default()
+            .entry("c".into())
+            .or_default()
+            .insert("src/z.rs:9".into());
         let text = b.to_toml();
         assert!(
-            text.contains("\"a::b \\\"q\\\"\" = [\"src/x.rs:3\"]\n"),
+            text.contains("\n[leaks.client]\n\"a::b \\\"q\\\"\" = [\"src/x.rs:3\"]\n"),
             "{text}"
         );
+        assert!(text.contains("\n[leaks.\"odd name\"]\n"), "{text}");
         let back = Baseline::parse(&text, "f").unwrap();
         assert_eq!(back, b);
-        assert!(back.lists("c", "src/y.rs:2"));
-        assert!(!back.lists("c", "src/y.rs:3"));
-        assert_eq!(back.entries().count(), 3);
+        assert!(back.lists("client", "c", "src/y.rs:2"));
+        assert!(!back.lists("client", "c", "src/y.rs:3"));
+        // The same test name in another binary is another test.
+        assert!(!back.lists("odd name", "c", "src/y.rs:2"));
+        assert_eq!(back.entries("client").count(), 3);
     }
 
     #[test]
     fn bad_files_name_the_line() {
-        let e = Baseline::parse("[leaks]\n\"t\" = \"src/a.rs:1\"\n", "b.toml").unwrap_err();
+        let e = Baseline::parse("[leaks.b]\n\"t\" = \"src/a.rs:1\"\n", "b.toml").unwrap_err();
         assert!(
             e.starts_with("taskleak: b.toml:2: write a test's known leaks"),
             "{e}"
@@ -200,17 +238,19 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect::<BTreeSet<_>>()
         };
-        record(
-            &places,
-            &set(&["a", "b"]),
-            &pairs(&[("a", "s:1"), ("b", "s:2")]),
-        )
-        .unwrap();
+        let rec = |binary, checked: &[&str], leaked: &[(&str, &str)]| {
+            record(&places, binary, &set(checked), &pairs(leaked)).unwrap();
+        };
+        rec("x", &["a", "b"], &[("a", "s:1"), ("b", "s:2")]);
         // Another process ran only `b` (fixed) and `c`.
-        record(&places, &set(&["b", "c"]), &pairs(&[("c", "s:3")])).unwrap();
+        rec("x", &["b", "c"], &[("c", "s:3")]);
+        // Another binary, with a test `a` of its own.
+        rec("y", &["a"], &[("a", "s:4")]);
         let b = Baseline::load(&path(&places)).unwrap();
-        let all: Vec<(&str, &str)> = b.entries().collect();
+        let all: Vec<(&str, &str)> = b.entries("x").collect();
         assert_eq!(all, [("a", "s:1"), ("c", "s:3")]);
+        let all: Vec<(&str, &str)> = b.entries("y").collect();
+        assert_eq!(all, [("a", "s:4")]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

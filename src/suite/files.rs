@@ -2,7 +2,8 @@
 //! and the run-wide summary in `TASKLEAK_REPORT_DIR`.
 //!
 //! The report directory keeps a log, one line per fact a process adds
-//! (`checked`, `leaked`, `known`, `fixed`), and after each addition the
+//! (`checked`, `leaked`, `known`, `fixed`; tests named `binary test`, as
+//! nextest names them), and after each addition the
 //! summary rendered from the whole log: `taskleak-summary.txt`, `.md` and
 //! `.json`. Under nextest (a process per test) that is how the run's
 //! summary exists at all; the log starts over when `NEXTEST_RUN_ID`
@@ -119,10 +120,12 @@ pub(crate) fn add_to_report_dir(
     for test in checked {
         let _ = writeln!(text, "checked\t{binary}\t{}", clean(test));
     }
+    // Tests by binary and name, as nextest shows them: test names repeat
+    // across binaries.
     for e in entries {
         let _ = writeln!(
             text,
-            "{}\t{}\t{}",
+            "{}\t{binary} {}\t{}",
             e.state.word(),
             clean(&e.test),
             clean(&e.site)

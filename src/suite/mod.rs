@@ -118,7 +118,7 @@ pub(crate) fn judge(verdict: Result<(), Leaks>) -> Result<(), Leaks> {
     let mut known = Vec::new();
     let mut kept = Vec::new();
     for (task, s) in std::mem::take(&mut leaks.tasks).into_iter().zip(sites) {
-        if baseline.lists(&test, &s) {
+        if baseline.lists(&files::binary_name(), &test, &s) {
             known.push(s);
         } else {
             kept.push((task, s));
@@ -150,7 +150,7 @@ pub(crate) fn at_exit() {
     }
     let places = defaults::places();
     if recording() {
-        match baseline::record(places, &seen.checked, &seen.leaked) {
+        match baseline::record(places, &files::binary_name(), &seen.checked, &seen.leaked) {
             Ok((path, n)) => eprintln!(
                 "taskleak: TASKLEAK=record: {} of this test binary written to {}",
                 summary::plural(n, "leak"),
@@ -162,7 +162,7 @@ pub(crate) fn at_exit() {
     }
     let fixed: Vec<(String, String)> = match &*BASELINE {
         Ok(b) => b
-            .entries()
+            .entries(&files::binary_name())
             .filter(|(t, s)| {
                 seen.checked.contains(*t) && !seen.known.contains(&(t.to_string(), s.to_string()))
             })
