@@ -274,6 +274,19 @@ fn baseline_cycle_under_cargo_test() {
         out
     };
     baseline_cycle("cargo test", "", run, 101);
+
+    // Lines added above the spawn calls move them: the leaks are still the
+    // ones the baseline lists, not new ones and fixed ones.
+    let file = dir.join("tests/leaks.rs");
+    let source = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("// a new first line\n{source}")).unwrap();
+    let (code, text) = cargo_test(&dir, &[], &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("taskleak summary: no leaks beyond the baseline\n  known: 4 tests"),
+        "{text}"
+    );
+    assert!(!text.contains("fixed:"), "{text}");
 }
 
 #[test]

@@ -98,12 +98,45 @@ impl Baseline {
         Ok(out)
     }
 
-    /// Does the baseline list a leak of `binary`'s `test` from `site`?
-    pub(crate) fn lists(&self, binary: &str, test: &str, site: &str) -> bool {
-        self.leaks
+    /// Which entry of `binary`'s `test` each leak (by site) is: the entry
+    /// at that `file:line`, else an entry of the same file that no other
+    /// leak of this check is (the spawn call moved: lines above it were
+    /// edited); `None` for a leak the baseline does not list.
+    pub(crate) fn classify(
+        &self,
+        binary: &str,
+        test: &str,
+        sites: &[String],
+    ) -> Vec<Option<String>> {
+        let listed: Vec<&String> = self
+            .leaks
             .get(binary)
             .and_then(|tests| tests.get(test))
-            .is_some_and(|s| s.contains(site))
+            .map(|s| s.iter().collect())
+            .unwrap_or_default();
+        let mut out: Vec<Option<String>> = sites
+            .iter()
+            .map(|s| listed.iter().find(|l| **l == s).map(|l| l.to_string()))
+            .collect();
+        let file = |s: &str| {
+            s.rsplit_once(':')
+                .map_or(s.to_owned(), |(f, _)| f.to_owned())
+        };
+        for (i, s) in sites.iter().enumerate() {
+            if out[i].is_some() {
+                continue;
+            }
+            // Tasks of one site (a server and the tasks it spawned) share it.
+            if let Some(same) = (0..i).find(|&j| sites[j] == *s && out[j].is_some()) {
+                out[i] = out[same].clone();
+                continue;
+            }
+            let moved = listed.iter().find(|l| {
+                file(l) == file(s) && !out.iter().any(|o| o.as_deref() == Some(l.as_str()))
+            });
+            out[i] = moved.map(|l| l.to_string());
+        }
+        out
     }
 
     /// Every (test, site) pair of `binary`.
@@ -204,11 +237,45 @@ mod tests {
         assert!(text.contains("\n[leaks.\"odd name\"]\n"), "{text}");
         let back = Baseline::parse(&text, "f").unwrap();
         assert_eq!(back, b);
-        assert!(back.lists("client", "c", "src/y.rs:2"));
-        assert!(!back.lists("client", "c", "src/y.rs:3"));
+        let one = |b: &str, t: &str, s: &str| back.classify(b, t, &[s.to_string()])[0].clone();
+        assert_eq!(
+            one("client", "c", "src/y.rs:2").as_deref(),
+            Some("src/y.rs:2")
+        );
+        assert_eq!(one("client", "c", "src/w.rs:3"), None);
         // The same test name in another binary is another test.
-        assert!(!back.lists("odd name", "c", "src/y.rs:2"));
+        assert_eq!(one("odd name", "c", "src/y.rs:2"), None);
         assert_eq!(back.entries("client").count(), 3);
+    }
+
+    #[test]
+    fn a_moved_spawn_call_is_still_known_a_second_one_is_not() {
+        let mut b = Baseline::default();
+        b.leaks
+            .entry("x".into())
+            .or_default()
+            .entry("t".into())
+            .or_default()
+            .insert("tests/a.rs:10".into());
+        let sites = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let known = |s: &str| Some(s.to_string());
+        assert_eq!(
+            b.classify("x", "t", &sites(&["tests/a.rs:10", "tests/a.rs:10"])),
+            [known("tests/a.rs:10"), known("tests/a.rs:10")]
+        );
+        // Lines above it were edited: the same entry.
+        assert_eq!(
+            b.classify("x", "t", &sites(&["tests/a.rs:14", "tests/a.rs:14"])),
+            [known("tests/a.rs:10"), known("tests/a.rs:10")]
+        );
+        // The listed leak, and a new one in the same file.
+        assert_eq!(
+            b.classify("x", "t", &sites(&["tests/a.rs:10", "tests/a.rs:30"])),
+            [known("tests/a.rs:10"), None]
+        );
+        assert_eq!(b.classify("x", "t", &sites(&["tests/b.rs:10"])), [None]);
+        assert_eq!(b.classify("x", "u", &sites(&["tests/a.rs:10"])), [None]);
+        assert_eq!(b.classify("y", "t", &sites(&["tests/a.rs:10"])), [None]);
     }
 
     #[test]

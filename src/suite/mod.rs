@@ -31,12 +31,15 @@ struct Seen {
     leaked: BTreeSet<(String, String)>,
     /// (test, site) of leaks the baseline lists.
     known: BTreeSet<(String, String)>,
+    /// (test, baseline entry) of the entries those leaks matched.
+    matched: BTreeSet<(String, String)>,
 }
 
 static SEEN: Mutex<Seen> = Mutex::new(Seen {
     checked: BTreeSet::new(),
     leaked: BTreeSet::new(),
     known: BTreeSet::new(),
+    matched: BTreeSet::new(),
 });
 
 /// The baseline beside the config file, read at the first leak.
@@ -115,18 +118,20 @@ pub(crate) fn judge(verdict: Result<(), Leaks>) -> Result<(), Leaks> {
         Ok(b) => b,
         Err(e) => panic!("{e}"),
     };
+    let entries = baseline.classify(&files::binary_name(), &test, &sites);
     let mut known = Vec::new();
     let mut kept = Vec::new();
-    for (task, s) in std::mem::take(&mut leaks.tasks).into_iter().zip(sites) {
-        if baseline.lists(&files::binary_name(), &test, &s) {
-            known.push(s);
-        } else {
-            kept.push((task, s));
+    let tasks = std::mem::take(&mut leaks.tasks).into_iter();
+    for ((task, s), entry) in tasks.zip(sites).zip(entries) {
+        match entry {
+            Some(entry) => known.push((s, entry)),
+            None => kept.push((task, s)),
         }
     }
     let mut seen = SEEN.lock();
-    for s in known {
+    for (s, entry) in known {
         seen.known.insert((test.clone(), s));
+        seen.matched.insert((test.clone(), entry));
     }
     for (_, s) in &kept {
         seen.leaked.insert((test.clone(), s.clone()));
@@ -164,7 +169,7 @@ pub(crate) fn at_exit() {
         Ok(b) => b
             .entries(&files::binary_name())
             .filter(|(t, s)| {
-                seen.checked.contains(*t) && !seen.known.contains(&(t.to_string(), s.to_string()))
+                seen.checked.contains(*t) && !seen.matched.contains(&(t.to_string(), s.to_string()))
             })
             .map(|(t, s)| (t.to_owned(), s.to_owned()))
             .collect(),
