@@ -151,6 +151,12 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<FileConfig, String> {
             errors.push(format!("{place}: {e}"));
         }
     }
+    // In the file's order (the parser keeps keys sorted).
+    errors.sort_by_key(|e| {
+        e.get(name.len() + 1..)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    });
     if errors.is_empty() {
         Ok(config)
     } else {
@@ -271,10 +277,16 @@ mod tests {
         );
         let e = parse("grace = \n", "f").unwrap_err();
         assert!(e.starts_with("taskleak: f:1: not valid TOML"), "{e}");
-        // Every error, not only the first.
-        let e = parse("mode = \"x\"\nbacktrace = \"y\"\n", "f").unwrap_err();
-        assert!(
-            e.contains("f:1: mode") && e.contains("f:2: backtrace"),
+        // Every error, not only the first, in the file's order.
+        let e = parse(
+            "mode = \"x\"\nbacktrace = \"y\"\nignore = [\"a.rs:x\"]\n",
+            "f",
+        )
+        .unwrap_err();
+        let lines: Vec<&str> = e.lines().map(|l| &l[..14]).collect();
+        assert_eq!(
+            lines,
+            ["taskleak: f:1:", "taskleak: f:2:", "taskleak: f:3:"],
             "{e}"
         );
     }
