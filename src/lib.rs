@@ -138,7 +138,10 @@ impl BuilderExt for tokio::runtime::Builder {
 ///
 /// A setting given to a check (`Options`, `#[leak_check(..)]`) wins over
 /// the environment (`TASKLEAK_*`), which wins over `configure!`, which wins
-/// over the built-in defaults. A bad value fails the first check with a
+/// over `.config/taskleak.toml`, then the built-in defaults. The config
+/// file needs no code, so it also works in crates that
+/// `#![forbid(unsafe_code)]`, where this macro cannot compile (its
+/// constructor needs `unsafe`); see docs/config.md. A bad value fails the first check with a
 /// message naming it; an unknown key is a compile error.
 ///
 /// ```

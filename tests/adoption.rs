@@ -166,6 +166,30 @@ fn config_file_configures_a_crate_that_forbids_unsafe_code() {
         &text[summary..]
     );
 
+    // Under GitHub Actions the summary is also Markdown in the step summary.
+    let step_summary = dir.join("step-summary.md");
+    let (_, text) = cargo_test(
+        &dir,
+        &[],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", step_summary.to_str().unwrap()),
+        ],
+    );
+    let md = std::fs::read_to_string(&step_summary).expect(&text);
+    assert!(
+        md.starts_with("### taskleak: 4 tests leaked tasks (test binary `leaks`)\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "| `{}` | 3 | `delete`, `get`, `set` |\n",
+            site("SERVER")
+        )),
+        "{md}"
+    );
+    assert!(md.contains("7 tests ran under a leak check."), "{md}");
+
     // TASKLEAK_* wins over the file.
     let (_, text) = cargo_test(&dir, &["--exact", "get"], &[("TASKLEAK_GRACE", "20ms")]);
     assert!(

@@ -195,7 +195,13 @@ pub(crate) fn at_exit() {
                 .append(true)
                 .create(true)
                 .open(&path)
-                .and_then(|mut f| f.write_all(summary.markdown(&files::binary_name()).as_bytes()));
+                .and_then(|mut f| {
+                    f.write_all(
+                        summary
+                            .markdown(&format!("test binary `{}`", files::binary_name()))
+                            .as_bytes(),
+                    )
+                });
             if let Err(e) = written {
                 eprintln!("taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {e}");
             }
