@@ -188,24 +188,7 @@ pub(crate) fn at_exit() {
     let summary = Summary::new(seen.checked.len(), entries.clone(), baseline::path(places));
     if !per_test_process() && summary.worth_showing() {
         eprintln!("\n{}", summary.text());
-        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
-            && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-        {
-            let written = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&path)
-                .and_then(|mut f| {
-                    f.write_all(
-                        summary
-                            .markdown(&format!("test binary `{}`", files::binary_name()))
-                            .as_bytes(),
-                    )
-                });
-            if let Err(e) = written {
-                eprintln!("taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {e}");
-            }
-        }
+        to_step_summary(&summary);
     }
     if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())
         && let Err(e) = files::add_to_report_dir(
@@ -219,5 +202,24 @@ pub(crate) fn at_exit() {
             "taskleak: could not add to the summary in TASKLEAK_REPORT_DIR={}: {e}",
             std::path::Path::new(&dir).display()
         );
+    }
+}
+
+/// Under GitHub Actions, adds the binary's summary to the job's page.
+fn to_step_summary(summary: &Summary) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    if !std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        return;
+    }
+    let markdown = summary.markdown(&format!("test binary `{}`", files::binary_name()));
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(markdown.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {e}");
     }
 }
