@@ -23,7 +23,7 @@ static HOOK: Once = Once::new();
 /// for it. Called where tasks start being tracked (`track_tasks()`) and
 /// where checks open: a task the gate could report passed one of them.
 pub(crate) fn arm_if_configured() {
-    if !GATE.load(Relaxed) && defaults::get().is_some_and(|d| d.suite_gate) {
+    if !GATE.load(Relaxed) && defaults::suite_gate() {
         GATE.store(true, Relaxed);
         install();
     }
@@ -36,10 +36,15 @@ pub(crate) fn register_rules(rules: &mut [ignore::Ignore]) {
         ignore::register(rule);
     }
     static CONFIGURED: Once = Once::new();
-    CONFIGURED.call_once(|| defaults::ignores().iter().for_each(ignore::register_shared));
-    if !rules.is_empty() || !defaults::ignores().is_empty() {
+    CONFIGURED.call_once(|| defaults::ignores().for_each(ignore::register_shared));
+    if !rules.is_empty() || defaults::ignores().next().is_some() {
         install();
     }
+}
+
+/// Makes sure the suite summary gets printed at exit.
+pub(crate) fn arm_summary() {
+    install();
 }
 
 fn install() {
@@ -55,6 +60,7 @@ extern "C" fn at_exit() {
     // Nothing may unwind out of an `extern "C"` function.
     let verdict = std::panic::catch_unwind(|| {
         stale_notice();
+        crate::suite::at_exit();
         if GATE.load(Relaxed) {
             unclaimed()
         } else {

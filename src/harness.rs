@@ -107,7 +107,7 @@ where
     }
 }
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[track_caller]
 fn run_local<F>(mut builder: Builder, options: Options, body: F, ends: Ends) -> F::Output
 where
@@ -124,7 +124,7 @@ where
     settle(outcome, rt, expect)
 }
 
-#[cfg(not(tokio_unstable))]
+#[cfg(not(taskleak_hooks))]
 fn run_local<F>(_: Builder, _: Options, _: F, _: Ends) -> F::Output
 where
     F: Future,
@@ -271,7 +271,7 @@ impl Shut for tokio::runtime::Runtime {
     }
 }
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 impl Shut for tokio::runtime::LocalRuntime {
     fn block_on<F: Future>(&self, future: F) -> F::Output {
         tokio::runtime::LocalRuntime::block_on(self, future)

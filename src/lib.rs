@@ -45,6 +45,7 @@ mod report;
 mod scope;
 mod should_panic;
 mod spawn;
+mod suite;
 mod task;
 mod threads;
 mod walk;
@@ -73,8 +74,9 @@ pub use taskleak_macros::leak_check;
 pub use taskleak_macros::leak_check as test;
 pub use threads::LeakedThread;
 
-/// Whether this build can see spawn sites (tokio's hooks are compiled in).
-const TRACKING: bool = cfg!(tokio_unstable);
+/// Whether this build can see spawn sites (tokio's hooks are compiled in:
+/// `--cfg tokio_unstable` and tokio 1.46.1 or newer; see build.rs).
+const TRACKING: bool = cfg!(taskleak_hooks);
 
 /// Adds [`track_tasks`](BuilderExt::track_tasks) to tokio's runtime
 /// builder.
@@ -126,7 +128,7 @@ pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> hooks::Ends {
     config::defaults::validate();
     if let Some(choice) = config::defaults::chosen_backtraces() {
         // A path rule of configure! needs frames to be judged.
-        let path_rule = config::defaults::ignores().iter().any(|r| r.is_path());
+        let path_rule = config::defaults::ignores().any(|r| r.is_path());
         let frames = choice == config::env::Backtraces::Full || path_rule;
         walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
     }
@@ -149,7 +151,10 @@ pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> hooks::Ends {
 ///
 /// A setting given to a check (`Options`, `#[leak_check(..)]`) wins over
 /// the environment (`TASKLEAK_*`), which wins over `configure!`, which wins
-/// over the built-in defaults. A bad value fails the first check with a
+/// over `.config/taskleak.toml`, then the built-in defaults. The config
+/// file needs no code, so it also works in crates that
+/// `#![forbid(unsafe_code)]`, where this macro cannot compile (its
+/// constructor needs `unsafe`); see docs/config.md. A bad value fails the first check with a
 /// message naming it; an unknown key is a compile error.
 ///
 /// ```

@@ -24,7 +24,7 @@ pub(crate) const MAX_CHAIN: u32 = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// An async task, seen by tokio's spawn hook.
-    #[cfg_attr(not(tokio_unstable), allow(dead_code))] // only the hooks make these
+    #[cfg_attr(not(taskleak_hooks), allow(dead_code))] // only the hooks make these
     Task,
     /// A `spawn_blocking` closure, recorded by `taskleak::spawn_blocking`.
     Blocking,
@@ -142,7 +142,7 @@ fn shard(id: Id) -> &'static Mutex<Shard> {
 /// thread outside a poll, `try_id()` is the worker's own id, which is not in
 /// the registry: no parent). Its scope is the parent's, or else the
 /// thread's open scope.
-#[cfg_attr(not(tokio_unstable), allow(dead_code))] // called by the hooks
+#[cfg_attr(not(taskleak_hooks), allow(dead_code))] // called by the hooks
 pub(crate) fn spawned(id: Id, location: &'static Location<'static>, current: Option<Id>) {
     spawned_as(Kind::Task, id, location, current);
 }
@@ -336,6 +336,6 @@ fn live_where(keep: impl Fn(&TaskRecord) -> bool) -> Vec<Arc<TaskRecord>> {
             _ => None,
         }));
     }
-    out.sort_by_key(|r| r.id);
+    out.sort_by_key(|r| id_u64(r.id)); // `Id: Ord` needs tokio 1.48
     out
 }

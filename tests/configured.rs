@@ -208,6 +208,35 @@ fn run(fixture: &str, env: &[(&str, &str)]) -> (Output, String) {
     common::run_fixture(fixture, env)
 }
 
+// ------------------------------------------- configure! and the config file
+
+#[test]
+fn configure_wins_over_the_config_file_which_sets_the_rest() {
+    // A package whose .config/taskleak.toml sets a grace (configure!'s 30ms
+    // wins) and a mode (configure! has none: the file's applies).
+    let dir = std::env::temp_dir().join(format!("taskleak-file-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".config")).unwrap();
+    std::fs::write(
+        dir.join(".config/taskleak.toml"),
+        "grace = \"2s\"\nmode = \"warn\"\n",
+    )
+    .unwrap();
+    let (out, text) = run(
+        "fixture_leaks_one",
+        &[("CARGO_MANIFEST_DIR", dir.to_str().unwrap())],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("leaked 1 task (still running 30ms after the test body)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(TASKLEAK=warn: not failing the test)"),
+        "{text}"
+    );
+}
+
 // ------------------------------------------------------ environment: mode
 
 #[test]
@@ -444,6 +473,14 @@ fn a_json_report_per_failing_check_matches_the_documented_schema() {
     let files: Vec<_> = std::fs::read_dir(&dir)
         .expect(&text)
         .map(|e| e.unwrap().path())
+        // The suite summary (taskleak-summary.*) is there too.
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("taskleak-summary")
+        })
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let name = files[0].file_name().unwrap().to_str().unwrap();

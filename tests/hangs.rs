@@ -9,7 +9,7 @@
 //! With `--cfg tokio_unstable` only: without it taskleak cannot see a
 //! blocking closure or a spawn site, and a test it sees as clean drops its
 //! runtime as `#[tokio::test]` does.
-#![cfg(tokio_unstable)]
+#![cfg(taskleak_hooks)]
 
 mod common;
 

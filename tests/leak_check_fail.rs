@@ -21,7 +21,7 @@ mod common;
 
 use std::future::pending;
 use std::process::{Command, Output};
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
@@ -41,7 +41,7 @@ fn failure_of(test: fn()) -> String {
 }
 
 /// The report names `count` leaked tasks, one spawned at `line` of this file.
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 fn assert_reports(message: &str, line: u32) {
     assert!(
         message.starts_with("taskleak: "),
@@ -56,7 +56,7 @@ fn assert_reports(message: &str, line: u32) {
 
 /// Without `tokio_unstable` there are no spawn sites: the report counts the
 /// survivors and says how to get their spawn sites.
-#[cfg(not(tokio_unstable))]
+#[cfg(not(taskleak_hooks))]
 fn assert_reports(message: &str, _line: u32) {
     assert!(
         message.starts_with("taskleak: "),
@@ -130,7 +130,7 @@ fn multi_thread_leak_spawned_by_a_task_fails_the_test() {
     assert_reports(&failure_of(leaky), LINE.load(SeqCst));
 }
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[test]
 fn local_leak_fails_the_test() {
     static LINE: AtomicU32 = AtomicU32::new(0);
@@ -165,7 +165,7 @@ fn start_paused_leak_fails_the_test() {
 
 /// A tracked runtime that outlives the tests, as a suite-wide runtime would:
 /// a task left on it is a leak of the test that spawned it.
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 static SHARED: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     use taskleak::BuilderExt;
     tokio::runtime::Builder::new_multi_thread()
@@ -178,7 +178,7 @@ static SHARED: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 
 // A plain `fn` has no runtime of its own: without `tokio_unstable` nothing
 // can count the tasks it leaves on another one.
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[test]
 fn plain_fn_leak_fails_the_test() {
     static LINE: AtomicU32 = AtomicU32::new(0);
@@ -194,7 +194,7 @@ fn plain_fn_leak_fails_the_test() {
 
 // ---- what the report holds ----------------------------------------------------
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[test]
 fn every_survivor_is_reported_and_ignored_ones_are_not() {
     static LINES: [AtomicU32; 3] = [AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0)];
@@ -219,7 +219,7 @@ fn every_survivor_is_reported_and_ignored_ones_are_not() {
 }
 
 /// Spawns a task that never ends, from a path the test above ignores.
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 mod quiet {
     // Not inlined, so that an optimized build keeps it in the backtrace the
     // path-prefix ignore is matched against.
@@ -310,7 +310,7 @@ fn a_leak_fails_a_should_panic_test_whatever_the_body_did() {
             stderr.contains("taskleak: "),
             "{child}: no report:\n{stderr}"
         );
-        if cfg!(tokio_unstable) {
+        if cfg!(taskleak_hooks) {
             assert!(
                 stderr.contains(&site),
                 "{child}: expected `{site}` in:\n{stderr}"
@@ -391,7 +391,7 @@ fn a_failed_assertion_comes_first_and_the_leak_is_still_reported() {
         assertion < report,
         "the report came before the assertion:\n{stderr}"
     );
-    if cfg!(tokio_unstable) {
+    if cfg!(taskleak_hooks) {
         assert!(stderr.contains(&site), "expected `{site}` in:\n{stderr}");
     }
 }
@@ -422,7 +422,7 @@ fn an_err_and_the_leak_are_both_reported() {
         all.contains("taskleak: "),
         "the leak was not reported:\n{all}"
     );
-    if cfg!(tokio_unstable) {
+    if cfg!(taskleak_hooks) {
         assert!(all.contains(&site), "expected `{site}` in:\n{all}");
     }
 }

@@ -11,7 +11,7 @@ use taskleak::leak_check;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 // Used by the `ignore` tests, which need `tokio_unstable`.
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[path = "fixtures/background.rs"]
 mod background;
 
@@ -62,7 +62,7 @@ async fn multi_thread_with_two_workers() {
     assert_eq!(set.join_all().await.len(), 8);
 }
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[leak_check(flavor = "local")]
 async fn local_runs_non_send_tasks() {
     // `Rc` is not `Send`: only a `LocalRuntime` can spawn this.
@@ -85,7 +85,7 @@ async fn start_paused_lets_the_test_advance_time() {
     assert!(start.elapsed() >= Duration::from_secs(3600));
 }
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[leak_check(flavor = "local", start_paused = true)]
 async fn start_paused_on_local() {
     let timer = tokio::task::spawn_local(tokio::time::sleep(Duration::from_secs(60)));
@@ -110,19 +110,19 @@ async fn grace_on_multi_thread() {
 // Ignoring needs spawn sites, which need `--cfg tokio_unstable` (this repo's
 // .cargo/config.toml sets it); the stable fallback only counts tasks.
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[leak_check(grace = "10ms", ignore = ["leak_check_forms::background"])]
 async fn ignore_by_path_prefix() {
     background::start_metrics();
 }
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[leak_check(grace = "10ms", ignore = ["fixtures/background.rs"])]
 async fn ignore_by_file() {
     background::start_metrics();
 }
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[leak_check(
     flavor = "multi_thread",
     grace = "10ms",
@@ -206,12 +206,13 @@ async fn crate_path_to_a_reexport() {
     reexport::tokio::spawn(async {}).await.unwrap();
 }
 
+#[cfg(taskleak_runtime_name)] // tokio 1.51 (build.rs)
 #[leak_check(name = "leak-check-runtime")]
 async fn named_runtime() {
     tokio::spawn(async {}).await.unwrap();
 }
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 #[leak_check(unhandled_panic = "ignore")]
 async fn unhandled_panic_ignore() {
     // The task's panic stays in its JoinHandle, as with #[tokio::test].

@@ -77,7 +77,13 @@ fn threads_of_a_runtime_built_in_the_scope_and_left_running_are_the_tests() {
     let rt = tracked_runtime();
     let leaks = guard.check().unwrap_err();
     let names: Vec<&str> = leaks.threads().iter().map(|t| t.name()).collect();
-    assert_eq!(names, ["tokio-rt-worker", "tokio-rt-worker"], "{leaks}");
+    // tokio's default worker name (cut to 15 bytes by Linux): `tokio-rt-worker`
+    // from tokio 1.50, `tokio-runtime-worker` before.
+    let worker = ["tokio-rt-worker", "tokio-runtime-w"];
+    assert!(
+        names.len() == 2 && names.iter().all(|n| worker.contains(n)),
+        "{leaks}"
+    );
     drop(rt);
 }
 

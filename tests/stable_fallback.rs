@@ -3,7 +3,7 @@
 //! The repo builds with the cfg, so this file only has tests in a build
 //! without it; `.ci/run` runs it that way:
 //! `RUSTFLAGS="" cargo test --test stable_fallback --target-dir target/stable`.
-#![cfg(not(tokio_unstable))]
+#![cfg(not(taskleak_hooks))]
 
 mod common;
 

@@ -1,12 +1,18 @@
-//! Binary-wide defaults (`taskleak::configure!`), and how every setting is
-//! resolved: attribute or `Options` > environment > `configure!` > built-in.
+//! Binary-wide defaults (`taskleak::configure!` and `.config/taskleak.toml`),
+//! and how every setting is resolved: attribute or `Options` > environment >
+//! `configure!` > the config file > built-in.
+//!
+//! When a binary has both `configure!` and a config file, `configure!`'s
+//! value wins for each key it sets (it is the nearer, per-binary one), the
+//! file's apply to the rest, and the ignore rules of both apply.
 
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use super::DEFAULT_GRACE;
 use super::duration;
 use super::env::{self, Backtraces, Mode};
+use super::file::{self, FileConfig, Places};
 use super::ignore::{Ignore, Origin};
 
 /// What `configure!` set, validated.
@@ -16,7 +22,7 @@ pub(crate) struct Defaults {
     pub(crate) mode: Option<Mode>,
     pub(crate) backtraces: Option<Backtraces>,
     pub(crate) ignore: Vec<Ignore>,
-    pub(crate) suite_gate: bool,
+    pub(crate) suite_gate: Option<bool>,
 }
 
 static DEFAULTS: OnceLock<Result<Defaults, String>> = OnceLock::new();
@@ -77,7 +83,7 @@ impl Config {
 
     #[doc(hidden)]
     pub fn suite_gate(&mut self, on: bool) {
-        self.defaults.suite_gate = on;
+        self.defaults.suite_gate = Some(on);
     }
 
     #[doc(hidden)]
@@ -114,17 +120,49 @@ pub(crate) fn get() -> Option<&'static Defaults> {
     }
 }
 
+/// Where the config file and the baseline are, found once per process.
+static PLACES: LazyLock<Places> = LazyLock::new(file::places);
+
+/// The config file's settings, read at the first check.
+static FILE: LazyLock<Option<Result<FileConfig, String>>> =
+    LazyLock::new(|| PLACES.config.as_deref().map(file::load));
+
+pub(crate) fn places() -> &'static Places {
+    &PLACES
+}
+
+/// The config file's settings, if there is one; panics with the reason if
+/// it is invalid.
+#[track_caller]
+pub(crate) fn file() -> Option<&'static FileConfig> {
+    match &*FILE {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => panic!("{e}"),
+    }
+}
+
 /// Raises any configuration error now, at a place the user will see it.
 #[track_caller]
 pub(crate) fn validate() {
     env::get();
     get();
+    file();
+}
+
+/// Whether the suite gate is on: `configure!`'s word, else the file's.
+pub(crate) fn suite_gate() -> bool {
+    get()
+        .and_then(|d| d.suite_gate)
+        .or(file().and_then(|f| f.suite_gate))
+        .unwrap_or(false)
 }
 
 pub(crate) fn grace(explicit: Option<Duration>) -> Duration {
     explicit
         .or(env::get().grace)
         .or(get().and_then(|d| d.grace))
+        .or(file().and_then(|f| f.grace))
         .unwrap_or(DEFAULT_GRACE)
 }
 
@@ -132,6 +170,7 @@ pub(crate) fn mode() -> Mode {
     env::get()
         .mode
         .or(get().and_then(|d| d.mode))
+        .or(file().and_then(|f| f.mode))
         .unwrap_or(Mode::Fail)
 }
 
@@ -139,14 +178,21 @@ pub(crate) fn backtraces() -> Backtraces {
     chosen_backtraces().unwrap_or(Backtraces::Full)
 }
 
-/// The backtrace setting, if the environment or `configure!` chose one.
+/// The backtrace setting, if the environment, `configure!` or the config
+/// file chose one.
 pub(crate) fn chosen_backtraces() -> Option<Backtraces> {
-    env::get().backtraces.or(get().and_then(|d| d.backtraces))
+    env::get()
+        .backtraces
+        .or(get().and_then(|d| d.backtraces))
+        .or(file().and_then(|f| f.backtraces))
 }
 
-/// `configure!`'s ignore rules, which apply to every check and the gate.
-pub(crate) fn ignores() -> &'static [Ignore] {
-    get().map_or(&[], |d| &d.ignore)
+/// `configure!`'s and the config file's ignore rules, which apply to every
+/// check and the gate.
+pub(crate) fn ignores<'a>() -> impl Iterator<Item = &'a Ignore> {
+    let configured: &'a [Ignore] = get().map_or(&[], |d| &d.ignore);
+    let filed: &'a [Ignore] = file().map_or(&[], |f| &f.ignore);
+    configured.iter().chain(filed)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! | variable | values | default |
 //! |---|---|---|
-//! | `TASKLEAK` | `fail`, `warn`, `off` | `fail` |
+//! | `TASKLEAK` | `fail`, `warn`, `off`, `record` (write the baseline) | `fail` |
 //! | `TASKLEAK_GRACE` | a duration: `250ms`, `2s` | 500 ms |
 //! | `TASKLEAK_BACKTRACE` | `full` (or `1`), `short` (or `0`), `off` | `full` |
 //!
@@ -41,6 +41,8 @@ pub(crate) struct Env {
     pub(crate) mode: Option<Mode>,
     pub(crate) grace: Option<Duration>,
     pub(crate) backtraces: Option<Backtraces>,
+    /// `TASKLEAK=record`: write the run's leaks to the baseline.
+    pub(crate) record: bool,
 }
 
 static ENV: LazyLock<Result<Env, String>> =
@@ -58,9 +60,13 @@ pub(crate) fn get() -> &'static Env {
 impl Env {
     pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Env, String> {
         let non_empty = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        let record = non_empty("TASKLEAK").is_some_and(|v| v.trim() == "record");
         let mode = match non_empty("TASKLEAK") {
             None => None,
-            Some(v) => Some(parse_mode(&v).map_err(|e| format!("TASKLEAK={v:?} {e}"))?),
+            Some(_) if record => None,
+            Some(v) => Some(parse_mode(&v).map_err(|_| {
+                format!("TASKLEAK={v:?} is not valid; use one of: fail, warn, off, record")
+            })?),
         };
         let grace = match non_empty("TASKLEAK_GRACE") {
             None => None,
@@ -76,6 +82,7 @@ impl Env {
             mode,
             grace,
             backtraces,
+            record,
         })
     }
 }
@@ -141,8 +148,10 @@ mod tests {
     fn bad_values_name_the_variable_and_the_choices() {
         assert_eq!(
             env(&[("TASKLEAK", "maybe")]).unwrap_err(),
-            "TASKLEAK=\"maybe\" is not valid; use one of: fail, warn, off"
+            "TASKLEAK=\"maybe\" is not valid; use one of: fail, warn, off, record"
         );
+        let rec = env(&[("TASKLEAK", "record")]).unwrap();
+        assert!(rec.record && rec.mode.is_none());
         assert_eq!(
             env(&[("TASKLEAK_BACKTRACE", "long")]).unwrap_err(),
             "TASKLEAK_BACKTRACE=\"long\" is not valid; use one of: full (or 1), short (or 0), off"

@@ -59,6 +59,8 @@ pub(crate) enum Origin {
     Check(&'static Location<'static>),
     /// `taskleak::configure!`, at `file:line`.
     Configure(&'static str),
+    /// The config file, at `path:line`.
+    File(&'static str),
 }
 
 impl fmt::Display for Origin {
@@ -66,6 +68,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Check(at) => write!(f, "{at}"),
             Origin::Configure(at) => write!(f, "taskleak::configure! at {at}"),
+            Origin::File(at) => write!(f, "{at}"),
         }
     }
 }
@@ -244,7 +247,7 @@ pub(crate) fn stale(binary_wide: bool) -> Vec<Stale> {
     reg.rules
         .iter()
         .filter(|(_, origin, flags)| {
-            (binary_wide || !matches!(origin, Origin::Configure(_)))
+            (binary_wide || !matches!(origin, Origin::Configure(_) | Origin::File(_)))
                 && !flags.used.load(Relaxed)
                 && !flags.blind.load(Relaxed)
         })

@@ -2,11 +2,13 @@
 //!
 //! A setting given to the check itself (`Options`, `#[leak_check(..)]`)
 //! wins over the environment (`TASKLEAK_*`), which wins over the binary's
-//! `taskleak::configure!`, which wins over the built-in defaults.
+//! `taskleak::configure!`, which wins over `.config/taskleak.toml`, which
+//! wins over the built-in defaults.
 
 pub(crate) mod defaults;
 mod duration;
 pub(crate) mod env;
+pub(crate) mod file;
 pub(crate) mod ignore;
 
 use std::time::Duration;
@@ -183,6 +185,7 @@ impl Options {
     #[track_caller]
     pub fn verify_none(self) -> Guard {
         defaults::validate();
+        crate::suite::checked();
         Guard::open(self)
     }
 

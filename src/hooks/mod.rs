@@ -13,7 +13,7 @@ use tokio::task::Id;
 
 use crate::task::{Activity, Frame, NotDumped};
 
-#[cfg(tokio_unstable)]
+#[cfg(taskleak_hooks)]
 mod activity;
 #[cfg(taskleak_taskdump)] // set by build.rs where tokio can dump tasks
 mod dump;
@@ -23,6 +23,23 @@ mod dump;
 /// the shutdown cancelled all others: this names it.
 pub(crate) type Ends = std::sync::Arc<std::sync::atomic::AtomicU64>;
 
+/// What tells runtimes apart: tokio's runtime id where the build has it
+/// (tokio 1.49, or any tokio with `tokio_unstable`).
+#[cfg(taskleak_runtime_id)]
+pub(crate) type RuntimeKey = tokio::runtime::Id;
+/// Older tokio without `tokio_unstable` has no runtime id. The runtimes a
+/// check can see there are the one `#[leak_check]` built and the current
+/// one, which are the same runtime or differ in flavor or worker count.
+#[cfg(not(taskleak_runtime_id))]
+pub(crate) type RuntimeKey = (tokio::runtime::RuntimeFlavor, usize);
+
+pub(crate) fn runtime_key(handle: &Handle) -> RuntimeKey {
+    #[cfg(taskleak_runtime_id)]
+    return handle.id();
+    #[cfg(not(taskleak_runtime_id))]
+    return (handle.runtime_flavor(), handle.metrics().num_workers());
+}
+
 /// Installs the spawn, poll and terminate hooks on `builder`.
 ///
 /// These replace any `on_task_spawn` / `on_task_terminate` /
@@ -30,23 +47,38 @@ pub(crate) type Ends = std::sync::Arc<std::sync::atomic::AtomicU64>;
 /// builder (tokio keeps one of each).
 pub(crate) fn install(builder: &mut Builder) -> Ends {
     let ends = Ends::default();
+    #[cfg(taskleak_old_tokio)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            use std::io::Write as _;
+            // Straight to stderr: libtest drops what a passing test printed.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "taskleak: warning: built with `--cfg tokio_unstable`, but tokio {} has no \
+                 TaskMeta::spawned_at, so checks count live tasks instead of naming each leaked \
+                 task's spawn site. tokio 1.46.1 or newer has it: cargo update -p tokio",
+                env!("TASKLEAK_TOKIO_VERSION")
+            );
+        });
+    }
     // Stable hooks: know the runtime's own threads, which a check of OS
     // threads reports only for the scope the runtime was built in.
     let owner = crate::scope::current();
-    #[cfg(tokio_unstable)]
+    #[cfg(taskleak_hooks)]
     let tag = activity::new_tag();
     builder
         .on_thread_start(move || {
             crate::threads::runtime_thread_started(owner.clone());
-            #[cfg(tokio_unstable)]
+            #[cfg(taskleak_hooks)]
             activity::thread_started(tag);
         })
         .on_thread_stop(|| {
             crate::threads::runtime_thread_stopped();
-            #[cfg(tokio_unstable)]
+            #[cfg(taskleak_hooks)]
             activity::thread_stopped();
         });
-    #[cfg(tokio_unstable)]
+    #[cfg(taskleak_hooks)]
     {
         use crate::registry;
         use tokio::runtime::TaskMeta;
@@ -86,13 +118,13 @@ thread_local! {
 /// runtime was probed before (each is probed once).
 pub(crate) fn first_probe(handle: &Handle) -> Option<bool> {
     use parking_lot::Mutex;
-    static PROBED: Mutex<Vec<tokio::runtime::Id>> = Mutex::new(Vec::new());
+    static PROBED: Mutex<Vec<RuntimeKey>> = Mutex::new(Vec::new());
     {
         let mut probed = PROBED.lock();
-        if probed.contains(&handle.id()) {
+        if probed.contains(&runtime_key(handle)) {
             return None;
         }
-        probed.push(handle.id());
+        probed.push(runtime_key(handle));
     }
     // taskleak's own task: never recorded, so no check (an outer one on
     // this thread included) reports or counts it.
@@ -106,7 +138,7 @@ pub(crate) fn first_probe(handle: &Handle) -> Option<bool> {
 /// Not the queue depth: a multi-thread runtime starts its workers through
 /// the blocking pool, so right after `build()` the queue holds them.
 pub(crate) fn busy_blocking(handle: &Handle) -> Option<usize> {
-    #[cfg(tokio_unstable)]
+    #[cfg(taskleak_hooks)]
     {
         let m = handle.metrics();
         Some(
@@ -114,7 +146,7 @@ pub(crate) fn busy_blocking(handle: &Handle) -> Option<usize> {
                 .saturating_sub(m.num_idle_blocking_threads()),
         )
     }
-    #[cfg(not(tokio_unstable))]
+    #[cfg(not(taskleak_hooks))]
     {
         let _ = handle;
         None
@@ -123,9 +155,9 @@ pub(crate) fn busy_blocking(handle: &Handle) -> Option<usize> {
 
 /// A task's poll activity, when known.
 pub(crate) fn activity(id: Id) -> Option<Activity> {
-    #[cfg(tokio_unstable)]
+    #[cfg(taskleak_hooks)]
     return activity::get(id);
-    #[cfg(not(tokio_unstable))]
+    #[cfg(not(taskleak_hooks))]
     {
         let _ = id;
         None

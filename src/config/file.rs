@@ -1,0 +1,330 @@
+//! The config file, `.config/taskleak.toml`: settings without code, so
+//! they work in crates that `forbid(unsafe_code)` (which `configure!`'s
+//! constructor cannot).
+//!
+//! Found at run time the way cargo-nextest and rustfmt find theirs, from
+//! `CARGO_MANIFEST_DIR` (which `cargo test` and `cargo nextest run` set for
+//! test processes; else the working directory, which both set to the
+//! package): the package's own `.config/taskleak.toml` if it has one, else
+//! the workspace root's. The nearer file is used alone, not merged. The
+//! baseline (`TASKLEAK=record`) lives beside it, in the same `.config/`.
+//!
+//! ```toml
+//! grace = "1s"
+//! ignore = ["hyper_util::client::legacy::pool", "src/telemetry.rs"]
+//! mode = "fail"          # fail, warn, off
+//! backtrace = "full"     # full, short, off
+//! suite_gate = true
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::de::{DeTable, DeValue};
+
+use super::duration;
+use super::env::{self, Backtraces, Mode};
+use super::ignore::{Ignore, Origin};
+
+/// The file's name inside `.config/`.
+pub(crate) const FILE_NAME: &str = "taskleak.toml";
+
+/// The keys the file accepts, for error messages.
+const KEYS: &str = "grace, ignore, mode, backtrace, suite_gate";
+
+/// What the config file set, validated.
+#[derive(Debug, Default)]
+pub(crate) struct FileConfig {
+    pub(crate) grace: Option<Duration>,
+    pub(crate) mode: Option<Mode>,
+    pub(crate) backtraces: Option<Backtraces>,
+    pub(crate) ignore: Vec<Ignore>,
+    pub(crate) suite_gate: Option<bool>,
+}
+
+/// Where taskleak looks for its files in this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Places {
+    /// The config file, if there is one.
+    pub(crate) config: Option<PathBuf>,
+    /// The `.config` directory the config file is in (or would be in: the
+    /// workspace root's), where the baseline goes.
+    pub(crate) dir: PathBuf,
+}
+
+/// Finds the config directory from `CARGO_MANIFEST_DIR`, else the working
+/// directory.
+pub(crate) fn places() -> Places {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    places_from(&start)
+}
+
+/// The package's own `.config/taskleak.toml`, else the workspace root's.
+pub(crate) fn places_from(package: &Path) -> Places {
+    let root = workspace_root(package);
+    for dir in [package, root.as_path()] {
+        let file = dir.join(".config").join(FILE_NAME);
+        if file.is_file() {
+            return Places {
+                config: Some(file),
+                dir: dir.join(".config"),
+            };
+        }
+    }
+    Places {
+        config: None,
+        dir: root.join(".config"),
+    }
+}
+
+/// The nearest directory at or above `package` whose `Cargo.toml` has a
+/// `[workspace]` table (as cargo finds it); `package` itself if none does.
+fn workspace_root(package: &Path) -> PathBuf {
+    for dir in package.ancestors() {
+        let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+            continue;
+        };
+        if DeTable::parse(&text).is_ok_and(|t| t.get_ref().get("workspace").is_some()) {
+            return dir.to_path_buf();
+        }
+    }
+    package.to_path_buf()
+}
+
+/// Reads and checks the file at `path`.
+pub(crate) fn load(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("taskleak: cannot read {}: {e}", path.display()))?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses the file's text; `name` is how errors name the file.
+pub(crate) fn parse(text: &str, name: &str) -> Result<FileConfig, String> {
+    let at = |span: std::ops::Range<usize>| format!("{name}:{}", line_of(text, span.start));
+    let table = DeTable::parse(text).map_err(|e| {
+        let place = e.span().map_or_else(|| name.to_string(), &at);
+        format!("taskleak: {place}: not valid TOML: {}", e.message().trim())
+    })?;
+    let mut config = FileConfig::default();
+    let mut errors = Vec::new();
+    for (key, value) in table.get_ref().iter() {
+        let place = at(key.span());
+        let v = value.get_ref();
+        let result = match &**key.get_ref() {
+            "grace" => string(v, "grace", "a duration such as \"250ms\" or \"2s\"").and_then(|s| {
+                duration::parse(s)
+                    .map(|d| config.grace = Some(d))
+                    .map_err(|e| format!("grace = {e}"))
+            }),
+            "mode" => string(v, "mode", "one of: \"fail\", \"warn\", \"off\"").and_then(|s| {
+                env::parse_mode(s)
+                    .map(|m| config.mode = Some(m))
+                    .map_err(|e| format!("mode = {s:?} {e}"))
+            }),
+            "backtrace" => {
+                string(v, "backtrace", "one of: \"full\", \"short\", \"off\"").and_then(|s| {
+                    env::parse_backtraces(s)
+                        .map(|b| config.backtraces = Some(b))
+                        .map_err(|e| format!("backtrace = {s:?} {e}"))
+                })
+            }
+            "suite_gate" => match v {
+                DeValue::Boolean(b) => {
+                    config.suite_gate = Some(*b);
+                    Ok(())
+                }
+                other => Err(format!(
+                    "suite_gate = {} is not valid; write true or false",
+                    shown(other)
+                )),
+            },
+            "ignore" => ignore(v, &at, &mut config.ignore, &mut errors),
+            other => Err(format!(
+                "unknown key `{other}`; the keys are: {KEYS} (see taskleak's docs/config.md)"
+            )),
+        };
+        if let Err(e) = result {
+            errors.push(format!("{place}: {e}"));
+        }
+    }
+    // In the file's order (the parser keeps keys sorted).
+    errors.sort_by_key(|e| {
+        e.get(name.len() + 1..)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    });
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(format!("taskleak: {}", errors.join("\ntaskleak: ")))
+    }
+}
+
+/// `ignore = ["pattern", ...]`: each bad pattern is an error at its line.
+fn ignore(
+    v: &DeValue<'_>,
+    at: &dyn Fn(std::ops::Range<usize>) -> String,
+    rules: &mut Vec<Ignore>,
+    errors: &mut Vec<String>,
+) -> Result<(), String> {
+    let DeValue::Array(items) = v else {
+        return Err(format!(
+            "ignore = {} is not valid; write a list of patterns: ignore = [\"my_crate::worker\", \"src/pool.rs:88\"]",
+            shown(v)
+        ));
+    };
+    for item in items.iter() {
+        let place = at(item.span());
+        let Some(pattern) = item.get_ref().as_str() else {
+            errors.push(format!(
+                "{place}: ignore: {} is not a pattern; write a string such as \"my_crate::worker\"",
+                shown(item.get_ref())
+            ));
+            continue;
+        };
+        // Where the rule was written, for the stale-rule notice; leaked
+        // once per rule of a file read once per process.
+        let origin = Origin::File(Box::leak(place.clone().into_boxed_str()));
+        match Ignore::parse(pattern, origin) {
+            Ok(rule) => rules.push(rule),
+            Err(e) => errors.push(format!("{place}: ignore: {e}")),
+        }
+    }
+    Ok(())
+}
+
+fn string<'a>(v: &'a DeValue<'_>, key: &str, accepted: &str) -> Result<&'a str, String> {
+    v.as_str()
+        .ok_or_else(|| format!("{key} = {} is not valid; write {accepted}", shown(v)))
+}
+
+/// A value as the user wrote it, roughly, for messages.
+fn shown(v: &DeValue<'_>) -> String {
+    match v {
+        DeValue::String(s) => format!("{s:?}"),
+        DeValue::Integer(i) => i.as_str().to_string(),
+        DeValue::Float(f) => f.as_str().to_string(),
+        DeValue::Boolean(b) => b.to_string(),
+        DeValue::Datetime(d) => d.to_string(),
+        DeValue::Array(_) => "a list".to_string(),
+        DeValue::Table(_) => "a table".to_string(),
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(0, |head| head.bytes().filter(|&b| b == b'\n').count())
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_key() {
+        let c = parse(
+            "grace = \"1.5s\"\nmode = \"warn\"\nbacktrace = \"short\"\nsuite_gate = true\n\
+             ignore = [\"my_crate::pool\", \"src/a.rs:3\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.grace, Some(Duration::from_millis(1500)));
+        assert_eq!(c.mode, Some(Mode::Warn));
+        assert_eq!(c.backtraces, Some(Backtraces::Short));
+        assert_eq!(c.suite_gate, Some(true));
+        assert_eq!(c.ignore.len(), 2);
+        let empty = parse("# nothing\n", "t.toml").unwrap();
+        assert!(empty.grace.is_none() && empty.ignore.is_empty());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_choices() {
+        let e = parse("\n\nmode = \"maybe\"\n", "cfg/taskleak.toml").unwrap_err();
+        assert_eq!(
+            e,
+            "taskleak: cfg/taskleak.toml:3: mode = \"maybe\" is not valid; use one of: fail, warn, off"
+        );
+        let e = parse("grace = 5\n", "f").unwrap_err();
+        assert_eq!(
+            e,
+            "taskleak: f:1: grace = 5 is not valid; write a duration such as \"250ms\" or \"2s\""
+        );
+        let e = parse("grace = \"soon\"\n", "f").unwrap_err();
+        assert!(
+            e.starts_with("taskleak: f:1: grace = \"soon\" is not a duration"),
+            "{e}"
+        );
+        let e = parse("graec = \"1s\"\n", "f").unwrap_err();
+        assert!(
+            e.starts_with("taskleak: f:1: unknown key `graec`; the keys are: grace, ignore"),
+            "{e}"
+        );
+        let e = parse("ignore = [\n  \"ok::path\",\n  \"a.rs:x\",\n]\n", "f").unwrap_err();
+        assert!(
+            e.starts_with("taskleak: f:3: ignore: invalid ignore pattern \"a.rs:x\""),
+            "{e}"
+        );
+        let e = parse("suite_gate = \"yes\"\n", "f").unwrap_err();
+        assert_eq!(
+            e,
+            "taskleak: f:1: suite_gate = \"yes\" is not valid; write true or false"
+        );
+        let e = parse("grace = \n", "f").unwrap_err();
+        assert!(e.starts_with("taskleak: f:1: not valid TOML"), "{e}");
+        // Every error, not only the first, in the file's order.
+        let e = parse(
+            "mode = \"x\"\nbacktrace = \"y\"\nignore = [\"a.rs:x\"]\n",
+            "f",
+        )
+        .unwrap_err();
+        let lines: Vec<&str> = e.lines().map(|l| &l[..14]).collect();
+        assert_eq!(
+            lines,
+            ["taskleak: f:1:", "taskleak: f:2:", "taskleak: f:3:"],
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn finds_the_package_file_then_the_workspace_root() {
+        let tmp = std::env::temp_dir().join(format!("taskleak-places-{}", std::process::id()));
+        let member = tmp.join("crates").join("member");
+        std::fs::create_dir_all(&member).unwrap();
+        std::fs::write(
+            tmp.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"crates/*\"]\n",
+        )
+        .unwrap();
+        std::fs::write(member.join("Cargo.toml"), "[package]\nname = \"member\"\n").unwrap();
+        // No file anywhere: the baseline would go to the root's .config.
+        assert_eq!(
+            places_from(&member),
+            Places {
+                config: None,
+                dir: tmp.join(".config")
+            }
+        );
+        std::fs::create_dir_all(tmp.join(".config")).unwrap();
+        std::fs::write(tmp.join(".config/taskleak.toml"), "").unwrap();
+        assert_eq!(
+            places_from(&member).config,
+            Some(tmp.join(".config/taskleak.toml"))
+        );
+        std::fs::create_dir_all(member.join(".config")).unwrap();
+        std::fs::write(member.join(".config/taskleak.toml"), "").unwrap();
+        assert_eq!(
+            places_from(&member),
+            Places {
+                config: Some(member.join(".config/taskleak.toml")),
+                dir: member.join(".config")
+            }
+        );
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+}

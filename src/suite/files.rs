@@ -1,0 +1,273 @@
+//! Files that several test processes write: a lock, atomic replacement,
+//! and the run-wide summary in `TASKLEAK_REPORT_DIR`.
+//!
+//! The report directory keeps a log, one line per fact a process adds
+//! (`checked`, `leaked`, `known`, `fixed`; tests named `binary test`, as
+//! nextest names them), and after each addition the
+//! summary rendered from the whole log: `taskleak-summary.txt`, `.md` and
+//! `.json`. Under nextest (a process per test) that is how the run's
+//! summary exists at all; the log starts over when `NEXTEST_RUN_ID`
+//! changes. Under `cargo test` it adds up every binary: clear the directory
+//! before a run.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::summary::{Entry, State, Summary};
+
+/// How long a process waits for another's lock before giving up.
+const LOCK_WAIT: Duration = Duration::from_secs(20);
+/// A lock older than this was left by a process that died holding it.
+const STALE_LOCK: Duration = Duration::from_secs(60);
+
+pub(crate) const LOG: &str = "taskleak-summary.log";
+
+/// An exclusive lock on `<path>.lock`, held while alive: a file created
+/// with `create_new`, which is atomic on every platform.
+pub(crate) struct Lock(PathBuf);
+
+impl Lock {
+    pub(crate) fn take(path: &Path) -> std::io::Result<Lock> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        let lock = PathBuf::from(name);
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Ok(_) => return Ok(Lock(lock)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = std::fs::metadata(&lock)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > STALE_LOCK);
+                    if stale {
+                        let _ = std::fs::remove_file(&lock);
+                        continue;
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(std::io::Error::other(format!(
+                            "{} is held by another process; delete it if none is running",
+                            lock.display()
+                        )));
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Replaces `path` with `bytes` at once: readers see the old or the new
+/// file, never half of one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// This test binary's name, without cargo's hash suffix.
+pub(crate) fn binary_name() -> String {
+    let exe = std::env::current_exe().ok();
+    let stem = exe
+        .as_deref()
+        .and_then(Path::file_stem)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "test binary".into());
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            name.to_owned()
+        }
+        _ => stem,
+    }
+}
+
+/// Adds this process's facts to the report directory's log and renders
+/// the run's summary from it.
+pub(crate) fn add_to_report_dir(
+    dir: &Path,
+    checked: &BTreeSet<String>,
+    entries: &[Entry],
+    baseline: &Path,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let log = dir.join(LOG);
+    let _lock = Lock::take(&log)?;
+    let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_default();
+    let old = std::fs::read_to_string(&log).unwrap_or_default();
+    let same_run = old.lines().next() == Some(&format!("run\t{run}"));
+    let mut text = if same_run {
+        old
+    } else {
+        format!("run\t{run}\n")
+    };
+    let binary = clean(&binary_name());
+    for test in checked {
+        let _ = writeln!(text, "checked\t{binary}\t{}", clean(test));
+    }
+    // Tests by binary and name, as nextest shows them: test names repeat
+    // across binaries.
+    for e in entries {
+        let _ = writeln!(
+            text,
+            "{}\t{binary} {}\t{}",
+            e.state.word(),
+            clean(&e.test),
+            clean(&e.site)
+        );
+    }
+    write_atomic(&log, text.as_bytes())?;
+
+    let summary = from_log(&text, baseline.to_path_buf());
+    write_atomic(&dir.join("taskleak-summary.txt"), summary.text().as_bytes())?;
+    write_atomic(
+        &dir.join("taskleak-summary.md"),
+        summary.markdown("this run").as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("taskleak-summary.json"),
+        json(&summary).as_bytes(),
+    )
+}
+
+/// The summary of every process's lines in the log.
+pub(crate) fn from_log(text: &str, baseline: PathBuf) -> Summary {
+    let mut checked: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let mut entries = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.split('\t');
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some("checked"), Some(binary), Some(test)) => {
+                checked.insert((binary, test));
+            }
+            (Some(word), Some(test), Some(site)) => {
+                if let Some(state) = State::from_word(word) {
+                    entries.push(Entry::new(state, test, site));
+                }
+            }
+            _ => {}
+        }
+    }
+    Summary::new(checked.len(), entries, baseline)
+}
+
+/// The log is tab-separated, one fact a line.
+fn clean(s: &str) -> String {
+    s.replace(['\t', '\n', '\r'], " ")
+}
+
+/// The summary as JSON (schema `taskleak-summary/1`).
+fn json(s: &Summary) -> String {
+    let mut o = String::from("{\"schema\":\"taskleak-summary/1\"");
+    let _ = write!(o, ",\"checked_tests\":{}", s.checked());
+    for (state, key) in [(State::Leaked, "leaked"), (State::Known, "known")] {
+        let _ = write!(o, ",\"{key}\":[");
+        for (i, g) in s.groups(state).iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            let tests: Vec<String> = g.tests.iter().map(|t| json_string(t)).collect();
+            let _ = write!(
+                o,
+                "{{\"site\":{},\"tests\":[{}]}}",
+                json_string(g.site),
+                tests.join(",")
+            );
+        }
+        o.push(']');
+    }
+    o.push_str(",\"fixed\":[");
+    let fixed: Vec<String> = s
+        .entries()
+        .filter(|e| e.state == State::Fixed)
+        .map(|e| {
+            format!(
+                "{{\"test\":{},\"site\":{}}}",
+                json_string(&e.test),
+                json_string(&e.site)
+            )
+        })
+        .collect();
+    o.push_str(&fixed.join(","));
+    o.push_str("]}\n");
+    o
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A TOML basic string.
+pub(crate) fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_adds_up_processes() {
+        let log = "run\t\nchecked\tb\tt1\nchecked\tb\tt2\nleaked\tt1\tsrc/a.rs:1\n\
+                   checked\tb\tt3\nleaked\tt3\tsrc/a.rs:1\nknown\tt2\tsrc/k.rs:2\nfixed\tt2\tsrc/f.rs:3\n";
+        let s = from_log(log, PathBuf::from("bl.toml"));
+        assert_eq!(s.checked(), 3);
+        let groups = s.groups(State::Leaked);
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].tests, ["t1", "t3"]);
+        let j = json(&s);
+        assert!(
+            j.contains("\"leaked\":[{\"site\":\"src/a.rs:1\",\"tests\":[\"t1\",\"t3\"]}]"),
+            "{j}"
+        );
+        assert!(
+            j.contains("\"fixed\":[{\"test\":\"t2\",\"site\":\"src/f.rs:3\"}]"),
+            "{j}"
+        );
+    }
+
+    #[test]
+    fn binary_name_drops_the_hash() {
+        // This unit-test binary is `taskleak-<16 hex>`.
+        assert_eq!(binary_name(), "taskleak");
+    }
+}

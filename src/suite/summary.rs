@@ -1,0 +1,353 @@
+//! The suite summary: a binary's (or a whole run's) leaks grouped by spawn
+//! site, most tests first, so that one helper behind 200 failures reads as
+//! one line to fix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// Test names listed per site before "… and N more".
+const NAMES_SHOWN: usize = 6;
+
+/// What happened to one (test, spawn site) pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum State {
+    /// It leaked and the check failed (or warned).
+    Leaked,
+    /// It leaked and the baseline lists it: the check passed.
+    Known,
+    /// The baseline lists it, the test ran, and it did not leak.
+    Fixed,
+}
+
+impl State {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            State::Leaked => "leaked",
+            State::Known => "known",
+            State::Fixed => "fixed",
+        }
+    }
+
+    pub(crate) fn from_word(w: &str) -> Option<State> {
+        match w {
+            "leaked" => Some(State::Leaked),
+            "known" => Some(State::Known),
+            "fixed" => Some(State::Fixed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Entry {
+    pub(crate) state: State,
+    pub(crate) test: String,
+    pub(crate) site: String,
+}
+
+impl Entry {
+    pub(crate) fn leaked(test: &str, site: &str) -> Entry {
+        Entry::new(State::Leaked, test, site)
+    }
+    pub(crate) fn known(test: &str, site: &str) -> Entry {
+        Entry::new(State::Known, test, site)
+    }
+    pub(crate) fn fixed(test: &str, site: &str) -> Entry {
+        Entry::new(State::Fixed, test, site)
+    }
+    pub(crate) fn new(state: State, test: &str, site: &str) -> Entry {
+        Entry {
+            state,
+            test: test.to_owned(),
+            site: site.to_owned(),
+        }
+    }
+}
+
+/// One spawn site and the tests that leaked from it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Group<'a> {
+    pub(crate) site: &'a str,
+    pub(crate) tests: Vec<&'a str>,
+}
+
+pub(crate) struct Summary {
+    /// Tests that ran under a leak check.
+    checked: usize,
+    entries: Vec<Entry>,
+    baseline: PathBuf,
+}
+
+impl Summary {
+    pub(crate) fn new(checked: usize, mut entries: Vec<Entry>, baseline: PathBuf) -> Summary {
+        entries.sort();
+        entries.dedup();
+        // As the user would type it from where tests run (the package).
+        let baseline = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| baseline.strip_prefix(cwd).ok().map(PathBuf::from))
+            .unwrap_or(baseline);
+        Summary {
+            checked,
+            entries,
+            baseline,
+        }
+    }
+
+    pub(crate) fn checked(&self) -> usize {
+        self.checked
+    }
+
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter()
+    }
+
+    /// Anything to say beyond "all clean"?
+    pub(crate) fn worth_showing(&self) -> bool {
+        !self.entries.is_empty()
+    }
+
+    /// Sites of the entries in `state`, most tests first (then by site).
+    pub(crate) fn groups(&self, state: State) -> Vec<Group<'_>> {
+        let mut by_site: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for e in self.entries.iter().filter(|e| e.state == state) {
+            by_site.entry(&e.site).or_default().insert(&e.test);
+        }
+        let mut groups: Vec<Group<'_>> = by_site
+            .into_iter()
+            .map(|(site, tests)| Group {
+                site,
+                tests: tests.into_iter().collect(),
+            })
+            .collect();
+        groups.sort_by(|a, b| b.tests.len().cmp(&a.tests.len()).then(a.site.cmp(b.site)));
+        groups
+    }
+
+    /// Distinct tests with an entry in `state`.
+    pub(crate) fn tests(&self, state: State) -> usize {
+        let tests: BTreeSet<&str> = self
+            .entries
+            .iter()
+            .filter(|e| e.state == state)
+            .map(|e| e.test.as_str())
+            .collect();
+        tests.len()
+    }
+
+    /// The summary for a terminal, printed after libtest's result.
+    pub(crate) fn text(&self) -> String {
+        let mut o = String::new();
+        let leaked = self.groups(State::Leaked);
+        if leaked.is_empty() {
+            let _ = writeln!(o, "taskleak summary: no leaks beyond the baseline");
+        } else {
+            let _ = writeln!(
+                o,
+                "taskleak summary: {} leaked tasks, from {}{}",
+                plural(self.tests(State::Leaked), "test"),
+                plural(leaked.len(), "spawn site"),
+                if leaked.len() > 1 {
+                    " (most tests first: fixing the first line fixes the most tests)"
+                } else {
+                    ""
+                }
+            );
+        }
+        for g in &leaked {
+            group_line(&mut o, g);
+        }
+        let known = self.groups(State::Known);
+        if !known.is_empty() {
+            let _ = writeln!(
+                o,
+                "  known: {} leaked as the baseline ({}) lists, and passed:",
+                plural(self.tests(State::Known), "test"),
+                self.baseline.display()
+            );
+            for g in &known {
+                group_line(&mut o, g);
+            }
+        }
+        let fixed: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.state == State::Fixed)
+            .collect();
+        if !fixed.is_empty() {
+            let _ = writeln!(
+                o,
+                "  fixed: {} in the baseline no longer leaked; delete {} from {} \
+                 (or re-record with TASKLEAK=record):",
+                plural(fixed.len(), "entry"),
+                if fixed.len() == 1 { "it" } else { "them" },
+                self.baseline.display()
+            );
+            for e in fixed {
+                let _ = writeln!(o, "    {}  {}", e.test, e.site);
+            }
+        }
+        let _ = write!(
+            o,
+            "  {} ran under a leak check; a test not counted here (a plain #[tokio::test], \
+             or a wrapper macro that emits one) is not checked.",
+            plural(self.checked, "test")
+        );
+        o
+    }
+
+    /// The summary as Markdown, for `$GITHUB_STEP_SUMMARY` and the report
+    /// directory.
+    pub(crate) fn markdown(&self, what: &str) -> String {
+        let mut o = String::new();
+        let _ = match self.tests(State::Leaked) {
+            0 => writeln!(o, "### taskleak: no leaks beyond the baseline ({what})\n"),
+            n => writeln!(
+                o,
+                "### taskleak: {} leaked tasks ({what})\n",
+                plural(n, "test")
+            ),
+        };
+        for (state, title) in [
+            (State::Leaked, "failed"),
+            (State::Known, "known (in the baseline, passed)"),
+        ] {
+            let groups = self.groups(state);
+            if groups.is_empty() {
+                continue;
+            }
+            let _ = writeln!(o, "| spawn site | tests {title} | names |");
+            let _ = writeln!(o, "|---|---:|---|");
+            for g in groups {
+                let _ = writeln!(
+                    o,
+                    "| `{}` | {} | {} |",
+                    md(g.site),
+                    g.tests.len(),
+                    names(&g.tests, |t| format!("`{}`", md(t)))
+                );
+            }
+            o.push('\n');
+        }
+        let fixed: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.state == State::Fixed)
+            .collect();
+        if !fixed.is_empty() {
+            let _ = writeln!(
+                o,
+                "Fixed (remove from `{}`): {}\n",
+                self.baseline.display(),
+                fixed
+                    .iter()
+                    .map(|e| format!("`{}` at `{}`", md(&e.test), md(&e.site)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let _ = writeln!(
+            o,
+            "{} ran under a leak check.\n",
+            plural(self.checked, "test")
+        );
+        o
+    }
+}
+
+fn group_line(o: &mut String, g: &Group<'_>) {
+    let _ = writeln!(
+        o,
+        "  {:>9}  {}\n             {}",
+        plural(g.tests.len(), "test"),
+        g.site,
+        names(&g.tests, |t| t.to_string())
+    );
+}
+
+/// Up to `NAMES_SHOWN` names, then how many more.
+fn names(tests: &[&str], show: impl Fn(&str) -> String) -> String {
+    let mut shown: Vec<String> = tests.iter().take(NAMES_SHOWN).map(|t| show(t)).collect();
+    if tests.len() > NAMES_SHOWN {
+        shown.push(format!("… and {} more", tests.len() - NAMES_SHOWN));
+    }
+    shown.join(", ")
+}
+
+/// Escapes what would break a Markdown table cell.
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('`', "'")
+}
+
+pub(crate) fn plural(n: usize, what: &str) -> String {
+    match (n, what.strip_suffix('y')) {
+        (1, _) => format!("1 {what}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {what}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Summary {
+        let mut entries = Vec::new();
+        for i in 0..9 {
+            entries.push(Entry::leaked(&format!("client_{i}"), "tests/support.rs:42"));
+        }
+        entries.push(Entry::leaked("server_a", "src/server.rs:88"));
+        entries.push(Entry::leaked("server_b", "src/server.rs:88"));
+        entries.push(Entry::leaked("client_0", "src/server.rs:88"));
+        entries.push(Entry::leaked("odd", "src/odd.rs:7"));
+        entries.push(Entry::known("old", "src/old.rs:3"));
+        entries.push(Entry::fixed("gone", "src/gone.rs:5"));
+        Summary::new(20, entries, PathBuf::from(".config/taskleak-baseline.toml"))
+    }
+
+    #[test]
+    fn groups_by_site_most_tests_first() {
+        let s = sample();
+        let groups = s.groups(State::Leaked);
+        let shape: Vec<(&str, usize)> = groups.iter().map(|g| (g.site, g.tests.len())).collect();
+        assert_eq!(
+            shape,
+            [
+                ("tests/support.rs:42", 9),
+                ("src/server.rs:88", 3),
+                ("src/odd.rs:7", 1)
+            ]
+        );
+        assert_eq!(s.tests(State::Leaked), 12);
+        assert_eq!(s.tests(State::Known), 1);
+    }
+
+    #[test]
+    fn text_cuts_long_name_lists_and_counts_checked_tests() {
+        let text = sample().text();
+        assert!(
+            text.starts_with("taskleak summary: 12 tests leaked tasks, from 3 spawn sites"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "    9 tests  tests/support.rs:42\n             client_0, client_1, client_2, \
+                 client_3, client_4, client_5, … and 3 more\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  known: 1 test leaked as the baseline"),
+            "{text}"
+        );
+        assert!(text.contains("    gone  src/gone.rs:5\n"), "{text}");
+        assert!(text.contains("20 tests ran under a leak check"), "{text}");
+        let md = sample().markdown("binary `x`");
+        assert!(
+            md.contains("| `tests/support.rs:42` | 9 | `client_0`,"),
+            "{md}"
+        );
+        assert!(md.contains("Fixed (remove from"), "{md}");
+    }
+}

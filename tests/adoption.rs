@@ -1,0 +1,346 @@
+//! Adopting taskleak on a real suite: a crate that forbids unsafe code,
+//! configured by `.config/taskleak.toml`, its suite summary, and the
+//! baseline cycle (record → pass → a new leak fails → a fixed entry is
+//! listed) under `cargo test` and `cargo nextest run`.
+//!
+//! The crate is tests/fixtures/adopter, copied to a temporary directory
+//! (the baseline is written beside its config file) and built by a child
+//! `cargo` with its own target directory. Every child has a time bound, so
+//! a hang fails the test instead of stalling CI.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/adopter");
+const SUITE: &str = include_str!("fixtures/adopter/tests/leaks.rs");
+
+/// The first build compiles tokio and taskleak's dependencies.
+const BUILD_BOUND: Duration = Duration::from_secs(25 * 60);
+const RUN_BOUND: Duration = Duration::from_secs(5 * 60);
+
+/// `tests/leaks.rs:N` of the line of the fixture ending in `// marker`.
+fn site(marker: &str) -> String {
+    let n = SUITE
+        .lines()
+        .position(|l| l.trim_end().ends_with(&format!("// {marker}")))
+        .unwrap_or_else(|| panic!("no `// {marker}` in the fixture"));
+    format!("tests/leaks.rs:{}", n + 1)
+}
+
+/// A fresh copy of the fixture crate in a directory of its own.
+fn copy(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("adopter-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["src", "tests", ".config"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for f in std::fs::read_dir(Path::new(FIXTURE).join(sub)).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), dir.join(sub).join(f.file_name())).unwrap();
+        }
+    }
+    let manifest = std::fs::read_to_string(Path::new(FIXTURE).join("Cargo.toml.in"))
+        .unwrap()
+        .replace("TASKLEAK_PATH", env!("CARGO_MANIFEST_DIR"))
+        .replace("NAME", name);
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    // The versions this repository builds with, not whatever is newest.
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"),
+        dir.join("Cargo.lock"),
+    )
+    .unwrap();
+    dir
+}
+
+/// `cargo <args>` in `dir`, with `env`, as a user would run it: none of
+/// this process's cargo, nextest or taskleak variables.
+fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)], bound: Duration) -> (i32, String) {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(args).current_dir(dir);
+    for (k, _) in std::env::vars() {
+        let keep =
+            k == "CARGO_HOME" || k.starts_with("CARGO_NET") || k.starts_with("CARGO_REGISTR");
+        if (k.starts_with("CARGO") && !keep)
+            || k.starts_with("NEXTEST")
+            || k.starts_with("TASKLEAK")
+            || k.starts_with("GITHUB_")
+            || k.starts_with("RUST_TEST")
+        {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd.env("RUSTFLAGS", "--cfg tokio_unstable")
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/adopter"),
+        )
+        .env("NO_COLOR", "1")
+        .env("CARGO_TERM_COLOR", "never");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run cargo");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + bound;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "`cargo {}` in {} took longer than {bound:?}",
+                args.join(" "),
+                dir.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = format!("{}{}", reader.join().unwrap(), err_reader.join().unwrap());
+    (status.code().unwrap_or(-1), text)
+}
+
+fn cargo_test(dir: &Path, filter: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut args = vec!["test", "--quiet", "--test", "leaks", "--"];
+    args.extend(filter);
+    cargo(dir, &args, env, RUN_BOUND)
+}
+
+fn build(dir: &Path) {
+    let (code, text) = cargo(dir, &["test", "--no-run"], &[], BUILD_BOUND);
+    assert_eq!(code, 0, "the fixture crate does not build:\n{text}");
+}
+
+#[test]
+fn config_file_configures_a_crate_that_forbids_unsafe_code() {
+    let dir = copy("config");
+    build(&dir);
+
+    let (code, text) = cargo_test(&dir, &[], &[]);
+    assert_eq!(code, 101, "{text}");
+    // The file's grace and ignore rule.
+    assert!(
+        text.contains("test `get` leaked 2 tasks (still running 50ms after the test body)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("reports_metrics"),
+        "ignored by the file:\n{text}"
+    );
+    // The summary, after libtest's result: one helper, three tests.
+    let result = text.find("test result: FAILED").expect(&text);
+    let summary = text.find("taskleak summary:").expect(&text);
+    assert!(summary > result, "{text}");
+    let expected = format!(
+        "taskleak summary: 4 tests leaked tasks, from 2 spawn sites (most tests first: \
+         fixing the first line fixes the most tests)\n\
+         \x20   3 tests  {}\n\
+         \x20            delete, get, set\n\
+         \x20    1 test  {}\n\
+         \x20            fixed_later\n\
+         \x20 7 tests ran under a leak check",
+        site("SERVER"),
+        site("FIXED_LATER")
+    );
+    assert!(
+        text[summary..].starts_with(&expected),
+        "{}",
+        &text[summary..]
+    );
+
+    // Under GitHub Actions the summary is also Markdown in the step summary.
+    let step_summary = dir.join("step-summary.md");
+    let (_, text) = cargo_test(
+        &dir,
+        &[],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", step_summary.to_str().unwrap()),
+        ],
+    );
+    let md = std::fs::read_to_string(&step_summary).expect(&text);
+    assert!(
+        md.starts_with("### taskleak: 4 tests leaked tasks (test binary `leaks`)\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "| `{}` | 3 | `delete`, `get`, `set` |\n",
+            site("SERVER")
+        )),
+        "{md}"
+    );
+    assert!(md.contains("7 tests ran under a leak check."), "{md}");
+
+    // TASKLEAK_* wins over the file.
+    let (_, text) = cargo_test(&dir, &["--exact", "get"], &[("TASKLEAK_GRACE", "20ms")]);
+    assert!(
+        text.contains("(still running 20ms after the test body)"),
+        "{text}"
+    );
+
+    // A bad value: the file, the line and the accepted values.
+    std::fs::write(
+        dir.join(".config/taskleak.toml"),
+        "grace = \"50ms\"\nmode = \"loud\"\n",
+    )
+    .unwrap();
+    let (code, text) = cargo_test(&dir, &["--exact", "clean"], &[]);
+    assert_eq!(code, 101, "{text}");
+    let file = dir.join(".config/taskleak.toml");
+    assert!(
+        text.contains(&format!(
+            "taskleak: {}:2: mode = \"loud\" is not valid; use one of: fail, warn, off",
+            file.display()
+        )),
+        "{text}"
+    );
+}
+
+/// The four steps, each checked on the summary that `summary` returns.
+/// `binary` is how the summary names the fixture's binary before a test
+/// name: the run-wide summary of nextest's processes does (`leaks get`).
+fn baseline_cycle(
+    runner: &str,
+    binary: &str,
+    run: impl Fn(&[(&str, &str)]) -> (i32, String),
+    failed: i32,
+) {
+    let server = site("SERVER");
+    let fixed_later = site("FIXED_LATER");
+
+    // 1. Record: everything passes, the leaks go to the baseline.
+    let (code, text) = run(&[("TASKLEAK", "record")]);
+    assert_eq!(code, 0, "{runner}: record\n{text}");
+
+    // 2. The recorded leaks are known: the run passes.
+    let (code, text) = run(&[]);
+    assert_eq!(code, 0, "{runner}: after recording\n{text}");
+    assert!(
+        text.contains("taskleak summary: no leaks beyond the baseline"),
+        "{runner}\n{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  known: 4 tests leaked as the baseline (.config/taskleak-baseline.toml) lists, and passed:\n\
+             \x20   3 tests  {server}\n"
+        )),
+        "{runner}\n{text}"
+    );
+
+    // 3. A leak the baseline does not list fails.
+    let (code, text) = run(&[("ADOPTER_NEW_LEAK", "1")]);
+    assert_eq!(code, failed, "{runner}: new leak\n{text}");
+    assert!(
+        text.contains(&format!(
+            "taskleak summary: 1 test leaked tasks, from 1 spawn site\n\
+             \x20    1 test  {}\n\
+             \x20            {binary}new_leak\n",
+            site("NEW_LEAK")
+        )),
+        "{runner}\n{text}"
+    );
+
+    // 4. A listed leak that is gone is listed as fixed.
+    let (code, text) = run(&[("ADOPTER_FIXED", "1")]);
+    assert_eq!(code, 0, "{runner}: fixed\n{text}");
+    assert!(
+        text.contains(&format!(
+            "  fixed: 1 entry in the baseline no longer leaked; delete it from \
+             .config/taskleak-baseline.toml (or re-record with TASKLEAK=record):\n\
+             \x20   {binary}fixed_later  {fixed_later}\n"
+        )),
+        "{runner}\n{text}"
+    );
+}
+
+fn assert_recorded(dir: &Path) {
+    let baseline = std::fs::read_to_string(dir.join(".config/taskleak-baseline.toml")).unwrap();
+    let server = site("SERVER");
+    assert!(baseline.contains("\n[leaks.leaks]\n"), "{baseline}");
+    for line in [
+        format!("\"delete\" = [\"{server}\"]"),
+        format!("\"fixed_later\" = [\"{}\"]", site("FIXED_LATER")),
+        format!("\"get\" = [\"{server}\"]"),
+        format!("\"set\" = [\"{server}\"]"),
+    ] {
+        assert!(baseline.contains(&line), "{line}\n{baseline}");
+    }
+}
+
+#[test]
+fn baseline_cycle_under_cargo_test() {
+    let dir = copy("cargo-test");
+    build(&dir);
+    let run = |env: &[(&str, &str)]| {
+        let out = cargo_test(&dir, &[], env);
+        if env.contains(&("TASKLEAK", "record")) {
+            assert_recorded(&dir);
+        }
+        out
+    };
+    baseline_cycle("cargo test", "", run, 101);
+
+    // Lines added above the spawn calls move them: the leaks are still the
+    // ones the baseline lists, not new ones and fixed ones.
+    let file = dir.join("tests/leaks.rs");
+    let source = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("// a new first line\n{source}")).unwrap();
+    let (code, text) = cargo_test(&dir, &[], &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("taskleak summary: no leaks beyond the baseline\n  known: 4 tests"),
+        "{text}"
+    );
+    assert!(!text.contains("fixed:"), "{text}");
+}
+
+#[test]
+fn baseline_cycle_under_nextest() {
+    let dir = copy("nextest");
+    let (code, _) = cargo(&dir, &["nextest", "--version"], &[], RUN_BOUND);
+    if code != 0 {
+        eprintln!("cargo-nextest is not installed: skipped (.ci/run installs it)");
+        return;
+    }
+    build(&dir);
+    let reports = dir.join("reports");
+    let reports_env = reports.to_str().unwrap().to_owned();
+    let run = |env: &[(&str, &str)]| {
+        let mut env = env.to_vec();
+        env.push(("TASKLEAK_REPORT_DIR", &reports_env));
+        let (code, text) = cargo(
+            &dir,
+            &["nextest", "run", "--test", "leaks", "--no-fail-fast"],
+            &env,
+            RUN_BOUND,
+        );
+        if env.contains(&("TASKLEAK", "record")) {
+            assert_recorded(&dir);
+            return (code, text);
+        }
+        // A process per test: the run's summary is in the report directory.
+        let summary = std::fs::read_to_string(reports.join("taskleak-summary.txt"))
+            .unwrap_or_else(|e| panic!("no summary ({e}):\n{text}"));
+        (code, format!("{summary}\n--- nextest output:\n{text}"))
+    };
+    baseline_cycle("cargo nextest run", "leaks ", run, 100);
+}
