@@ -110,16 +110,18 @@ fn home(function: &str, file: Option<&Path>) -> Home {
     if path.starts_with(OWN_SOURCES) {
         return Home::Runtime;
     }
+    // The workspace first: a directory of the user's may look like a
+    // package's (`target/tokio-1.46.1/` holding a copy of their crate).
+    if in_workspace(&path) {
+        return Home::Workspace;
+    }
     let in_runtime_package = path.split('/').any(|dir| {
         dir.rsplit_once('-').is_some_and(|(name, version)| {
             RUNTIME_DIRS.contains(&name) && version.starts_with(|c: char| c.is_ascii_digit())
         })
     });
     if in_runtime_package {
-        return Home::Runtime;
-    }
-    if in_workspace(&path) {
-        Home::Workspace
+        Home::Runtime
     } else {
         Home::Dependency
     }
@@ -233,6 +235,12 @@ mod tests {
         assert!(own_test.is_user() && own_test.in_workspace());
         let absolute = ROOT.as_ref().unwrap().join("tests/client.rs");
         assert!(frame("client::t", absolute.to_str()).in_workspace());
+        // A workspace directory named like a package is still the user's.
+        let copy = ROOT
+            .as_ref()
+            .unwrap()
+            .join("target/tokio-1.46.1/tmp/app/src/lib.rs");
+        assert!(frame("app::metrics::start", copy.to_str()).in_workspace());
     }
 
     #[test]
