@@ -193,10 +193,14 @@ fn rules_naming_runtime_code_hide_no_leak() {
         rt.spawn(forever()); // from the test thread
         rt.block_on(async {
             tokio::spawn(forever()); // from block_on
+            let (spawned, done) = tokio::sync::oneshot::channel();
             tokio::spawn(async {
                 tokio::spawn(forever()); // from a task, on a worker
+                let _ = spawned.send(());
                 forever().await
             });
+            // All four exist before the check, however loaded the machine.
+            done.await.unwrap();
         });
         let leaks = guard.check().unwrap_err();
         assert_eq!(leaks.tasks().len(), 4, "{pattern:?} hid a leak: {leaks}");

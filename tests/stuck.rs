@@ -221,16 +221,19 @@ fn shared_ancestors_are_drawn_as_a_tree() {
     let rt = multi_thread();
     let guard = quick().verify_none();
     rt.block_on(async {
+        // Every task exists before the check, however loaded the machine.
+        let (spawned, done) = tokio::sync::oneshot::channel();
         tokio::spawn(async {
             tokio::spawn(forever());
             tokio::spawn(forever());
             tokio::spawn(async {
                 tokio::spawn(forever());
+                let _ = spawned.send(());
                 forever().await
             });
             forever().await
         });
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        done.await.unwrap();
     });
     let leaks = guard.check().unwrap_err();
     let report = leaks.to_string();
