@@ -234,8 +234,9 @@ fn opt_str(s: Option<&str>) -> String {
     s.map_or("null".to_string(), string)
 }
 
-/// A JSON string literal.
-fn string(s: &str) -> String {
+/// A quoted string, valid both as a JSON string and as a TOML basic string
+/// (the baseline): quotes, backslashes and control characters escaped.
+pub(crate) fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -245,7 +246,7 @@ fn string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),

@@ -181,11 +181,15 @@ fn json(s: &Summary) -> String {
             if i > 0 {
                 o.push(',');
             }
-            let tests: Vec<String> = g.tests.iter().map(|t| json_string(t)).collect();
+            let tests: Vec<String> = g
+                .tests
+                .iter()
+                .map(|t| crate::report::ci::string(t))
+                .collect();
             let _ = write!(
                 o,
                 "{{\"site\":{},\"tests\":[{}]}}",
-                json_string(g.site),
+                crate::report::ci::string(g.site),
                 tests.join(",")
             );
         }
@@ -198,8 +202,8 @@ fn json(s: &Summary) -> String {
         .map(|e| {
             format!(
                 "{{\"test\":{},\"site\":{}}}",
-                json_string(&e.test),
-                json_string(&e.site)
+                crate::report::ci::string(&e.test),
+                crate::report::ci::string(&e.site)
             )
         })
         .collect();
@@ -208,38 +212,8 @@ fn json(s: &Summary) -> String {
     o
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A TOML basic string.
-pub(crate) fn toml_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// A TOML basic string (the baseline's), written as JSON's are.
+pub(crate) use crate::report::ci::string as toml_string;
 
 #[cfg(test)]
 mod tests {

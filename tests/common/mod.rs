@@ -37,10 +37,22 @@ pub async fn forever() {
 /// process, with `env` set (and taskleak's variables cleared otherwise).
 /// Returns the output and its stdout + stderr as text.
 pub fn run_fixture(fixture: &str, env: &[(&str, &str)]) -> (std::process::Output, String) {
+    let out = output_within(fixture_command(fixture, env), Duration::from_secs(60));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
+/// This test binary, to run `fixture` alone with `env` set (and
+/// taskleak's variables cleared otherwise): the child is a whole test
+/// binary run, even when nextest runs us.
+fn fixture_command(fixture: &str, env: &[(&str, &str)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
     cmd.args(["--ignored", "--exact", fixture, "--test-threads=1"])
         .env("NO_COLOR", "1");
-    // The child is a whole test binary run, even when nextest runs us.
     for var in [
         "TASKLEAK",
         "TASKLEAK_GRACE",
@@ -54,13 +66,7 @@ pub fn run_fixture(fixture: &str, env: &[(&str, &str)]) -> (std::process::Output
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = output_within(cmd, std::time::Duration::from_secs(60));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
+    cmd
 }
 
 /// Runs `cmd` to its end, or kills it after `bound`: a fixture that hangs
@@ -103,24 +109,8 @@ pub fn run_fixture_within(
     use std::io::Read;
     use std::process::Stdio;
 
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--ignored", "--exact", fixture, "--test-threads=1"])
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in [
-        "TASKLEAK",
-        "TASKLEAK_GRACE",
-        "TASKLEAK_BACKTRACE",
-        "GITHUB_ACTIONS",
-        "TASKLEAK_REPORT_DIR",
-        "NEXTEST_RUN_ID",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let mut cmd = fixture_command(fixture, env);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     // Read both pipes on threads: a child that fills a pipe would block.
     let mut out = child.stdout.take().unwrap();
