@@ -339,6 +339,13 @@ fn conclude(mode: Mode, verdict: Result<(), Leaks>) -> Result<(), Leaks> {
     }
 }
 
+/// How long a check waits for its tasks before it looks up symbols to
+/// see whether the rules in force ignore the ones left (a path rule needs
+/// function names): tasks that end on their own within it, the usual case
+/// in a passing test, cost no debug info (~0.5 s and tens of MB the first
+/// time in a large debug binary). Cached symbols are used at once.
+const SETTLE: Duration = Duration::from_millis(100);
+
 /// How long `check_async` waits for its helper thread beyond the grace
 /// period: enough for dumps ([`crate::hooks`]) and for resolving symbols
 /// the first time in a large debug binary.
@@ -552,20 +559,29 @@ impl Check {
             };
         }
 
+        let filtered = !self.preexisting.is_empty() || self.options.rules().next().is_some();
+        // Before this, rules are judged without looking up symbols (see
+        // `SETTLE`); the wait wakes then to judge them with symbols.
+        let settle = Instant::now().checked_add(self.grace.min(SETTLE));
         let mut alive = self.scope.alive();
         loop {
             if alive == 0 {
                 break;
             }
-            let filtered = !self.preexisting.is_empty() || self.options.rules().next().is_some();
             // All survivors ignored: no need to wait out the grace for them.
-            if filtered && report::leaked_tasks(&self.survivors(), &self.options).is_empty() {
+            let now = Instant::now();
+            let settled = settle.is_none_or(|s| now >= s);
+            if filtered && report::all_ignored(&self.survivors(), &self.options, settled) {
                 break;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(|d| now >= d) {
                 break;
             }
-            alive = self.scope.wait_for_change(alive, deadline);
+            let wake = match (settled, settle) {
+                (false, Some(s)) => Some(deadline.map_or(s, |d| d.min(s))),
+                _ => deadline,
+            };
+            alive = self.scope.wait_for_change(alive, wake);
         }
         if alive > 0 {
             self.wait_for_polls_in_progress();

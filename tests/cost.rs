@@ -1,0 +1,120 @@
+//! What a check costs beyond waiting: a passing check looks up no symbols
+//! (debug info takes ~0.5 s and tens of MB to load the first time in a
+//! large debug binary), even with file and path rules in force.
+//!
+//! Symbol lookups are counted per process, so each fixture runs alone in a
+//! child process (this same test binary) and prints its count.
+
+mod common;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use common::{current_thread, forever, multi_thread, run_fixture};
+
+/// Rules that match nothing these fixtures spawn, of every kind: a path
+/// rule makes spawn hooks capture frames, which a file rule could match
+/// too.
+const RULES: &[&str] = &["cost::nowhere", "src/nowhere.rs", "tests/elsewhere.rs:3"];
+
+fn options() -> taskleak::Options {
+    RULES
+        .iter()
+        .fold(taskleak::Options::new(), |o, r| o.ignore(*r))
+        // Long enough that the tasks below always end within it.
+        .grace(Duration::from_secs(30))
+}
+
+/// Prints the count past libtest's capture, for the parent to read.
+fn say_lookups() {
+    let n = taskleak::__private::symbol_lookups();
+    let _ = writeln!(std::io::stderr(), "symbol lookups: {n}");
+}
+
+fn lookups(text: &str) -> usize {
+    text.lines()
+        .find_map(|l| l.strip_prefix("symbol lookups: "))
+        .unwrap_or_else(|| panic!("no count in:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+mod helper {
+    /// A task that never ends, with this function in its spawn backtrace.
+    #[inline(never)]
+    pub fn spawn_metrics() {
+        drop(tokio::spawn(super::forever()));
+    }
+}
+
+// ---------------------------------------------------------------- fixtures
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_tasks_end_while_the_check_waits() {
+    let rt = multi_thread();
+    // Blocking check: the wait loop runs on this thread.
+    let guard = options().verify_none();
+    rt.spawn(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::spawn(tokio::time::sleep(Duration::from_millis(20)));
+    });
+    guard.check().unwrap();
+    // Async check: the wait loop runs on a helper thread.
+    let rt = current_thread();
+    rt.block_on(async {
+        let guard = options().verify_none();
+        tokio::spawn(tokio::time::sleep(Duration::from_millis(20)));
+        guard.check_async().await.unwrap();
+    });
+    say_lookups();
+}
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_ignored_by_its_spawn_site() {
+    let rt = multi_thread();
+    let site = format!("tests/cost.rs:{}", line!() + 2);
+    let guard = options().ignore(&site).verify_none();
+    rt.spawn(async {
+        tokio::spawn(forever()); // ignored as a descendant of the next line's
+        forever().await
+    });
+    guard.check().unwrap();
+    say_lookups();
+}
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_ignored_by_a_function_path() {
+    let rt = multi_thread();
+    let guard = options().ignore("cost::helper").verify_none();
+    rt.spawn(async { helper::spawn_metrics() });
+    guard.check().unwrap();
+    say_lookups();
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn a_passing_check_with_file_and_path_rules_looks_up_no_symbols() {
+    let (out, text) = run_fixture("fixture_tasks_end_while_the_check_waits", &[]);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(lookups(&text), 0, "{text}");
+}
+
+#[test]
+fn a_task_ignored_by_its_spawn_site_looks_up_no_symbols() {
+    let (out, text) = run_fixture("fixture_ignored_by_its_spawn_site", &[]);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(lookups(&text), 0, "{text}");
+}
+
+#[test]
+fn a_task_ignored_by_a_function_path_is_judged_from_its_frames() {
+    // The counter counts: a path rule needs names, so this one resolves.
+    let (out, text) = run_fixture("fixture_ignored_by_a_function_path", &[]);
+    assert!(out.status.success(), "{text}");
+    assert!(lookups(&text) > 0, "{text}");
+}
