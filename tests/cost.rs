@@ -118,3 +118,33 @@ fn a_task_ignored_by_a_function_path_is_judged_from_its_frames() {
     assert!(out.status.success(), "{text}");
     assert!(lookups(&text) > 0, "{text}");
 }
+
+// ---------------------------------------------------------------- registry
+
+/// Tens of thousands of live tasks (more than any table of slots keyed
+/// by id would hold): every one is reported, and all are forgotten when
+/// they end.
+#[test]
+fn twenty_thousand_live_tasks_are_all_reported_then_forgotten() {
+    const N: usize = 20_000;
+    let rt = multi_thread();
+    let guard = taskleak::Options::new()
+        .grace(Duration::from_millis(50))
+        .verify_none();
+    for _ in 0..N {
+        rt.spawn(forever());
+    }
+    let leaks = guard.check().unwrap_err();
+    assert_eq!(leaks.tasks().len(), N);
+    drop(rt); // ends them all
+
+    let rt = multi_thread();
+    let guard = taskleak::verify_none();
+    rt.block_on(async {
+        let hs: Vec<_> = (0..N).map(|_| tokio::spawn(async {})).collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+    guard.check().unwrap();
+}
