@@ -343,8 +343,13 @@ fn conclude(mode: Mode, verdict: Result<(), Leaks>) -> Result<(), Leaks> {
 /// see whether the rules in force ignore the ones left (a path rule needs
 /// function names): tasks that end on their own within it, the usual case
 /// in a passing test, cost no debug info (~0.5 s and tens of MB the first
-/// time in a large debug binary). Cached symbols are used at once.
+/// time in a large debug binary). Symbols already looked up are used at
+/// once.
 const SETTLE: Duration = Duration::from_millis(100);
+
+/// While symbols are looked up for the rules, how often the wait looks
+/// whether they are in.
+const LOOKUP_POLL: Duration = Duration::from_millis(5);
 
 /// How long `check_async` waits for its helper thread beyond the grace
 /// period: enough for dumps ([`crate::hooks`]) and for resolving symbols
@@ -560,9 +565,11 @@ impl Check {
         }
 
         let filtered = !self.preexisting.is_empty() || self.options.rules().next().is_some();
-        // Before this, rules are judged without looking up symbols (see
-        // `SETTLE`); the wait wakes then to judge them with symbols.
+        // Until then, rules are judged without looking up symbols (see
+        // `SETTLE`); then the lookups start on a thread of their own, and
+        // the wait looks at the cache now and then.
         let settle = Instant::now().checked_add(self.grace.min(SETTLE));
+        let mut looking_up = false;
         let mut alive = self.scope.alive();
         loop {
             if alive == 0 {
@@ -570,16 +577,26 @@ impl Check {
             }
             // All survivors ignored: no need to wait out the grace for them.
             let now = Instant::now();
-            let settled = settle.is_none_or(|s| now >= s);
-            if filtered && report::all_ignored(&self.survivors(), &self.options, settled) {
-                break;
+            if filtered {
+                let survivors = self.survivors();
+                if report::all_ignored(&survivors, &self.options) {
+                    break;
+                }
+                if !looking_up && settle.is_none_or(|s| now >= s) {
+                    looking_up = report::resolve_in_background(&survivors, &self.options);
+                }
             }
             if deadline.is_some_and(|d| now >= d) {
                 break;
             }
-            let wake = match (settled, settle) {
-                (false, Some(s)) => Some(deadline.map_or(s, |d| d.min(s))),
-                _ => deadline,
+            let next_look = match (looking_up, settle) {
+                (true, _) => now.checked_add(LOOKUP_POLL),
+                (false, Some(s)) if filtered && s > now => Some(s),
+                _ => None,
+            };
+            let wake = match (next_look, deadline) {
+                (Some(n), Some(d)) => Some(n.min(d)),
+                (n, d) => n.or(d),
             };
             alive = self.scope.wait_for_change(alive, wake);
         }

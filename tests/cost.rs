@@ -95,6 +95,43 @@ fn fixture_ignored_by_a_function_path() {
     say_lookups();
 }
 
+/// Not a test: prints what the first symbol lookups of this process cost
+/// (wall time of a check that must judge a path rule, and resident
+/// memory), for docs/benchmarks.md. Run by hand:
+/// `cargo test --test cost -- --ignored --exact measure_first_lookup --nocapture`.
+#[test]
+#[ignore = "measurement"]
+fn measure_first_lookup() {
+    fn rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+    let rt = multi_thread();
+    for round in ["first", "second"] {
+        let rss = rss_kib();
+        let start = std::time::Instant::now();
+        let guard = options().ignore("cost::helper").verify_none();
+        rt.block_on(async {
+            tokio::spawn(async { helper::spawn_metrics() })
+                .await
+                .unwrap()
+        });
+        guard.check().unwrap();
+        let _ = writeln!(
+            std::io::stderr(),
+            "{round} check judged by a path rule: {:?}, RSS {} -> {} MiB, {} addresses looked up so far",
+            start.elapsed(),
+            rss / 1024,
+            rss_kib() / 1024,
+            taskleak::__private::symbol_lookups()
+        );
+    }
+}
+
 // ---------------------------------------------------------------- tests
 
 #[test]

@@ -46,10 +46,9 @@ pub(crate) fn resolve_one(ip: usize) -> Arc<[Frame]> {
     frames
 }
 
-/// Are all of `ips` resolved already (so resolving them costs nothing)?
-pub(crate) fn all_cached(ips: &[usize]) -> bool {
-    let known = RESOLVED.lock();
-    ips.iter().all(|ip| known.contains_key(ip))
+/// The frames behind `ip` if it was resolved before (no lookup).
+pub(crate) fn cached(ip: usize) -> Option<Arc<[Frame]>> {
+    RESOLVED.lock().get(&ip).cloned()
 }
 
 /// How many addresses were looked up in debug info in this process.

@@ -442,9 +442,10 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
         .filter_map(|(r, (age, activity))| {
             let all = match by_sites(r, options, show_chain) {
                 BySites::Ignored => return None,
-                BySites::Undecided => match by_frames(r, options) {
+                BySites::Undecided => match by_frames(r, options, true) {
                     ByFrames::Ignored => return None,
                     ByFrames::Reported(all) => Some(all),
+                    ByFrames::Unknown => unreachable!("resolved"),
                 },
                 BySites::Reported => None,
             };
@@ -484,11 +485,11 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
 }
 
 /// Whether the rules in force ignore every one of `records`, decided
-/// without building a report. Symbols are looked up only when `resolve`
-/// (a check that waited a while for its tasks), or when the addresses
-/// needed were resolved before: a test whose tasks end soon never loads
-/// debug info.
-pub(crate) fn all_ignored(records: &[Arc<TaskRecord>], options: &Options, resolve: bool) -> bool {
+/// without building a report and without looking up symbols: from spawn
+/// sites, and from frames resolved before (by [`resolve_in_background`],
+/// or by earlier checks). A test whose tasks end soon never loads debug
+/// info.
+pub(crate) fn all_ignored(records: &[Arc<TaskRecord>], options: &Options) -> bool {
     let show_chain = defaults::backtraces() != Backtraces::Off;
     let mut undecided = Vec::new();
     for r in records {
@@ -500,12 +501,40 @@ pub(crate) fn all_ignored(records: &[Arc<TaskRecord>], options: &Options, resolv
             BySites::Undecided => undecided.push(r),
         }
     }
-    if !resolve && !undecided.iter().all(|r| frames::all_cached(&r.frames)) {
-        return false;
-    }
     undecided
         .iter()
-        .all(|r| matches!(by_frames(r, options), ByFrames::Ignored))
+        .all(|r| matches!(by_frames(r, options, false), ByFrames::Ignored))
+}
+
+/// Looks up, on a thread of its own, the symbols that the rules need to
+/// judge those of `records` their spawn sites do not decide: the check
+/// keeps waiting for its tasks meanwhile (the first lookup in a large
+/// debug binary takes ~0.5 s), and judges them from the cache when it is
+/// done. Only each task's frames up to the first that a rule matches.
+/// Returns false when nothing needs looking up.
+pub(crate) fn resolve_in_background(records: &[Arc<TaskRecord>], options: &Options) -> bool {
+    let show_chain = defaults::backtraces() != Backtraces::Off;
+    let undecided: Vec<Arc<TaskRecord>> = records
+        .iter()
+        .filter(|r| matches!(by_sites(r, options, show_chain), BySites::Undecided))
+        .cloned()
+        .collect();
+    if undecided.is_empty() {
+        return false;
+    }
+    let options = options.clone();
+    let look_up = move || {
+        for r in &undecided {
+            by_frames(r, &options, true);
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("taskleak-symbols".into())
+        .spawn(look_up.clone());
+    if spawned.is_err() {
+        look_up(); // no thread to spare: here, then
+    }
+    true
 }
 
 /// What the cheap part of the rules says about a task: its spawn site and
@@ -548,16 +577,25 @@ enum ByFrames {
     Ignored,
     /// Every frame, resolved: none of the user's matched a rule.
     Reported(Vec<Frame>),
+    /// A frame before any match was not resolved yet (`resolve` false).
+    Unknown,
 }
 
 /// Matches the rules against the user's frames (see [`Frame::is_user`]),
 /// resolving one address at a time and stopping at the first match: never
 /// tokio's, std's, libtest's or taskleak's own frames, so a rule
 /// `"mod.rs"` or `"tokio"` cannot hide every task.
-fn by_frames(record: &TaskRecord, options: &Options) -> ByFrames {
+fn by_frames(record: &TaskRecord, options: &Options, resolve: bool) -> ByFrames {
     let mut all = Vec::new();
     for &ip in record.frames.iter() {
-        let frames = frames::resolve_one(ip);
+        let frames = if resolve {
+            frames::resolve_one(ip)
+        } else {
+            match frames::cached(ip) {
+                Some(frames) => frames,
+                None => return ByFrames::Unknown,
+            }
+        };
         let hit = frames.iter().filter(|f| f.is_user()).any(|f| {
             options.rules().any(|rule| {
                 rule.matches_function(f.function())
