@@ -569,12 +569,15 @@ impl Check {
         // `SETTLE`); then the lookups start on a thread of their own, and
         // the wait looks at the cache now and then.
         let settle = Instant::now().checked_add(self.grace.min(SETTLE));
-        let mut looking_up = false;
+        let mut lookup: Option<Option<std::thread::JoinHandle<()>>> = None;
         let mut alive = self.scope.alive();
         loop {
             if alive == 0 {
                 break;
             }
+            // Read before judging: lookups that ended before are all in.
+            let pending = matches!(&lookup, Some(Some(t)) if !t.is_finished());
+            let mut just_started = false;
             // All survivors ignored: no need to wait out the grace for them.
             let now = Instant::now();
             if filtered {
@@ -582,17 +585,26 @@ impl Check {
                 if report::all_ignored(&survivors, &self.options) {
                     break;
                 }
-                if !looking_up && settle.is_none_or(|s| now >= s) {
-                    looking_up = report::resolve_in_background(&survivors, &self.options);
+                if lookup.is_none() && settle.is_none_or(|s| now >= s) {
+                    let started = report::resolve_in_background(&survivors, &self.options);
+                    if started.is_none() {
+                        // Nothing to look up, or looked up here: judge now.
+                        if report::all_ignored(&survivors, &self.options) {
+                            break;
+                        }
+                    }
+                    just_started = started.is_some();
+                    lookup = Some(started);
                 }
             }
             if deadline.is_some_and(|d| now >= d) {
                 break;
             }
-            let next_look = match (looking_up, settle) {
-                (true, _) => now.checked_add(LOOKUP_POLL),
-                (false, Some(s)) if filtered && s > now => Some(s),
-                _ => None,
+            // Polled until a look that began after the lookups ended.
+            let next_look = if pending || just_started {
+                now.checked_add(LOOKUP_POLL)
+            } else {
+                settle.filter(|&s| filtered && lookup.is_none() && s > now)
             };
             let wake = match (next_look, deadline) {
                 (Some(n), Some(d)) => Some(n.min(d)),

@@ -511,8 +511,12 @@ pub(crate) fn all_ignored(records: &[Arc<TaskRecord>], options: &Options) -> boo
 /// keeps waiting for its tasks meanwhile (the first lookup in a large
 /// debug binary takes ~0.5 s), and judges them from the cache when it is
 /// done. Only each task's frames up to the first that a rule matches.
-/// Returns false when nothing needs looking up.
-pub(crate) fn resolve_in_background(records: &[Arc<TaskRecord>], options: &Options) -> bool {
+/// `None` when nothing needed looking up, or it was looked up here (no
+/// thread to spare).
+pub(crate) fn resolve_in_background(
+    records: &[Arc<TaskRecord>],
+    options: &Options,
+) -> Option<std::thread::JoinHandle<()>> {
     let show_chain = defaults::backtraces() != Backtraces::Off;
     let undecided: Vec<Arc<TaskRecord>> = records
         .iter()
@@ -520,7 +524,7 @@ pub(crate) fn resolve_in_background(records: &[Arc<TaskRecord>], options: &Optio
         .cloned()
         .collect();
     if undecided.is_empty() {
-        return false;
+        return None;
     }
     let options = options.clone();
     let look_up = move || {
@@ -528,13 +532,16 @@ pub(crate) fn resolve_in_background(records: &[Arc<TaskRecord>], options: &Optio
             by_frames(r, &options, true);
         }
     };
-    let spawned = std::thread::Builder::new()
+    match std::thread::Builder::new()
         .name("taskleak-symbols".into())
-        .spawn(look_up.clone());
-    if spawned.is_err() {
-        look_up(); // no thread to spare: here, then
+        .spawn(look_up.clone())
+    {
+        Ok(thread) => Some(thread),
+        Err(_) => {
+            look_up();
+            None
+        }
     }
-    true
 }
 
 /// What the cheap part of the rules says about a task: its spawn site and
