@@ -11,10 +11,11 @@
 //! ```
 //!
 //! For `perf`: `overhead profile-{untracked,empty-hooks,short,full}[-task] [secs]`
+//! or `overhead profile-batch-{untracked,short,full} [secs]`
 //! loops one spawn benchmark, `overhead profile-suite-{untracked,short,full}`
 //! one suite test (run the executable that `cargo bench --no-run` names).
 //!
-//! Sections: `spawn contention check overshoot memory scale suite cargo-suite`
+//! Sections: `spawn contention batch check overshoot memory scale suite cargo-suite`
 //! (`memory` and `scale` share one registry of 10^6 tasks and run together).
 //!
 //! Every ratio comes from one process in which the untracked and tracked
@@ -29,8 +30,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use taskleak::__private::set_capture_frames;
@@ -522,6 +523,113 @@ fn contention_section(cfg: &Cfg, rep: &mut Report) {
     );
 }
 
+/// The pattern of real tests: 500 tasks spawned from the body, then all
+/// awaited (tokio's batch of spawns weighs less per task than one spawn +
+/// await, so the same hook cost shows more).
+fn batch_section(cfg: &Cfg, rep: &mut Report) {
+    const N: usize = 500;
+    eprintln!("[batch] {N} spawned from the body, then awaited, current_thread");
+    let rt_u = current_thread(false);
+    let rt_e = current_thread_empty_hooks();
+    let rt_t = current_thread(true);
+    let reps = if cfg.debug { 1 } else { 8 };
+    let _guard = taskleak::verify_none();
+    let batch = |rt: &Runtime| -> f64 {
+        rt.block_on(async {
+            let t0 = Instant::now();
+            for _ in 0..reps {
+                let hs: Vec<_> = (0..N).map(|_| tokio::spawn(async {})).collect();
+                for h in hs {
+                    h.await.unwrap();
+                }
+            }
+            t0.elapsed().as_nanos() as f64 / (reps * N) as f64
+        })
+    };
+    let modes = [Mode::Untracked, Mode::EmptyHooks, Mode::Short, Mode::Full];
+    let s = interleave(&modes, cfg.budget(10.0), 15, |m| match m {
+        Mode::Untracked => batch(&rt_u),
+        Mode::EmptyHooks => batch(&rt_e),
+        Mode::Short | Mode::Full => batch(&rt_t),
+    });
+    let (u, e, sh, fu) = (median(&s[0]), median(&s[1]), median(&s[2]), median(&s[3]));
+    rep.ratio_row("batch: 500 spawned then awaited, short", u, sh, Some(1.15));
+    rep.ratio_row("batch: 500 spawned then awaited, full", u, fu, Some(2.0));
+    rep.ratio_row(
+        "batch: 500 spawned then awaited, tokio with empty hooks",
+        u,
+        e,
+        None,
+    );
+    rep.note(format!(
+        "batch (current_thread): {} rounds; paired per-round ratios short {:.2}x, full {:.2}x, \
+         empty hooks {:.2}x; p10–p90 of the per-round short ratio {:.2}x–{:.2}x, full {:.2}x–{:.2}x",
+        s[0].len(),
+        paired(&s[2], &s[0]),
+        paired(&s[3], &s[0]),
+        paired(&s[1], &s[0]),
+        ratio_quantile(&s[2], &s[0], 0.1),
+        ratio_quantile(&s[2], &s[0], 0.9),
+        ratio_quantile(&s[3], &s[0], 0.1),
+        ratio_quantile(&s[3], &s[0], 0.9),
+    ));
+
+    eprintln!("[batch] 2 workers, each {N} spawned then awaited");
+    let rt_u = multi_thread(false, 2);
+    let rt_t = multi_thread(true, 2);
+    let two = |rt: &Runtime| -> f64 {
+        rt.block_on(async {
+            let barrier = Arc::new(tokio::sync::Barrier::new(2));
+            let drivers: Vec<_> = (0..2)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        let t0 = Instant::now();
+                        for _ in 0..reps {
+                            let hs: Vec<_> = (0..N).map(|_| tokio::spawn(async {})).collect();
+                            for h in hs {
+                                h.await.unwrap();
+                            }
+                        }
+                        t0.elapsed()
+                    })
+                })
+                .collect();
+            let mut total = Duration::ZERO;
+            for d in drivers {
+                total = total.max(d.await.unwrap());
+            }
+            total.as_nanos() as f64 / (2 * reps * N) as f64
+        })
+    };
+    let modes = [Mode::Untracked, Mode::Short, Mode::Full];
+    let s = interleave(&modes, cfg.budget(10.0), 15, |m| match m {
+        Mode::Untracked => two(&rt_u),
+        _ => two(&rt_t),
+    });
+    let (u, sh, fu) = (median(&s[0]), median(&s[1]), median(&s[2]));
+    rep.ratio_row("batch, 2 workers spawning, short", u, sh, Some(2.0));
+    rep.ratio_row("batch, 2 workers spawning, full", u, fu, Some(2.0));
+    rep.note(format!(
+        "batch (2 workers): {} rounds; paired per-round ratios short {:.2}x, full {:.2}x; \
+         p10–p90 of the per-round short ratio {:.2}x–{:.2}x, full {:.2}x–{:.2}x",
+        s[0].len(),
+        paired(&s[1], &s[0]),
+        paired(&s[2], &s[0]),
+        ratio_quantile(&s[1], &s[0], 0.1),
+        ratio_quantile(&s[1], &s[0], 0.9),
+        ratio_quantile(&s[2], &s[0], 0.1),
+        ratio_quantile(&s[2], &s[0], 0.9),
+    ));
+}
+
+/// A quantile of the per-round ratios tracked/untracked (their spread).
+fn ratio_quantile(t: &[f64], u: &[f64], q: f64) -> f64 {
+    let r: Vec<f64> = t.iter().zip(u).map(|(t, u)| t / u).collect();
+    quantile(&r, q)
+}
+
 /// Keeps `n` never-ending tasks alive on `rt` in a scope of another thread
 /// (whose guard is forgotten; the tasks end when `rt` is dropped).
 fn park_tasks_in_other_scope(rt: &Runtime, n: usize, depth: usize) -> Duration {
@@ -937,6 +1045,38 @@ fn suite_test(tracked: bool, join: bool) {
     }
 }
 
+/// One test whose 50 tasks sleep 2 ms: under `#[leak_check]` with a file
+/// rule and a path rule (the check waits for them), or under
+/// `#[tokio::test]` awaiting them.
+fn rules_test(tracked: bool) {
+    use taskleak::__private::{Flavor, run_async};
+    let sleepers = || -> Vec<tokio::task::JoinHandle<()>> {
+        (0..TASKS)
+            .map(|_| tokio::spawn(tokio::time::sleep(Duration::from_millis(2))))
+            .collect()
+    };
+    if tracked {
+        let mut b = tokio::runtime::Builder::new_current_thread();
+        b.enable_all();
+        let options = taskleak::Options::new()
+            .ignore("overhead::nowhere")
+            .ignore("src/nowhere.rs");
+        run_async(Flavor::CurrentThread, b, options, async move {
+            drop(sleepers());
+        });
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("Failed building the Runtime")
+            .block_on(async move {
+                for h in sleepers() {
+                    h.await.unwrap();
+                }
+            });
+    }
+}
+
 fn suite_section(cfg: &Cfg, rep: &mut Report) {
     let suites = if cfg.quick { 3 } else { 9 };
     for (join, what) in [
@@ -977,6 +1117,49 @@ fn suite_section(cfg: &Cfg, rep: &mut Report) {
             );
         }
     }
+    // A passing test with a file rule and a path rule in force whose
+    // tasks outlive the body by ~2 ms: the check waits and judges the
+    // rules meanwhile, without looking up symbols. #[tokio::test]'s twin
+    // awaits the same tasks.
+    let lookups_before = taskleak::__private::symbol_lookups();
+    for mode in [Mode::Full, Mode::Short] {
+        eprintln!(
+            "[suite] {TESTS} tests with file and path rules, tasks outliving the body, {mode:?}"
+        );
+        mode.enter();
+        let mut tot_u = Vec::new();
+        let mut tot_t = Vec::new();
+        for s in 0..suites {
+            let (mut u, mut t) = (Duration::ZERO, Duration::ZERO);
+            for i in 0..TESTS {
+                let tracked_first = (i + s) % 2 == 0;
+                for k in 0..2 {
+                    let tracked = (k == 0) == tracked_first;
+                    let t0 = Instant::now();
+                    rules_test(tracked);
+                    if tracked {
+                        t += t0.elapsed();
+                    } else {
+                        u += t0.elapsed();
+                    }
+                }
+            }
+            tot_u.push(u.as_nanos() as f64);
+            tot_t.push(t.as_nanos() as f64);
+        }
+        let label = if mode == Mode::Full { "full" } else { "short" };
+        rep.ratio_row(
+            &format!("suite: {TESTS} passing tests with file + path rules, tasks outlive the body 2 ms, {label}"),
+            median(&tot_u),
+            median(&tot_t),
+            Some(1.10),
+        );
+    }
+    rep.note(format!(
+        "suite with rules: symbol lookups during those {} checks: {}",
+        2 * suites * TESTS,
+        taskleak::__private::symbol_lookups() - lookups_before
+    ));
     set_capture_frames(true);
     rep.note(format!(
         "suite: in-process, sequential (one thread): per test, #[tokio::test]'s expansion \
@@ -1001,6 +1184,10 @@ fn cargo_suite_section(cfg: &Cfg, rep: &mut Report) {
         "suite_tracked",
         "--bench",
         "suite_untracked",
+        "--bench",
+        "suite_rules",
+        "--bench",
+        "suite_rules_untracked",
     ]);
     if cfg.debug {
         cmd.args(["--profile", "dev"]);
@@ -1039,21 +1226,12 @@ fn cargo_suite_section(cfg: &Cfg, rep: &mut Report) {
         rep.note("cargo-suite: could not find the suite executables in cargo's output");
         return;
     };
-    let run = |exe: &str, short: bool| -> Option<f64> {
-        let mut c = std::process::Command::new(exe);
-        c.arg("--quiet");
-        if short {
-            c.env("TASKLEAK_BENCH_SHORT", "1");
-        }
-        let t0 = Instant::now();
-        let out = c.output().ok()?;
-        let ns = t0.elapsed().as_nanos() as f64;
-        if !out.status.success() {
-            eprintln!("{}", String::from_utf8_lossy(&out.stdout));
-            return None;
-        }
-        Some(ns)
+    let (Some(rules), Some(rules_untracked)) = (exe("suite_rules"), exe("suite_rules_untracked"))
+    else {
+        rep.note("cargo-suite: could not find the suite executables in cargo's output");
+        return;
     };
+    let run = |exe: &str, short: bool| -> Option<f64> { run_suite(exe, short, None) };
     let reps = if cfg.quick { 5 } else { 15 };
     let mut s: [Vec<f64>; 3] = Default::default();
     for r in 0..reps + 1 {
@@ -1090,6 +1268,93 @@ fn cargo_suite_section(cfg: &Cfg, rep: &mut Report) {
         "cargo-suite: wall time of one whole run of each test binary (libtest, default test threads), \
          {reps} runs each, alternating; the compile is not timed"
     ));
+
+    // Whole binaries with rules in force, then a process per test (what
+    // nextest does), so per-process costs (debug info, if anything loaded
+    // it) show once per test.
+    let pairs: [(&str, &str, &str, Option<&[String]>); 2] = [
+        ("whole binary run", &rules_untracked, &rules, None),
+        (
+            "a process per test (as nextest runs), 40 of the 200 tests",
+            &rules_untracked,
+            &rules,
+            Some(&PER_PROCESS[..]),
+        ),
+    ];
+    for (how, u_exe, t_exe, tests) in pairs {
+        eprintln!("[cargo-suite] passing tests with file + path rules: {how}");
+        let reps = if cfg.quick { 3 } else { 7 };
+        let mut s: [Vec<f64>; 3] = Default::default();
+        for r in 0..reps + 1 {
+            for k in 0..3 {
+                let i = (r + k) % 3;
+                let v = match i {
+                    0 => run_suite(u_exe, false, tests),
+                    1 => run_suite(t_exe, false, tests),
+                    _ => run_suite(t_exe, true, tests),
+                };
+                let Some(v) = v else {
+                    rep.note("cargo-suite: a suite run failed (see stderr)");
+                    return;
+                };
+                if r > 0 {
+                    s[i].push(v);
+                }
+            }
+        }
+        let (u, f, sh) = (median(&s[0]), median(&s[1]), median(&s[2]));
+        rep.ratio_row(
+            &format!("rules suite: 200 passing tests, file + path rules, tasks outlive the body 2 ms; {how}, short"),
+            u,
+            sh,
+            Some(1.10),
+        );
+        rep.ratio_row(
+            &format!("rules suite: 200 passing tests, file + path rules, tasks outlive the body 2 ms; {how}, full"),
+            u,
+            f,
+            Some(1.10),
+        );
+    }
+}
+
+/// The tests run one process each: two of each module's ten.
+static PER_PROCESS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (0..20)
+        .flat_map(|m| [format!("m{m:02}::t0"), format!("m{m:02}::t5")])
+        .collect()
+});
+
+/// Wall time of one run of a suite binary: whole (`tests: None`), or one
+/// process per test named, one after the other (`--exact`, as nextest
+/// runs them).
+fn run_suite(exe: &str, short: bool, tests: Option<&[String]>) -> Option<f64> {
+    let one = |filter: Option<&str>| -> Option<()> {
+        let mut c = std::process::Command::new(exe);
+        c.arg("--quiet");
+        if let Some(f) = filter {
+            c.args(["--exact", f]);
+        }
+        if short {
+            c.env("TASKLEAK_BENCH_SHORT", "1");
+        }
+        let out = c.output().ok()?;
+        if !out.status.success() {
+            eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+            return None;
+        }
+        Some(())
+    };
+    let t0 = Instant::now();
+    match tests {
+        None => one(None)?,
+        Some(tests) => {
+            for t in tests {
+                one(Some(t))?;
+            }
+        }
+    }
+    Some(t0.elapsed().as_nanos() as f64)
 }
 
 // ---------------------------------------------------------------------------
@@ -1108,6 +1373,29 @@ fn profile_loop(what: &str, secs: f64) {
             n += 1;
         }
         eprintln!("{what}: {n} tests, {:.1} µs each", secs * 1e6 / n as f64);
+        return;
+    }
+    if let Some(mode) = what.strip_prefix("profile-batch-") {
+        // The batch section's pattern: 500 spawned, then awaited.
+        let rt = current_thread(mode != "untracked");
+        set_capture_frames(mode == "full");
+        let _guard = taskleak::verify_none();
+        let end = Instant::now() + Duration::from_secs_f64(secs);
+        let ops = rt.block_on(async move {
+            let mut ops = 0u64;
+            while Instant::now() < end {
+                let hs: Vec<_> = (0..500).map(|_| tokio::spawn(async {})).collect();
+                for h in hs {
+                    h.await.unwrap();
+                }
+                ops += 500;
+            }
+            ops
+        });
+        eprintln!(
+            "{what}: {ops} tasks, {:.1} ns each",
+            secs * 1e9 / ops as f64
+        );
         return;
     }
     let in_task = what.ends_with("-task");
@@ -1176,6 +1464,9 @@ fn main() {
     }
     if want("contention") {
         contention_section(&cfg, &mut rep);
+    }
+    if want("batch") {
+        batch_section(&cfg, &mut rep);
     }
     if want("check") {
         check_section(&cfg, &mut rep);

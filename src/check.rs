@@ -344,6 +344,18 @@ fn conclude(mode: Mode, verdict: Result<(), Leaks>) -> Result<(), Leaks> {
     }
 }
 
+/// How long a check waits for its tasks before it looks up symbols to
+/// see whether the rules in force ignore the ones left (a path rule needs
+/// function names): tasks that end on their own within it, the usual case
+/// in a passing test, cost no debug info (~0.5 s and tens of MB the first
+/// time in a large debug binary). Symbols already looked up are used at
+/// once.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// While symbols are looked up for the rules, how often the wait looks
+/// whether they are in.
+const LOOKUP_POLL: Duration = Duration::from_millis(5);
+
 /// How long `check_async` waits for its helper thread beyond the grace
 /// period: enough for dumps ([`crate::hooks`]) and for resolving symbols
 /// the first time in a large debug binary.
@@ -557,20 +569,53 @@ impl Check {
             };
         }
 
+        let filtered = !self.preexisting.is_empty() || self.options.rules().next().is_some();
+        // Until then, rules are judged without looking up symbols (see
+        // `SETTLE`); then the lookups start on a thread of their own, and
+        // the wait looks at the cache now and then.
+        let settle = Instant::now().checked_add(self.grace.min(SETTLE));
+        let mut lookup: Option<Option<std::thread::JoinHandle<()>>> = None;
         let mut alive = self.scope.alive();
         loop {
             if alive == 0 {
                 break;
             }
-            let filtered = !self.preexisting.is_empty() || self.options.rules().next().is_some();
+            // Read before judging: lookups that ended before are all in.
+            let pending = matches!(&lookup, Some(Some(t)) if !t.is_finished());
+            let mut just_started = false;
             // All survivors ignored: no need to wait out the grace for them.
-            if filtered && report::leaked_tasks(&self.survivors(), &self.options).is_empty() {
+            let now = Instant::now();
+            if filtered {
+                let survivors = self.survivors();
+                if report::all_ignored(&survivors, &self.options) {
+                    break;
+                }
+                if lookup.is_none() && settle.is_none_or(|s| now >= s) {
+                    let started = report::resolve_in_background(&survivors, &self.options);
+                    if started.is_none() {
+                        // Nothing to look up, or looked up here: judge now.
+                        if report::all_ignored(&survivors, &self.options) {
+                            break;
+                        }
+                    }
+                    just_started = started.is_some();
+                    lookup = Some(started);
+                }
+            }
+            if deadline.is_some_and(|d| now >= d) {
                 break;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                break;
-            }
-            alive = self.scope.wait_for_change(alive, deadline);
+            // Polled until a look that began after the lookups ended.
+            let next_look = if pending || just_started {
+                now.checked_add(LOOKUP_POLL)
+            } else {
+                settle.filter(|&s| filtered && lookup.is_none() && s > now)
+            };
+            let wake = match (next_look, deadline) {
+                (Some(n), Some(d)) => Some(n.min(d)),
+                (n, d) => n.or(d),
+            };
+            alive = self.scope.wait_for_change(alive, wake);
         }
         if alive > 0 {
             self.wait_for_polls_in_progress();

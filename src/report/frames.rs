@@ -1,6 +1,7 @@
 //! Turning captured return addresses into the frames a user wants to read.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::Mutex;
@@ -10,28 +11,49 @@ pub(crate) use crate::task::frame::{in_workspace, is_user_function};
 
 static RESOLVED: LazyLock<Mutex<HashMap<usize, Arc<[Frame]>>>> = LazyLock::new(Default::default);
 
+/// Addresses looked up in debug info so far (cache misses), for the test
+/// that proves a passing check loads no symbols.
+static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+
 /// Every frame behind `ips` (an address with inlined calls gives several),
 /// innermost first. Addresses resolve once per process.
 pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
     let mut out = Vec::with_capacity(ips.len());
     for &ip in ips {
-        let known = RESOLVED.lock().get(&ip).cloned();
-        let frames = known.unwrap_or_else(|| {
-            let mut frames = Vec::new();
-            backtrace::resolve(ip as *mut std::ffi::c_void, |sym| {
-                let function = sym
-                    .name()
-                    .map(|n| format!("{n:#}"))
-                    .unwrap_or_else(|| format!("{ip:#x}"));
-                frames.push(Frame::new(function, sym.filename(), sym.lineno()));
-            });
-            let frames: Arc<[Frame]> = frames.into();
-            RESOLVED.lock().insert(ip, frames.clone());
-            frames
-        });
-        out.extend(frames.iter().cloned());
+        out.extend(resolve_one(ip).iter().cloned());
     }
     out
+}
+
+/// The frames behind one address, from the process-wide cache or else
+/// from debug info (the first lookup in a process loads it: ~0.5 s in a
+/// large debug binary).
+pub(crate) fn resolve_one(ip: usize) -> Arc<[Frame]> {
+    if let Some(known) = RESOLVED.lock().get(&ip) {
+        return known.clone();
+    }
+    LOOKUPS.fetch_add(1, Relaxed);
+    let mut frames = Vec::new();
+    backtrace::resolve(ip as *mut std::ffi::c_void, |sym| {
+        let function = sym
+            .name()
+            .map(|n| format!("{n:#}"))
+            .unwrap_or_else(|| format!("{ip:#x}"));
+        frames.push(Frame::new(function, sym.filename(), sym.lineno()));
+    });
+    let frames: Arc<[Frame]> = frames.into();
+    RESOLVED.lock().insert(ip, frames.clone());
+    frames
+}
+
+/// The frames behind `ip` if it was resolved before (no lookup).
+pub(crate) fn cached(ip: usize) -> Option<Arc<[Frame]>> {
+    RESOLVED.lock().get(&ip).cloned()
+}
+
+/// How many addresses were looked up in debug info in this process.
+pub(crate) fn lookups() -> usize {
+    LOOKUPS.load(Relaxed)
 }
 
 /// The user's frames of a resolved backtrace, innermost (the spawn call)

@@ -418,7 +418,8 @@ impl SpawnSite {
     }
 }
 
-/// Resolves the survivors' backtraces and drops the ignored ones.
+/// Drops the ignored survivors and builds the report of the others,
+/// resolving symbols only where a rule or the report needs them.
 pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Vec<LeakedTask> {
     // Ages and activity first, at one instant: resolving symbols can take
     // longer than the grace period the first time.
@@ -439,10 +440,26 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
         .iter()
         .zip(snapshot)
         .filter_map(|(r, (age, activity))| {
-            let all = frames::resolve(&r.frames);
+            let all = match by_sites(r, options, show_chain) {
+                BySites::Ignored => return None,
+                BySites::Undecided => match by_frames(r, options, true) {
+                    ByFrames::Ignored => return None,
+                    ByFrames::Reported(all) => Some(all),
+                    ByFrames::Unknown => None, // not when resolving
+                },
+                BySites::Reported => None,
+            };
+            // A report resolves frames only to show them, or to point from
+            // a dependency's spawn site back into the workspace.
+            let needed = show_frames || !frames::in_workspace(r.location.file());
+            let all = match all {
+                Some(all) => all,
+                None if needed => frames::resolve(&r.frames),
+                None => Vec::new(),
+            };
             let yours = frames::user_frames(&all);
             let reached_from = reached_from(r.location.file(), &yours);
-            let task = LeakedTask {
+            Some(LeakedTask {
                 id: r.id,
                 kind: r.kind,
                 spawned_at: r.location,
@@ -462,13 +479,150 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
                 stuck_paths: None,
                 not_dumped: None,
                 activity_lost: activity.is_none() && r.kind == Kind::Task && crate::TRACKING,
-            };
-            let ignored = options
-                .rules()
-                .any(|rule| ignores(rule, &task, &all, r.frames.is_empty()));
-            (!ignored).then_some(task)
+            })
         })
         .collect()
+}
+
+/// Whether the rules in force ignore every one of `records`, decided
+/// without building a report and without looking up symbols: from spawn
+/// sites, and from frames resolved before (by [`resolve_in_background`],
+/// or by earlier checks). A test whose tasks end soon never loads debug
+/// info.
+pub(crate) fn all_ignored(records: &[Arc<TaskRecord>], options: &Options) -> bool {
+    let show_chain = defaults::backtraces() != Backtraces::Off;
+    let mut undecided = Vec::new();
+    for r in records {
+        match by_sites(r, options, show_chain) {
+            BySites::Ignored => {}
+            // One survivor the rules cannot hide: no early end, and
+            // nothing to resolve for the others.
+            BySites::Reported => return false,
+            BySites::Undecided => undecided.push(r),
+        }
+    }
+    undecided
+        .iter()
+        .all(|r| matches!(by_frames(r, options, false), ByFrames::Ignored))
+}
+
+/// Looks up, on a thread of its own, the symbols that the rules need to
+/// judge those of `records` their spawn sites do not decide: the check
+/// keeps waiting for its tasks meanwhile (the first lookup in a large
+/// debug binary takes ~0.5 s), and judges them from the cache when it is
+/// done. Only each task's frames up to the first that a rule matches.
+/// `None` when nothing needed looking up, or it was looked up here (no
+/// thread to spare).
+pub(crate) fn resolve_in_background(
+    records: &[Arc<TaskRecord>],
+    options: &Options,
+) -> Option<std::thread::JoinHandle<()>> {
+    let show_chain = defaults::backtraces() != Backtraces::Off;
+    let undecided: Vec<Arc<TaskRecord>> = records
+        .iter()
+        .filter(|r| matches!(by_sites(r, options, show_chain), BySites::Undecided))
+        .cloned()
+        .collect();
+    if undecided.is_empty() {
+        return None;
+    }
+    let options = options.clone();
+    let look_up = move || {
+        for r in &undecided {
+            by_frames(r, &options, true);
+        }
+    };
+    match std::thread::Builder::new()
+        .name("taskleak-symbols".into())
+        .spawn(look_up.clone())
+    {
+        Ok(thread) => Some(thread),
+        Err(_) => {
+            look_up();
+            None
+        }
+    }
+}
+
+/// What the cheap part of the rules says about a task: its spawn site and
+/// its ancestors' (each a `&'static Location`, no symbols needed).
+enum BySites {
+    Ignored,
+    /// No rule can hide it: none matched a site, and it has no frames.
+    Reported,
+    /// Only its frames can tell.
+    Undecided,
+}
+
+fn by_sites(record: &TaskRecord, options: &Options, with_ancestors: bool) -> BySites {
+    if options.rules().next().is_none() {
+        return BySites::Reported;
+    }
+    let ancestors = std::iter::successors(record.parent.as_deref(), |p| p.parent.as_deref())
+        .filter(|_| with_ancestors);
+    let mut sites = std::iter::once(record.location).chain(ancestors.map(|p| p.location));
+    if record.frames.is_empty() {
+        // A path rule that met a task without frames could not judge it:
+        // never stale for that.
+        options.rules().for_each(Ignore::met_without_frames);
+    }
+    let hit = sites.any(|l| {
+        options
+            .rules()
+            .any(|rule| rule.matches_location(l.file(), l.line()))
+    });
+    if hit {
+        BySites::Ignored
+    } else if record.frames.is_empty() {
+        BySites::Reported
+    } else {
+        BySites::Undecided
+    }
+}
+
+enum ByFrames {
+    Ignored,
+    /// Every frame, resolved: none of the user's matched a rule.
+    Reported(Vec<Frame>),
+    /// A frame before any match was not resolved yet (`resolve` false).
+    Unknown,
+}
+
+/// Matches the rules against the user's frames (see [`Frame::is_user`]),
+/// resolving one address at a time and stopping at the first match: never
+/// tokio's, std's, libtest's or taskleak's own frames, so a rule
+/// `"mod.rs"` or `"tokio"` cannot hide every task.
+fn by_frames(record: &TaskRecord, options: &Options, resolve: bool) -> ByFrames {
+    let mut all = Vec::new();
+    for &ip in record.frames.iter() {
+        let frames = if resolve {
+            frames::resolve_one(ip)
+        } else {
+            match frames::cached(ip) {
+                Some(frames) => frames,
+                None => return ByFrames::Unknown,
+            }
+        };
+        let hit = frames.iter().filter(|f| f.is_user()).any(|f| {
+            options.rules().any(|rule| {
+                rule.matches_function(f.function())
+                    || f.file()
+                        .zip(f.line())
+                        .is_some_and(|(file, line)| rule.matches_location(file, line))
+            })
+        });
+        if hit {
+            return ByFrames::Ignored;
+        }
+        all.extend(frames.iter().cloned());
+    }
+    ByFrames::Reported(all)
+}
+
+/// How many addresses this process looked up in debug info (the tests
+/// count them: a passing check looks up none).
+pub(crate) fn symbol_lookups() -> usize {
+    frames::lookups()
 }
 
 /// For a spawn site in a dependency (a library spawning for the user):
@@ -491,26 +645,6 @@ fn chain(record: &TaskRecord) -> Vec<SpawnSite> {
         next = p.parent.as_deref();
     }
     out
-}
-
-/// A rule ignores a task when it matches what the report shows as the
-/// user's: its spawn site, an ancestor's spawn site (the task belongs to an
-/// ignored subsystem), or one of its frames listed as "your frames" (see
-/// [`Frame::is_user`]). Never tokio's, std's, libtest's or taskleak's own
-/// frames: a rule `"mod.rs"` or `"tokio"` must not hide every task.
-fn ignores(rule: &Ignore, task: &LeakedTask, all: &[Frame], no_frames: bool) -> bool {
-    if no_frames {
-        rule.met_without_frames();
-    }
-    task.chain_key()
-        .iter()
-        .any(|l| rule.matches_location(l.file(), l.line()))
-        || all.iter().filter(|f| f.is_user()).any(|f| {
-            rule.matches_function(f.function())
-                || f.file()
-                    .zip(f.line())
-                    .is_some_and(|(file, line)| rule.matches_location(file, line))
-        })
 }
 
 #[cfg(test)]
