@@ -648,11 +648,12 @@ fn chain(record: &TaskRecord) -> Vec<SpawnSite> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::path::Path;
 
-    fn one_leak() -> Leaks {
+    /// A report of one leaked task, as a failed check returns it.
+    pub(crate) fn one_leak() -> Leaks {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

@@ -48,7 +48,9 @@ static BASELINE: LazyLock<Result<Baseline, String>> =
 
 /// A test opened a leak check (counted in the summary).
 pub(crate) fn checked() {
-    if let Some(name) = std::thread::current().name() {
+    // Only tests: libtest names each test's thread after it. A check on
+    // `main` (an example, a `harness = false` binary) has no test to list.
+    if let Some(name) = std::thread::current().name().filter(|n| *n != "main") {
         let mut seen = SEEN.lock();
         if !seen.checked.contains(name) {
             seen.checked.insert(name.to_owned());
@@ -90,16 +92,17 @@ pub(crate) fn site(task: &LeakedTask) -> String {
 
 /// A check's verdict in the light of the baseline: leaks it lists for this
 /// test pass (and count as known); under `TASKLEAK=record` every leak is
-/// recorded and passes. Notes every leak for the summary.
+/// recorded and passes. Notes every leak of a test for the summary.
 #[track_caller]
 pub(crate) fn judge(verdict: Result<(), Leaks>) -> Result<(), Leaks> {
     let Err(mut leaks) = verdict else {
         return Ok(());
     };
-    if leaks.suite_end {
+    // The suite gate's, and a check outside any test (no test name: an
+    // example's `main`): the summary and the baseline are per test.
+    let Some(test) = leaks.test.clone().filter(|_| !leaks.suite_end) else {
         return Err(leaks);
-    }
-    let test = leaks.test.clone().unwrap_or_else(|| "<unnamed>".into());
+    };
     let sites: Vec<String> = leaks.tasks.iter().map(site).collect();
     if recording() {
         let mut seen = SEEN.lock();
@@ -221,5 +224,31 @@ fn to_step_summary(summary: &Summary) {
         .and_then(|mut f| f.write_all(markdown.as_bytes()));
     if let Err(e) = written {
         eprintln!("taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An example's check (on `main`, no test name) is no test's: it is
+    /// left out of the summary and the baseline, and keeps failing.
+    #[test]
+    fn a_check_outside_any_test_is_not_summarised() {
+        let leaks = crate::report::tests::one_leak();
+        assert!(leaks.test.is_none() && !leaks.tasks.is_empty());
+        let before = SEEN.lock().leaked.len();
+        assert!(judge(Err(leaks)).is_err());
+        assert_eq!(SEEN.lock().leaked.len(), before);
+
+        let mut named = crate::report::tests::one_leak();
+        named.test = Some("suite::tests::named".into());
+        let _ = judge(Err(named));
+        assert!(
+            SEEN.lock()
+                .leaked
+                .iter()
+                .any(|(t, _)| t == "suite::tests::named")
+        );
     }
 }
