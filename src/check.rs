@@ -402,36 +402,27 @@ impl Waiting {
 }
 
 impl Check {
-    /// The runtimes whose tasks a dump can show besides those the survivors
-    /// are found to live on: the one we run in, and the one #[leak_check]
-    /// built.
-    fn runtimes(&self) -> Vec<Handle> {
-        let mut runtimes = self.options.runtimes.clone();
-        runtimes.extend(Handle::try_current().ok());
-        runtimes.dedup_by_key(|h| runtime_key(h));
-        runtimes
-    }
-
     /// The verdict, with where each survivor is stuck, all from this thread.
     fn finish_here(self) -> Result<(), Leaks> {
-        let runtimes = self.runtimes();
-        let mut verdict = self.run_and_dump(&runtimes);
+        let mut verdict = self.run_and_dump();
         if let Err(leaks) = &mut verdict {
             dump_here(leaks);
         }
         verdict
     }
 
-    /// The verdict, with task dumps of the multi-thread runtimes the
-    /// survivors live on (a current-thread runtime is dumped by
-    /// [`dump_here`], inside it).
-    fn run_and_dump(self, runtimes: &[Handle]) -> Result<(), Leaks> {
+    /// The verdict, with task dumps of the multi-thread runtime
+    /// `#[leak_check]` built (a current-thread runtime is dumped by
+    /// [`dump_here`], inside it; see `hooks::stuck_elsewhere` for why no
+    /// other multi-thread runtime is).
+    fn run_and_dump(self) -> Result<(), Leaks> {
+        let owned = self.options.runtimes.clone();
         let mut verdict = self.run();
         if let Err(leaks) = &mut verdict
             && !leaks.tasks.is_empty()
         {
             let ids: Vec<Id> = leaks.tasks.iter().map(|t| t.id()).collect();
-            if let Some(stuck) = crate::hooks::stuck_elsewhere(&ids, runtimes) {
+            if let Some(stuck) = crate::hooks::stuck_elsewhere(&ids, &owned) {
                 leaks.attach_dumps(stuck);
             }
         }
@@ -444,7 +435,6 @@ impl Check {
         self,
         waiting: Option<Arc<Mutex<Option<Waiting>>>>,
     ) -> impl Future<Output = (Result<(), Leaks>, bool)> + Send + 'static {
-        let runtimes = self.runtimes();
         let job = self;
         async move {
             let mode = job.mode;
@@ -467,7 +457,7 @@ impl Check {
             std::thread::Builder::new()
                 .name("taskleak-check".into())
                 .spawn(move || {
-                    let _ = tx.send(job.run_and_dump(&runtimes));
+                    let _ = tx.send(job.run_and_dump());
                 })
                 .expect("taskleak: cannot start the check thread");
             let limit = grace.saturating_add(HELPER_SLACK);

@@ -165,13 +165,20 @@ pub(crate) fn activity(id: Id) -> Option<Activity> {
 }
 
 /// Where each of `tasks` is suspended, from task dumps of the
-/// multi-thread runtimes they live on (found from the tasks themselves) and
-/// of `runtimes`, taken from this thread; or why a task has no dump. `None`
-/// when task dumps are not compiled in (the `taskdump` feature).
+/// multi-thread runtimes they live on, taken from this thread; or why a
+/// task has no dump. `None` when task dumps are not compiled in (the
+/// `taskdump` feature).
+///
+/// Only `owned` runtimes are dumped: those `#[leak_check]` built, which it
+/// shuts down with a bound after a failed check. tokio 1.54's dump barrier
+/// does not undo the arrival of a worker that timed out waiting for the
+/// others (250 ms: a worker descheduled on a loaded machine is enough), so
+/// a later dump can leave a worker waiting forever, and dropping that
+/// runtime never returns. A user's runtime is never put at that risk.
 ///
 /// Current-thread runtimes are left to [`stuck_here`]: tokio dumps one only
 /// from the thread inside its `block_on`.
-pub(crate) fn stuck_elsewhere(tasks: &[Id], runtimes: &[Handle]) -> Option<HashMap<Id, Stuck>> {
+pub(crate) fn stuck_elsewhere(tasks: &[Id], owned: &[Handle]) -> Option<HashMap<Id, Stuck>> {
     #[cfg(taskleak_taskdump)]
     {
         use tokio::runtime::RuntimeFlavor::MultiThread;
@@ -183,11 +190,8 @@ pub(crate) fn stuck_elsewhere(tasks: &[Id], runtimes: &[Handle]) -> Option<HashM
             })
             .collect();
         let mut dumped: Vec<(tokio::runtime::Id, Result<dump::Traces, String>)> = Vec::new();
-        let candidates = home
-            .iter()
-            .filter_map(|(_, _, h)| h.as_ref())
-            .chain(runtimes);
-        for h in candidates {
+        let is_owned = |h: &Handle| owned.iter().any(|o| o.id() == h.id());
+        for h in owned {
             if h.runtime_flavor() == MultiThread && !dumped.iter().any(|(id, _)| *id == h.id()) {
                 dumped.push((h.id(), dump::of_multi_thread(h)));
             }
@@ -200,6 +204,9 @@ pub(crate) fn stuck_elsewhere(tasks: &[Id], runtimes: &[Handle]) -> Option<HashM
                     .find_map(|(_, d)| d.as_ref().ok().and_then(|t| t.get(&id)));
                 let stuck = match (found, tag, handle) {
                     (Some(traces), _, _) => Stuck::At(traces.clone()),
+                    (None, _, Some(h)) if h.runtime_flavor() == MultiThread && !is_owned(&h) => {
+                        Stuck::NotDumped(NotDumped::NotOwned)
+                    }
                     (None, _, Some(h)) if h.runtime_flavor() == MultiThread => {
                         match dumped.iter().find(|(rt, _)| *rt == h.id()) {
                             Some((_, Err(why))) => {
@@ -224,7 +231,7 @@ pub(crate) fn stuck_elsewhere(tasks: &[Id], runtimes: &[Handle]) -> Option<HashM
     }
     #[cfg(not(taskleak_taskdump))]
     {
-        let _ = (tasks, runtimes);
+        let _ = (tasks, owned);
         None
     }
 }

@@ -341,11 +341,13 @@ impl LeakedTask {
 
     /// Where it is suspended, one line per tokio future it waits on, like
     /// `my_app::serve → TcpListener::accept`. `None` without a task dump
-    /// (the `taskdump` feature, on Linux; a current-thread runtime is
-    /// dumped only by a check inside its `block_on`, such as `#[leak_check]`
-    /// or [`Guard::check_async`](crate::Guard::check_async); the report then
-    /// says why); empty when it waits on something tokio cannot trace, such
-    /// as `std::future::pending()` or a non-tokio channel.
+    /// (the `taskdump` feature, on Linux; the runtime `#[leak_check]`
+    /// builds is dumped, and a current-thread runtime by a check inside its
+    /// `block_on` such as [`Guard::check_async`](crate::Guard::check_async);
+    /// a multi-thread runtime of your own is not, since a tokio dump can
+    /// leave it unable to shut down; the report then says why); empty when
+    /// it waits on something tokio cannot trace, such as
+    /// `std::future::pending()` or a non-tokio channel.
     ///
     /// ```
     /// # fn f(task: &taskleak::LeakedTask) {

@@ -23,6 +23,9 @@ pub(crate) enum NotDumped {
     Local,
     /// Its runtime's shutdown cancelled it before a dump could be taken.
     Cancelled,
+    /// It lives on a multi-thread runtime `#[leak_check]` did not build,
+    /// which taskleak does not dump (see `hooks::stuck_elsewhere`).
+    NotOwned,
 }
 
 impl Display for NotDumped {
@@ -49,6 +52,11 @@ impl Display for NotDumped {
             NotDumped::Local => {
                 f.write_str("a LocalSet task: tokio's task dumps show the runtime's own tasks only")
             }
+            NotDumped::NotOwned => f.write_str(
+                "taskleak dumps only the runtime #[leak_check] builds: a tokio task dump can \
+                 leave a multi-thread runtime unable to shut down (a worker that reaches the \
+                 dump's barrier late on a loaded machine), and this runtime is yours to drop",
+            ),
             NotDumped::Cancelled => f.write_str(
                 "its runtime shut down, cancelling it, before a task dump could be taken",
             ),
