@@ -125,12 +125,16 @@ impl Summary {
         groups
     }
 
+    /// The entries in `state`.
+    fn in_state(&self, state: State) -> Vec<&Entry> {
+        self.entries.iter().filter(|e| e.state == state).collect()
+    }
+
     /// Distinct tests with an entry in `state`.
     pub(crate) fn tests(&self, state: State) -> usize {
         let tests: BTreeSet<&str> = self
-            .entries
-            .iter()
-            .filter(|e| e.state == state)
+            .in_state(state)
+            .into_iter()
             .map(|e| e.test.as_str())
             .collect();
         tests.len()
@@ -170,11 +174,7 @@ impl Summary {
                 group_line(&mut o, g);
             }
         }
-        let fixed: Vec<&Entry> = self
-            .entries
-            .iter()
-            .filter(|e| e.state == State::Fixed)
-            .collect();
+        let fixed = self.in_state(State::Fixed);
         if !fixed.is_empty() {
             let _ = writeln!(
                 o,
@@ -230,11 +230,7 @@ impl Summary {
             }
             o.push('\n');
         }
-        let fixed: Vec<&Entry> = self
-            .entries
-            .iter()
-            .filter(|e| e.state == State::Fixed)
-            .collect();
+        let fixed = self.in_state(State::Fixed);
         if !fixed.is_empty() {
             let _ = writeln!(
                 o,
