@@ -8,10 +8,12 @@
 //!   (`dlpi_adds`, `dlpi_subs`), read again at every walk: after a
 //!   `dlopen` or `dlclose` the list is rebuilt before it is used, so the
 //!   walk never reads the tables of an object that is gone.
-//! - The unwinder is shared, read-only; each thread has its own rule cache,
-//!   so threads never contend and a warm walk does not allocate. Caches go
-//!   back to a pool when their thread ends: libtest starts a thread per
-//!   test, and the next test's thread starts warm.
+//! - The unwinder is shared, read-only; each thread has its own rule cache
+//!   and the steps of its last walk (replayed where the stack is unchanged,
+//!   see `steps`), so threads never contend. Both go back to a pool when
+//!   their thread ends: libtest starts a thread per test, and the next
+//!   test's thread starts warm. They belong to one module list: a thread
+//!   that finds the list changed starts them afresh.
 //! - Every stack read is checked against this thread's stack, so a bad rule
 //!   ends the walk instead of faulting.
 //! - Why a list checked at the start of a walk stays valid during it: the
@@ -28,6 +30,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
+
+use super::steps::{Reads, State, Trail};
 use framehop::{
     ExplicitModuleSectionInfo, FrameAddress, Module, MustNotAllocateDuringUnwind, Unwinder,
 };
@@ -98,36 +102,49 @@ impl Shared {
 const WAYS: usize = 4;
 const SLOTS: u64 = 509;
 
-type Caches = Box<[CacheX86_64<Policy>; WAYS]>;
+/// What makes a thread's walks fast, for the module list of one
+/// generation: the rule caches, and the last walk's steps to replay (see
+/// [`super::steps`]).
+struct Warm {
+    generation: Generation,
+    rules: Box<[CacheX86_64<Policy>; WAYS]>,
+    trail: Trail,
+}
+
+impl Warm {
+    fn new(generation: Generation) -> Warm {
+        Warm {
+            generation,
+            rules: Box::new(std::array::from_fn(|_| CacheX86_64::new_in())),
+            trail: Trail::new(),
+        }
+    }
+}
 
 /// The newest module list; threads keep a clone and compare generations.
 static SHARED: Mutex<Option<Arc<Shared>>> = Mutex::new(None);
 /// Caches of threads that ended, warm, for the next threads to take.
-static POOL: Mutex<Vec<Caches>> = Mutex::new(Vec::new());
+static POOL: Mutex<Vec<Warm>> = Mutex::new(Vec::new());
 
 /// A thread's caches and module list; the caches go back to the pool when
 /// the thread ends.
 struct PerThread {
-    caches: Option<Caches>,
+    warm: Option<Warm>,
     shared: Option<Arc<Shared>>,
 }
 
 impl Drop for PerThread {
     fn drop(&mut self) {
-        if let Some(caches) = self.caches.take() {
-            POOL.lock().push(caches);
+        if let Some(warm) = self.warm.take() {
+            POOL.lock().push(warm);
         }
     }
 }
 
 thread_local! {
     static PER_THREAD: RefCell<PerThread> = const {
-        RefCell::new(PerThread { caches: None, shared: None })
+        RefCell::new(PerThread { warm: None, shared: None })
     };
-}
-
-fn new_caches() -> Caches {
-    Box::new(std::array::from_fn(|_| CacheX86_64::new_in()))
 }
 
 /// The loader's counters now; `None` where the C library has no such
@@ -162,7 +179,7 @@ fn generation_of(info: &libc::dl_phdr_info, size: usize) -> Option<Generation> {
 }
 
 /// A module list that is current at `now`: this thread's, the newest one,
-/// or a new one. Resets the thread's rule caches when the list changes.
+/// or a new one.
 fn current(state: &mut PerThread, now: Generation) -> Option<Arc<Shared>> {
     if let Some(shared) = &state.shared
         && shared.generation == Some(now)
@@ -183,10 +200,6 @@ fn current(state: &mut PerThread, now: Generation) -> Option<Arc<Shared>> {
     // Objects may have changed again while listing: then use none.
     if fresh.generation != Some(now) {
         return None;
-    }
-    if state.shared.is_some() {
-        // Rules cached for the old list may describe other code now.
-        state.caches = Some(new_caches());
     }
     state.shared = Some(fresh.clone());
     Some(fresh)
@@ -233,9 +246,13 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
         .try_with(|cell| {
             let mut state = cell.try_borrow_mut().ok()?;
             let shared = current(&mut state, now)?;
-            let caches = state
-                .caches
-                .get_or_insert_with(|| POOL.lock().pop().unwrap_or_else(new_caches));
+            let warm = state
+                .warm
+                .get_or_insert_with(|| POOL.lock().pop().unwrap_or_else(|| Warm::new(now)));
+            if warm.generation != now {
+                // Rules and steps of the old list may describe other code now.
+                *warm = Warm::new(now);
+            }
             // Frames live above the current sp; nothing below it is needed.
             let (lo, hi) = (sp, stack_hi - 8);
             let mut read_stack = |addr: u64| -> Result<u64, ()> {
@@ -255,18 +272,48 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
             // Last executable range hit: most frames share one object, so
             // this skips the search.
             let (mut r_lo, mut r_hi) = (1, 0);
+            // Registers other than ip/sp/bp are all zero (see `steps`).
+            let mut plain = true;
+            let mut reads = Reads::default();
+            warm.trail.start();
             loop {
+                let from = State {
+                    ip: regs.ip(),
+                    first: !frame.is_return_address(),
+                    sp: regs.sp(),
+                    bp: regs.bp(),
+                };
+                if plain
+                    && let Some((k, to)) = warm.trail.replay(from, &mut read_stack, &mut ips[n..])
+                {
+                    n += k;
+                    // The other registers are zero (`plain`).
+                    regs.set_ip(to.ip);
+                    regs.set_sp(to.sp);
+                    regs.set_bp(to.bp);
+                    match FrameAddress::from_return_address(to.ip) {
+                        Some(next) if n < ips.len() => frame = next,
+                        _ => break,
+                    }
+                    continue;
+                }
                 // framehop falls back to frame-pointer steps for unknown
                 // pcs; without frame pointers that yields junk.
                 let lookup = frame.address_for_lookup();
                 if lookup < r_lo || lookup >= r_hi {
                     (r_lo, r_hi) = shared.range_of(lookup)?;
                 }
+                reads.clear();
+                let mut logged = |addr: u64| {
+                    let word = read_stack(addr);
+                    reads.push(addr, word.ok());
+                    word
+                };
                 let ra = match shared.unwinder.unwind_frame(
                     frame,
                     &mut regs,
-                    &mut caches[((lookup / SLOTS) % WAYS as u64) as usize],
-                    &mut read_stack,
+                    &mut warm.rules[((lookup / SLOTS) % WAYS as u64) as usize],
+                    &mut logged,
                 ) {
                     Ok(Some(ra)) => ra,
                     _ => break, // the end of the stack, or a bad rule
@@ -274,6 +321,10 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
                 let Some(next) = FrameAddress::from_return_address(ra) else {
                     break;
                 };
+                plain = plain && only_ip_sp_bp(&regs);
+                if plain {
+                    warm.trail.record(from, &reads, (ra, regs.sp(), regs.bp()));
+                }
                 ips[n] = ra as usize;
                 n += 1;
                 if n == ips.len() {
@@ -281,10 +332,22 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
                 }
                 frame = next;
             }
+            warm.trail.finish();
             Some(n)
         })
         .ok()
         .flatten()
+}
+
+/// Whether every register but ip, sp and bp is zero, as the walk starts
+/// them: steps are recorded and replayed only then (see `steps`).
+fn only_ip_sp_bp(regs: &UnwindRegsX86_64) -> bool {
+    use framehop::x86_64::Reg::*;
+    [
+        RAX, RDX, RCX, RBX, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15,
+    ]
+    .iter()
+    .all(|&r| regs.get(r) == 0)
 }
 
 /// Every loaded object with a CFI index, and the loader's counters, read
@@ -446,6 +509,85 @@ mod tests {
         let len = (fast.len() - 1).min(slow.len() - k);
         assert!(len >= 3, "{len} common frames");
         assert_eq!(fast[1..1 + len], slow[k..k + len]);
+    }
+
+    /// Forgets this thread's last walk: the next walk replays nothing.
+    fn forget_the_last_walk() {
+        PER_THREAD.with(|c| {
+            if let Some(warm) = &mut c.borrow_mut().warm {
+                warm.trail = Trail::new();
+            }
+        });
+    }
+
+    /// Walks from `leaf`, reached through `path` (0 or 1) and `depth`
+    /// more frames: once replaying the last walk, once from scratch.
+    #[inline(never)]
+    fn replayed_and_fresh(path: u8, depth: usize) -> (Vec<usize>, Vec<usize>, usize) {
+        #[inline(never)]
+        fn via_a(depth: usize) -> (Vec<usize>, Vec<usize>, usize) {
+            std::hint::black_box(nest(std::hint::black_box(depth)))
+        }
+        #[inline(never)]
+        fn via_b(depth: usize) -> (Vec<usize>, Vec<usize>, usize) {
+            std::hint::black_box(nest(std::hint::black_box(depth)))
+        }
+        #[inline(never)]
+        fn nest(depth: usize) -> (Vec<usize>, Vec<usize>, usize) {
+            if depth == 0 {
+                return std::hint::black_box(leaf());
+            }
+            std::hint::black_box(nest(std::hint::black_box(depth - 1)))
+        }
+        #[inline(never)]
+        fn leaf() -> (Vec<usize>, Vec<usize>, usize) {
+            let mut out = [Vec::new(), Vec::new()];
+            let mut replayed = 0;
+            // One call site for both walks, so they see the same frames.
+            for (i, slot) in out.iter_mut().enumerate() {
+                if i == 1 {
+                    forget_the_last_walk();
+                }
+                let before = super::super::steps::replayed();
+                let mut ips = [0usize; 96];
+                let n = walk(std::hint::black_box(&mut ips)).expect("known frames");
+                if i == 0 {
+                    replayed = super::super::steps::replayed() - before;
+                }
+                *slot = ips[..n].to_vec();
+            }
+            let [a, b] = out;
+            (a, b, replayed)
+        }
+        match path {
+            0 => via_a(depth),
+            _ => via_b(depth),
+        }
+    }
+
+    /// A walk that replays steps of the last one lists exactly the frames
+    /// a walk from scratch does, whether the last walk came the same way,
+    /// through another caller at the same depth (same stack addresses,
+    /// other return addresses), or from deeper or shallower.
+    #[test]
+    fn a_replayed_walk_is_the_walk() {
+        let _ = replayed_and_fresh(0, 4);
+        let mut replayed = 0;
+        for (path, depth) in [
+            (0, 4),
+            (1, 4),
+            (0, 4),
+            (1, 9),
+            (1, 2),
+            (0, 2),
+            (0, 9),
+            (1, 9),
+        ] {
+            let (again, fresh, k) = replayed_and_fresh(path, depth);
+            assert_eq!(again, fresh, "path {path}, depth {depth}");
+            replayed += k;
+        }
+        assert!(replayed > 20, "steps were replayed: {replayed}");
     }
 
     /// The generation of this thread's module list.

@@ -1,0 +1,435 @@
+//! The steps of a thread's last walk, replayed while the stack words they
+//! read are unchanged.
+//!
+//! Spawns from the same code (a loop spawning a batch, an accept loop, a
+//! pool) walk the same frames: the same return addresses at the same stack
+//! addresses. One step of the walk is a function of the frame's address,
+//! the registers it starts from, the stack words it reads and the module
+//! list, and of nothing else. So a step recorded with the words it read
+//! (address and value) has the same outcome whenever those words read the
+//! same again. Once a walk reaches a state the last walk passed through,
+//! the last walk's steps from there are replayed in a run, each checked
+//! by re-reading its one or two words, instead of finding and applying
+//! each frame's unwind rule; the first step whose words differ ends the
+//! run, and the walk goes on from there (a frame whose saved registers
+//! changed, say), replaying again where the two walks meet. Nothing is
+//! taken on trust: a step replays only from the exact state it was
+//! recorded in, and only after each word it read reads the same through
+//! the walk's own bounds-checked read, so a trail another thread left (the
+//! walkers' pool) is checked against this thread's stack like its own.
+//!
+//! The registers: framehop's x86_64 walk tracks ip, sp and bp; the others
+//! start at zero and only a rule that pops registers sets them. Steps are
+//! recorded and replayed only while all others are zero, so (ip, sp, bp)
+//! is the whole state.
+
+/// Stack words a recorded step may have read (an unwind rule reads the
+/// return address, and maybe the saved bp).
+const MAX_READS: usize = 2;
+
+/// Where a step starts: its frame's address, and the registers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) struct State {
+    pub(super) ip: u64,
+    /// The walk's first frame (an instruction pointer, not a return
+    /// address: its rule is looked up at `ip`, not `ip - 1`).
+    pub(super) first: bool,
+    pub(super) sp: u64,
+    pub(super) bp: u64,
+}
+
+/// One step: from `from`, the caller's frame is at `ra` with `sp`, `bp`.
+#[derive(Clone, Copy)]
+struct Step {
+    from: State,
+    ra: u64,
+    sp: u64,
+    bp: u64,
+    /// The words read (address, value) ...
+    reads: [(u64, u64); MAX_READS],
+    /// ... or refused (outside the stack), one bit a read.
+    refused: u8,
+    n_reads: u8,
+}
+
+impl Step {
+    /// Whether each of this step's words reads as it did.
+    #[inline]
+    fn reads_again(&self, read: &mut impl FnMut(u64) -> Result<u64, ()>) -> bool {
+        self.reads[..usize::from(self.n_reads)]
+            .iter()
+            .enumerate()
+            .all(|(i, &(addr, value))| match read(addr) {
+                Ok(word) => self.refused & (1 << i) == 0 && word == value,
+                Err(()) => self.refused & (1 << i) != 0,
+            })
+    }
+
+    fn to(&self) -> State {
+        State {
+            ip: self.ra,
+            first: false,
+            sp: self.sp,
+            bp: self.bp,
+        }
+    }
+}
+
+/// The reads of the step being walked.
+#[derive(Default)]
+pub(super) struct Reads {
+    reads: [(u64, Option<u64>); MAX_READS],
+    n: usize,
+    /// More than [`MAX_READS`]: the step is not recorded.
+    overflow: bool,
+}
+
+impl Reads {
+    pub(super) fn clear(&mut self) {
+        self.n = 0;
+        self.overflow = false;
+    }
+
+    pub(super) fn push(&mut self, addr: u64, value: Option<u64>) {
+        match self.reads.get_mut(self.n) {
+            Some(slot) => {
+                *slot = (addr, value);
+                self.n += 1;
+            }
+            None => self.overflow = true,
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    static REPLAYED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Steps replayed on this thread so far.
+#[cfg(test)]
+pub(super) fn replayed() -> usize {
+    REPLAYED.get()
+}
+
+/// The last walk's steps, in order, overwritten by the walk being made.
+pub(super) struct Trail {
+    steps: Vec<Step>,
+    /// How far into the last walk's steps this walk has looked.
+    at: usize,
+    /// Steps of this walk so far.
+    len: usize,
+    /// This walk no longer lines up with the last one (it is deeper or
+    /// shallower): the last walk's steps ahead of it may still be
+    /// replayed, so its own go to `spare` instead of over them.
+    apart: bool,
+    spare: Vec<Step>,
+}
+
+impl Trail {
+    pub(super) fn new() -> Self {
+        Trail {
+            steps: Vec::with_capacity(super::MAX_FRAMES),
+            at: 0,
+            len: 0,
+            apart: false,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Starts a walk.
+    pub(super) fn start(&mut self) {
+        self.at = 0;
+        self.len = 0;
+        self.apart = false;
+    }
+
+    /// Ends a walk: its steps are the ones the next walk can replay.
+    pub(super) fn finish(&mut self) {
+        if self.apart {
+            std::mem::swap(&mut self.steps, &mut self.spare);
+        } else {
+            self.steps.truncate(self.len);
+        }
+    }
+
+    /// From here on, this walk's steps go apart from the last walk's.
+    fn go_apart(&mut self) {
+        self.apart = true;
+        self.spare.clear();
+        // Written in place so far: the first `len` steps are this walk's.
+        self.spare.extend_from_slice(&self.steps[..self.len]);
+    }
+
+    /// Replays the last walk's steps from `from` on, while each starts
+    /// where the one before ended and reads the same words through `read`
+    /// (the walk's own bounds-checked read): fills `ips` with their return
+    /// addresses and returns how many, and the state after them. `None`:
+    /// the last walk never passed through `from`, or its step from there
+    /// read something else this time.
+    #[inline]
+    pub(super) fn replay(
+        &mut self,
+        from: State,
+        read: &mut impl FnMut(u64) -> Result<u64, ()>,
+        ips: &mut [usize],
+    ) -> Option<(usize, State)> {
+        // A walk goes up the stack: both walks' sps only grow.
+        let mut at = self.at;
+        while at < self.steps.len() && self.steps[at].from.sp < from.sp {
+            at += 1;
+        }
+        self.at = at;
+        let start = at;
+        let end = self.steps.len().min(start + ips.len());
+        let mut state = from;
+        while at < end {
+            let step = &self.steps[at];
+            if step.from != state || !step.reads_again(read) {
+                break;
+            }
+            ips[at - start] = step.ra as usize;
+            state = step.to();
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+        #[cfg(test)]
+        REPLAYED.set(REPLAYED.get() + (at - start));
+        self.at = at;
+        if !self.apart && start != self.len {
+            self.go_apart();
+        }
+        if self.apart {
+            self.spare.extend_from_slice(&self.steps[start..at]);
+        }
+        // (Lined up, the replayed steps are already where they belong.)
+        self.len += at - start;
+        Some((at - start, state))
+    }
+
+    /// Records a step walked from `from` to (`ra`, `sp`, `bp`) with `reads`.
+    pub(super) fn record(&mut self, from: State, reads: &Reads, (ra, sp, bp): (u64, u64, u64)) {
+        if reads.overflow {
+            return;
+        }
+        let mut step = Step {
+            from,
+            ra,
+            sp,
+            bp,
+            reads: [(0, 0); MAX_READS],
+            refused: 0,
+            n_reads: reads.n as u8,
+        };
+        for (i, &(addr, value)) in reads.reads[..reads.n].iter().enumerate() {
+            step.reads[i] = (addr, value.unwrap_or(0));
+            step.refused |= u8::from(value.is_none()) << i;
+        }
+        if !self.apart {
+            match self.steps.get_mut(self.len) {
+                None => self.steps.push(step),
+                // The last walk's step here is behind this walk: done with.
+                Some(old) if old.from.sp <= from.sp => *old = step,
+                // Still ahead of this walk, which is deeper here.
+                Some(_) => {
+                    self.go_apart();
+                    self.spare.push(step);
+                }
+            }
+        } else {
+            self.spare.push(step);
+        }
+        self.len += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(ip: u64, sp: u64) -> State {
+        State {
+            ip,
+            first: false,
+            sp,
+            bp: 0,
+        }
+    }
+
+    /// Records a walk of `frames` (ip, sp), each step reading its return
+    /// address at the next frame's sp - 8.
+    fn walked(frames: &[(u64, u64)]) -> Trail {
+        let mut trail = Trail::new();
+        trail.start();
+        for pair in frames.windows(2) {
+            let (from, to) = (pair[0], pair[1]);
+            let mut reads = Reads::default();
+            reads.push(to.1 - 8, Some(to.0));
+            trail.record(state(from.0, from.1), &reads, (to.0, to.1, 0));
+        }
+        trail.finish();
+        trail.start();
+        trail
+    }
+
+    /// A stack holding each frame's return address below its sp.
+    fn stack(frames: &[(u64, u64)]) -> impl FnMut(u64) -> Result<u64, ()> + '_ {
+        |addr| {
+            frames
+                .iter()
+                .find(|(_, sp)| sp - 8 == addr)
+                .map(|(ip, _)| *ip)
+                .ok_or(())
+        }
+    }
+
+    const WALK: [(u64, u64); 4] = [(0x10, 0x100), (0x20, 0x180), (0x30, 0x200), (0x40, 0x280)];
+
+    #[test]
+    fn an_unchanged_stack_replays_the_whole_walk() {
+        let mut trail = walked(&WALK);
+        let mut ips = [0; 8];
+        let run = trail.replay(state(0x10, 0x100), &mut stack(&WALK), &mut ips);
+        assert_eq!(run, Some((3, state(0x40, 0x280))));
+        assert_eq!(ips[..3], [0x20, 0x30, 0x40]);
+    }
+
+    #[test]
+    fn a_changed_word_ends_the_run_and_a_later_meeting_resumes_it() {
+        let mut trail = walked(&WALK);
+        // The frame at 0x200 was called from elsewhere this time.
+        let other = [(0x10, 0x100), (0x20, 0x180), (0x31, 0x200), (0x40, 0x280)];
+        let mut ips = [0; 8];
+        let run = trail.replay(state(0x10, 0x100), &mut stack(&other), &mut ips);
+        assert_eq!(run, Some((1, state(0x20, 0x180))));
+        assert_eq!(
+            trail.replay(state(0x20, 0x180), &mut stack(&other), &mut ips),
+            None
+        );
+        // Walked past it, the walk meets the last one's frames again... but
+        // from another state (ip 0x31), so nothing is replayed from there.
+        assert_eq!(
+            trail.replay(state(0x31, 0x200), &mut stack(&other), &mut ips),
+            None
+        );
+    }
+
+    #[test]
+    fn a_deeper_walk_replays_where_it_meets_the_last_one() {
+        let mut trail = walked(&WALK);
+        let mut ips = [0; 8];
+        // Starts below the last walk's first frame, meets it at 0x180.
+        assert_eq!(
+            trail.replay(state(0x5, 0x80), &mut stack(&WALK), &mut ips),
+            None
+        );
+        let run = trail.replay(state(0x20, 0x180), &mut stack(&WALK), &mut ips);
+        assert_eq!(run, Some((2, state(0x40, 0x280))));
+    }
+
+    #[test]
+    fn a_deeper_walk_keeps_the_steps_it_can_still_replay() {
+        let mut trail = walked(&WALK);
+        let mut ips = [0; 8];
+        let mut reads = Reads::default();
+        reads.push(0x178, Some(0x20));
+        // One frame below the last walk's first, then its frames.
+        trail.record(state(0x5, 0x80), &reads, (0x20, 0x180, 0));
+        let run = trail.replay(state(0x20, 0x180), &mut stack(&WALK), &mut ips);
+        assert_eq!(run, Some((2, state(0x40, 0x280))));
+        trail.finish();
+        trail.start();
+        let mut deeper = WALK.to_vec();
+        deeper[0] = (0x5, 0x80);
+        let run = trail.replay(state(0x5, 0x80), &mut stack(&deeper), &mut ips);
+        assert_eq!(run, Some((3, state(0x40, 0x280))), "the whole deeper walk");
+    }
+
+    #[test]
+    fn a_shallower_walk_replays_and_is_replayed() {
+        let mut trail = walked(&WALK);
+        let mut ips = [0; 8];
+        let run = trail.replay(state(0x20, 0x180), &mut stack(&WALK), &mut ips);
+        assert_eq!(run, Some((2, state(0x40, 0x280))));
+        trail.finish();
+        trail.start();
+        let run = trail.replay(state(0x20, 0x180), &mut stack(&WALK), &mut ips);
+        assert_eq!(run, Some((2, state(0x40, 0x280))));
+    }
+
+    #[test]
+    fn a_run_stops_where_a_step_does_not_start_where_the_last_ended() {
+        let mut trail = Trail::new();
+        trail.start();
+        let mut reads = Reads::default();
+        reads.push(0x178, Some(0x20));
+        trail.record(state(0x10, 0x100), &reads, (0x20, 0x180, 0));
+        // Not the state the first step ended in (bp differs).
+        let mut reads = Reads::default();
+        reads.push(0x1f8, Some(0x30));
+        let mut odd = state(0x20, 0x180);
+        odd.bp = 7;
+        trail.record(odd, &reads, (0x30, 0x200, 0));
+        trail.finish();
+        trail.start();
+        let mut ips = [0; 8];
+        let run = trail.replay(state(0x10, 0x100), &mut stack(&WALK), &mut ips);
+        assert_eq!(run, Some((1, state(0x20, 0x180))));
+    }
+
+    #[test]
+    fn a_replay_fills_no_more_than_asked() {
+        let mut trail = walked(&WALK);
+        let mut ips = [0; 2];
+        let run = trail.replay(state(0x10, 0x100), &mut stack(&WALK), &mut ips);
+        assert_eq!(run, Some((2, state(0x30, 0x200))));
+    }
+
+    #[test]
+    fn a_refused_read_replays_only_while_it_is_refused() {
+        let mut trail = Trail::new();
+        trail.start();
+        let mut reads = Reads::default();
+        reads.push(0x0f8, None);
+        reads.push(0x178, Some(0x20));
+        trail.record(state(0x10, 0x100), &reads, (0x20, 0x180, 0));
+        trail.finish();
+        trail.start();
+        let mut ips = [0; 4];
+        let mut refused = |a: u64| if a == 0x178 { Ok(0x20) } else { Err(()) };
+        assert!(
+            trail
+                .replay(state(0x10, 0x100), &mut refused, &mut ips)
+                .is_some()
+        );
+        trail.start();
+        let mut readable = |a: u64| Ok(if a == 0x178 { 0x20 } else { 1 });
+        assert!(
+            trail
+                .replay(state(0x10, 0x100), &mut readable, &mut ips)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn steps_with_more_reads_than_kept_are_not_recorded() {
+        let mut trail = Trail::new();
+        trail.start();
+        let mut reads = Reads::default();
+        for a in [0x108, 0x110, 0x118] {
+            reads.push(a, Some(a));
+        }
+        trail.record(state(0x10, 0x100), &reads, (0x20, 0x180, 0));
+        trail.finish();
+        trail.start();
+        let mut ips = [0; 4];
+        let mut same = |a: u64| Ok(a);
+        assert!(
+            trail
+                .replay(state(0x10, 0x100), &mut same, &mut ips)
+                .is_none()
+        );
+    }
+}
