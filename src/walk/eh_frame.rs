@@ -31,7 +31,7 @@ use parking_lot::Mutex;
 
 use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
 
-use super::steps::{Reads, State, Trail};
+use super::steps::{Reads, State, Then, Trail};
 use framehop::{
     ExplicitModuleSectionInfo, FrameAddress, Module, MustNotAllocateDuringUnwind, Unwinder,
 };
@@ -255,7 +255,7 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
             }
             // Frames live above the current sp; nothing below it is needed.
             let (lo, hi) = (sp, stack_hi - 8);
-            let mut read_stack = |addr: u64| -> Result<u64, ()> {
+            let mut read_stack = move |addr: u64| -> Result<u64, ()> {
                 // Saved slots are 8-aligned on x86_64; refusing odd ones
                 // keeps this a plain load.
                 if addr < lo || addr > hi || addr & 7 != 0 {
@@ -283,10 +283,13 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
                     sp: regs.sp(),
                     bp: regs.bp(),
                 };
-                if plain
-                    && let Some((k, to)) = warm.trail.replay(from, &mut read_stack, &mut ips[n..])
+                if plain && let Some(run) = warm.trail.replay(from, &mut read_stack, &mut ips[n..])
                 {
-                    n += k;
+                    n += run.ips;
+                    let to = match run.then {
+                        Then::At(to) => to,
+                        Then::End => break,
+                    };
                     // The other registers are zero (`plain`).
                     regs.set_ip(to.ip);
                     regs.set_sp(to.sp);
@@ -316,14 +319,27 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
                     &mut logged,
                 ) {
                     Ok(Some(ra)) => ra,
-                    _ => break, // the end of the stack, or a bad rule
+                    // The end of the stack, or a bad rule: the same from
+                    // the same state and words, so the next walk replays it.
+                    _ => {
+                        if plain {
+                            warm.trail.record(from, &reads, Then::End);
+                        }
+                        break;
+                    }
                 };
                 let Some(next) = FrameAddress::from_return_address(ra) else {
                     break;
                 };
                 plain = plain && only_ip_sp_bp(&regs);
                 if plain {
-                    warm.trail.record(from, &reads, (ra, regs.sp(), regs.bp()));
+                    let to = State {
+                        ip: ra,
+                        first: false,
+                        sp: regs.sp(),
+                        bp: regs.bp(),
+                    };
+                    warm.trail.record(from, &reads, Then::At(to));
                 }
                 ips[n] = ra as usize;
                 n += 1;

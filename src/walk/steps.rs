@@ -38,13 +38,29 @@ pub(super) struct State {
     pub(super) bp: u64,
 }
 
-/// One step: from `from`, the caller's frame is at `ra` with `sp`, `bp`.
+/// Where a step leads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Then {
+    /// The caller's frame, in this state.
+    At(State),
+    /// Nowhere: the walk ends (the end of the stack, or a rule that failed).
+    End,
+}
+
+/// A replayed run of steps.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Run {
+    /// Return addresses it filled in.
+    pub(super) ips: usize,
+    /// Where its last step led.
+    pub(super) then: Then,
+}
+
+/// One step of a walk.
 #[derive(Clone, Copy)]
 struct Step {
     from: State,
-    ra: u64,
-    sp: u64,
-    bp: u64,
+    then: Then,
     /// The words read (address, value) ...
     reads: [(u64, u64); MAX_READS],
     /// ... or refused (outside the stack), one bit a read.
@@ -63,15 +79,6 @@ impl Step {
                 Ok(word) => self.refused & (1 << i) == 0 && word == value,
                 Err(()) => self.refused & (1 << i) != 0,
             })
-    }
-
-    fn to(&self) -> State {
-        State {
-            ip: self.ra,
-            first: false,
-            sp: self.sp,
-            bp: self.bp,
-        }
     }
 }
 
@@ -162,18 +169,17 @@ impl Trail {
     }
 
     /// Replays the last walk's steps from `from` on, while each starts
-    /// where the one before ended and reads the same words through `read`
-    /// (the walk's own bounds-checked read): fills `ips` with their return
-    /// addresses and returns how many, and the state after them. `None`:
-    /// the last walk never passed through `from`, or its step from there
-    /// read something else this time.
+    /// where the one before led and reads the same words through `read`
+    /// (the walk's own bounds-checked read), filling `ips` with their
+    /// return addresses. `None`: the last walk never passed through
+    /// `from`, or its step from there read something else this time.
     #[inline]
     pub(super) fn replay(
         &mut self,
         from: State,
         read: &mut impl FnMut(u64) -> Result<u64, ()>,
         ips: &mut [usize],
-    ) -> Option<(usize, State)> {
+    ) -> Option<Run> {
         // A walk goes up the stack: both walks' sps only grow.
         let mut at = self.at;
         while at < self.steps.len() && self.steps[at].from.sp < from.sp {
@@ -181,16 +187,26 @@ impl Trail {
         }
         self.at = at;
         let start = at;
-        let end = self.steps.len().min(start + ips.len());
-        let mut state = from;
-        while at < end {
-            let step = &self.steps[at];
-            if step.from != state || !step.reads_again(read) {
+        let mut run = Run {
+            ips: 0,
+            then: Then::At(from),
+        };
+        while let Some(step) = self.steps.get(at) {
+            if Then::At(step.from) != run.then || !step.reads_again(read) {
                 break;
             }
-            ips[at - start] = step.ra as usize;
-            state = step.to();
+            if let Then::At(to) = step.then {
+                let Some(ip) = ips.get_mut(run.ips) else {
+                    break;
+                };
+                *ip = to.ip as usize;
+                run.ips += 1;
+            }
+            run.then = step.then;
             at += 1;
+            if run.then == Then::End {
+                break;
+            }
         }
         if at == start {
             return None;
@@ -206,19 +222,17 @@ impl Trail {
         }
         // (Lined up, the replayed steps are already where they belong.)
         self.len += at - start;
-        Some((at - start, state))
+        Some(run)
     }
 
-    /// Records a step walked from `from` to (`ra`, `sp`, `bp`) with `reads`.
-    pub(super) fn record(&mut self, from: State, reads: &Reads, (ra, sp, bp): (u64, u64, u64)) {
+    /// Records a step walked from `from` with `reads`.
+    pub(super) fn record(&mut self, from: State, reads: &Reads, then: Then) {
         if reads.overflow {
             return;
         }
         let mut step = Step {
             from,
-            ra,
-            sp,
-            bp,
+            then,
             reads: [(0, 0); MAX_READS],
             refused: 0,
             n_reads: reads.n as u8,
@@ -258,6 +272,14 @@ mod tests {
         }
     }
 
+    /// A run of `ips` steps that led to (`ip`, `sp`).
+    fn ran(ips: usize, ip: u64, sp: u64) -> Option<Run> {
+        Some(Run {
+            ips,
+            then: Then::At(state(ip, sp)),
+        })
+    }
+
     /// Records a walk of `frames` (ip, sp), each step reading its return
     /// address at the next frame's sp - 8.
     fn walked(frames: &[(u64, u64)]) -> Trail {
@@ -267,7 +289,7 @@ mod tests {
             let (from, to) = (pair[0], pair[1]);
             let mut reads = Reads::default();
             reads.push(to.1 - 8, Some(to.0));
-            trail.record(state(from.0, from.1), &reads, (to.0, to.1, 0));
+            trail.record(state(from.0, from.1), &reads, Then::At(state(to.0, to.1)));
         }
         trail.finish();
         trail.start();
@@ -292,7 +314,7 @@ mod tests {
         let mut trail = walked(&WALK);
         let mut ips = [0; 8];
         let run = trail.replay(state(0x10, 0x100), &mut stack(&WALK), &mut ips);
-        assert_eq!(run, Some((3, state(0x40, 0x280))));
+        assert_eq!(run, ran(3, 0x40, 0x280));
         assert_eq!(ips[..3], [0x20, 0x30, 0x40]);
     }
 
@@ -303,7 +325,7 @@ mod tests {
         let other = [(0x10, 0x100), (0x20, 0x180), (0x31, 0x200), (0x40, 0x280)];
         let mut ips = [0; 8];
         let run = trail.replay(state(0x10, 0x100), &mut stack(&other), &mut ips);
-        assert_eq!(run, Some((1, state(0x20, 0x180))));
+        assert_eq!(run, ran(1, 0x20, 0x180));
         assert_eq!(
             trail.replay(state(0x20, 0x180), &mut stack(&other), &mut ips),
             None
@@ -326,7 +348,7 @@ mod tests {
             None
         );
         let run = trail.replay(state(0x20, 0x180), &mut stack(&WALK), &mut ips);
-        assert_eq!(run, Some((2, state(0x40, 0x280))));
+        assert_eq!(run, ran(2, 0x40, 0x280));
     }
 
     #[test]
@@ -336,15 +358,15 @@ mod tests {
         let mut reads = Reads::default();
         reads.push(0x178, Some(0x20));
         // One frame below the last walk's first, then its frames.
-        trail.record(state(0x5, 0x80), &reads, (0x20, 0x180, 0));
+        trail.record(state(0x5, 0x80), &reads, Then::At(state(0x20, 0x180)));
         let run = trail.replay(state(0x20, 0x180), &mut stack(&WALK), &mut ips);
-        assert_eq!(run, Some((2, state(0x40, 0x280))));
+        assert_eq!(run, ran(2, 0x40, 0x280));
         trail.finish();
         trail.start();
         let mut deeper = WALK.to_vec();
         deeper[0] = (0x5, 0x80);
         let run = trail.replay(state(0x5, 0x80), &mut stack(&deeper), &mut ips);
-        assert_eq!(run, Some((3, state(0x40, 0x280))), "the whole deeper walk");
+        assert_eq!(run, ran(3, 0x40, 0x280), "the whole deeper walk");
     }
 
     #[test]
@@ -352,11 +374,11 @@ mod tests {
         let mut trail = walked(&WALK);
         let mut ips = [0; 8];
         let run = trail.replay(state(0x20, 0x180), &mut stack(&WALK), &mut ips);
-        assert_eq!(run, Some((2, state(0x40, 0x280))));
+        assert_eq!(run, ran(2, 0x40, 0x280));
         trail.finish();
         trail.start();
         let run = trail.replay(state(0x20, 0x180), &mut stack(&WALK), &mut ips);
-        assert_eq!(run, Some((2, state(0x40, 0x280))));
+        assert_eq!(run, ran(2, 0x40, 0x280));
     }
 
     #[test]
@@ -365,18 +387,42 @@ mod tests {
         trail.start();
         let mut reads = Reads::default();
         reads.push(0x178, Some(0x20));
-        trail.record(state(0x10, 0x100), &reads, (0x20, 0x180, 0));
+        trail.record(state(0x10, 0x100), &reads, Then::At(state(0x20, 0x180)));
         // Not the state the first step ended in (bp differs).
         let mut reads = Reads::default();
         reads.push(0x1f8, Some(0x30));
         let mut odd = state(0x20, 0x180);
         odd.bp = 7;
-        trail.record(odd, &reads, (0x30, 0x200, 0));
+        trail.record(odd, &reads, Then::At(state(0x30, 0x200)));
         trail.finish();
         trail.start();
         let mut ips = [0; 8];
         let run = trail.replay(state(0x10, 0x100), &mut stack(&WALK), &mut ips);
-        assert_eq!(run, Some((1, state(0x20, 0x180))));
+        assert_eq!(run, ran(1, 0x20, 0x180));
+    }
+
+    #[test]
+    fn the_end_of_a_walk_is_replayed_too() {
+        let mut trail = Trail::new();
+        trail.start();
+        let mut reads = Reads::default();
+        reads.push(0x178, Some(0));
+        trail.record(state(0x10, 0x100), &reads, Then::End);
+        trail.finish();
+        trail.start();
+        let mut ips = [0; 8];
+        let mut zero = |a: u64| if a == 0x178 { Ok(0) } else { Err(()) };
+        let run = trail.replay(state(0x10, 0x100), &mut zero, &mut ips);
+        assert_eq!(
+            run,
+            Some(Run {
+                ips: 0,
+                then: Then::End
+            })
+        );
+        trail.start();
+        let mut moved = |a: u64| if a == 0x178 { Ok(0x99) } else { Err(()) };
+        assert_eq!(trail.replay(state(0x10, 0x100), &mut moved, &mut ips), None);
     }
 
     #[test]
@@ -384,7 +430,7 @@ mod tests {
         let mut trail = walked(&WALK);
         let mut ips = [0; 2];
         let run = trail.replay(state(0x10, 0x100), &mut stack(&WALK), &mut ips);
-        assert_eq!(run, Some((2, state(0x30, 0x200))));
+        assert_eq!(run, ran(2, 0x30, 0x200));
     }
 
     #[test]
@@ -394,7 +440,7 @@ mod tests {
         let mut reads = Reads::default();
         reads.push(0x0f8, None);
         reads.push(0x178, Some(0x20));
-        trail.record(state(0x10, 0x100), &reads, (0x20, 0x180, 0));
+        trail.record(state(0x10, 0x100), &reads, Then::At(state(0x20, 0x180)));
         trail.finish();
         trail.start();
         let mut ips = [0; 4];
@@ -421,7 +467,7 @@ mod tests {
         for a in [0x108, 0x110, 0x118] {
             reads.push(a, Some(a));
         }
-        trail.record(state(0x10, 0x100), &reads, (0x20, 0x180, 0));
+        trail.record(state(0x10, 0x100), &reads, Then::At(state(0x20, 0x180)));
         trail.finish();
         trail.start();
         let mut ips = [0; 4];
