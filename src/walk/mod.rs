@@ -225,29 +225,3 @@ mod tests {
         }
     }
 }
-#[cfg(test)]
-mod tmp_bench {
-    #[inline(never)]
-    fn deep(d: usize) -> u128 {
-        if d > 0 {
-            return std::hint::black_box(deep(std::hint::black_box(d - 1)));
-        }
-        let t = std::time::Instant::now();
-        for _ in 0..100_000 {
-            std::hint::black_box(super::capture(true));
-        }
-        t.elapsed().as_nanos() / 100_000
-    }
-    #[test]
-    #[ignore]
-    fn tmp_walk_cost() {
-        for d in [0, 10, 30] {
-            let mut ips = [0usize; 192];
-            let n = super::walk(&mut ips);
-            eprintln!(
-                "depth {d}: {} ns per capture ({n} frames at depth 0 site)",
-                deep(d)
-            );
-        }
-    }
-}
