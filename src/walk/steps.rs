@@ -70,15 +70,24 @@ struct Step {
 
 impl Step {
     /// Whether each of this step's words reads as it did.
+    ///
+    /// (Plain loops and compares here and in [`Trail::replay`]: `cargo
+    /// test` builds taskleak unoptimised, where iterator adapters and
+    /// derived `==` are calls, and this runs for every frame of a spawn.)
     #[inline]
     fn reads_again(&self, read: &mut impl FnMut(u64) -> Result<u64, ()>) -> bool {
-        self.reads[..usize::from(self.n_reads)]
-            .iter()
-            .enumerate()
-            .all(|(i, &(addr, value))| match read(addr) {
-                Ok(word) => self.refused & (1 << i) == 0 && word == value,
-                Err(()) => self.refused & (1 << i) != 0,
-            })
+        let mut i = 0;
+        while i < usize::from(self.n_reads) {
+            let (addr, value) = self.reads[i];
+            let refused = self.refused & (1 << i) != 0;
+            match read(addr) {
+                Ok(word) if !refused && word == value => {}
+                Err(()) if refused => {}
+                _ => return false,
+            }
+            i += 1;
+        }
+        true
     }
 }
 
@@ -187,27 +196,35 @@ impl Trail {
         }
         self.at = at;
         let start = at;
-        let mut run = Run {
-            ips: 0,
-            then: Then::At(from),
-        };
-        while let Some(step) = self.steps.get(at) {
-            if Then::At(step.from) != run.then || !step.reads_again(read) {
+        let (mut state, mut n, mut ended) = (from, 0, false);
+        while at < self.steps.len() {
+            let step = &self.steps[at];
+            let f = &step.from;
+            let same = f.sp == state.sp && f.ip == state.ip && f.bp == state.bp;
+            if !same || f.first != state.first || !step.reads_again(read) {
                 break;
             }
-            if let Then::At(to) = step.then {
-                let Some(ip) = ips.get_mut(run.ips) else {
+            match step.then {
+                Then::At(to) => {
+                    if n == ips.len() {
+                        break;
+                    }
+                    ips[n] = to.ip as usize;
+                    n += 1;
+                    state = to;
+                    at += 1;
+                }
+                Then::End => {
+                    ended = true;
+                    at += 1;
                     break;
-                };
-                *ip = to.ip as usize;
-                run.ips += 1;
-            }
-            run.then = step.then;
-            at += 1;
-            if run.then == Then::End {
-                break;
+                }
             }
         }
+        let run = Run {
+            ips: n,
+            then: if ended { Then::End } else { Then::At(state) },
+        };
         if at == start {
             return None;
         }
