@@ -326,6 +326,12 @@ mod tests {
 
     const WALK: [(u64, u64); 4] = [(0x10, 0x100), (0x20, 0x180), (0x30, 0x200), (0x40, 0x280)];
 
+    /// docs/how-it-works.md gives the trail's size from this.
+    #[test]
+    fn a_step_is_104_bytes() {
+        assert_eq!(size_of::<Step>(), 104);
+    }
+
     #[test]
     fn an_unchanged_stack_replays_the_whole_walk() {
         let mut trail = walked(&WALK);
