@@ -72,9 +72,39 @@ impl TaskRecord {
 }
 
 enum Slot {
-    Live(Arc<TaskRecord>),
+    /// A live task no other task points to yet: the record itself, in the
+    /// map, so that a task that spawns nothing costs no allocation.
+    Own(TaskRecord),
+    /// A live task whose record is shared: with the records of the tasks it
+    /// spawned (their chains), or with a reader (a check's survivors).
+    Shared(Arc<TaskRecord>),
     /// Terminated before its spawn hook ran (a runtime already shut down).
     Ended,
+}
+
+impl Slot {
+    /// The record, shared from now on (moved into an `Arc` the first time),
+    /// so that a chain and the map hold the same one. `None`: ended.
+    fn share(&mut self) -> Option<Arc<TaskRecord>> {
+        if let Slot::Own(_) = self {
+            let Slot::Own(record) = std::mem::replace(self, Slot::Ended) else {
+                unreachable!("matched above")
+            };
+            *self = Slot::Shared(Arc::new(record));
+        }
+        match self {
+            Slot::Shared(r) => Some(r.clone()),
+            _ => None,
+        }
+    }
+
+    fn live(&self) -> Option<&TaskRecord> {
+        match self {
+            Slot::Own(r) => Some(r),
+            Slot::Shared(r) => Some(r),
+            Slot::Ended => None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -234,7 +264,7 @@ pub(crate) fn spawned_as(
         .and_then(|p| p.scope())
         .or(own_scope.as_ref());
     let frames = crate::walk::capture(scope.is_some_and(|s| s.needs_frames()));
-    let record = Arc::new(TaskRecord {
+    let record = TaskRecord {
         id,
         kind,
         lane: scope::lane(),
@@ -246,7 +276,7 @@ pub(crate) fn spawned_as(
         spawned: crate::clock::coarse(),
         frames,
         running,
-    });
+    };
     // Count first: a terminate racing in right after the insert must find
     // the count it decrements.
     if let Some(s) = record.scope() {
@@ -255,7 +285,7 @@ pub(crate) fn spawned_as(
     let mut shard = shard(id).lock();
     match shard.map.entry(id) {
         Entry::Vacant(v) => {
-            v.insert(Slot::Live(record));
+            v.insert(Slot::Own(record));
         }
         // Already ended (terminate ran first), or already recorded (a
         // wrapper on a runtime whose hooks also fired): keep what is there.
@@ -274,41 +304,37 @@ pub(crate) fn spawned_as(
 /// Forgets a task at its terminate hook.
 pub(crate) fn terminated(id: Id) {
     let mut shard = shard(id).lock();
-    match shard.map.remove(&id) {
-        Some(Slot::Live(record)) => {
-            // A map that once held a burst (10^5 tasks) keeps its capacity,
-            // and a sparse table misses the cache on every spawn after.
-            let (len, cap) = (shard.map.len(), shard.map.capacity());
-            if cap > 1024 && len * 16 < cap {
-                shard.map.shrink_to(len * 4);
-            }
-            drop(shard);
-            if let Some(s) = record.scope() {
-                s.exit(record.lane);
+    let Some(slot) = shard.map.remove(&id) else {
+        // Terminate before spawn, or a task that never had a spawn hook
+        // (blocking tasks). Remember a few, so a late spawn hook for this
+        // id is not recorded as a task that never ends.
+        shard.map.insert(id, Slot::Ended);
+        shard.ended.push_back(id);
+        if shard.ended.len() > MAX_ENDED {
+            let old = shard.ended.pop_front().expect("non-empty");
+            if let Some(Slot::Ended) = shard.map.get(&old) {
+                shard.map.remove(&old);
             }
         }
-        Some(Slot::Ended) => {}
-        None => {
-            // Terminate before spawn, or a task that never had a spawn hook
-            // (blocking tasks). Remember a few, so a late spawn hook for
-            // this id is not recorded as a task that never ends.
-            shard.map.insert(id, Slot::Ended);
-            shard.ended.push_back(id);
-            if shard.ended.len() > MAX_ENDED {
-                let old = shard.ended.pop_front().expect("non-empty");
-                if let Some(Slot::Ended) = shard.map.get(&old) {
-                    shard.map.remove(&old);
-                }
-            }
+        return;
+    };
+    // A map that once held a burst (10^5 tasks) keeps its capacity, and a
+    // sparse table misses the cache on every spawn after.
+    let (len, cap) = (shard.map.len(), shard.map.capacity());
+    if cap > 1024 && len * 16 < cap {
+        shard.map.shrink_to(len * 4);
+    }
+    drop(shard);
+    if let Some(record) = slot.live() {
+        if let Some(s) = record.scope() {
+            s.exit(record.lane);
         }
     }
 }
 
+/// The record of a live task (shared from now on, see [`Slot::share`]).
 pub(crate) fn get(id: Id) -> Option<Arc<TaskRecord>> {
-    match shard(id).lock().map.get(&id) {
-        Some(Slot::Live(r)) => Some(r.clone()),
-        _ => None,
-    }
+    shard(id).lock().map.get_mut(&id)?.share()
 }
 
 /// The live tasks of `scope` and its nested scopes, in spawn order.
@@ -330,10 +356,9 @@ pub(crate) fn live_ids() -> std::collections::HashSet<Id> {
 fn live_where(keep: impl Fn(&TaskRecord) -> bool) -> Vec<Arc<TaskRecord>> {
     let mut out = Vec::new();
     for shard in &REGISTRY {
-        let shard = shard.0.lock();
-        out.extend(shard.map.values().filter_map(|slot| match slot {
-            Slot::Live(r) if keep(r) => Some(r.clone()),
-            _ => None,
+        let mut shard = shard.0.lock();
+        out.extend(shard.map.values_mut().filter_map(|slot| {
+            slot.live().is_some_and(&keep).then(|| slot.share())?
         }));
     }
     out.sort_by_key(|r| id_u64(r.id)); // `Id: Ord` needs tokio 1.48
