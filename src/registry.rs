@@ -6,7 +6,6 @@
 //! resolved later, and only for survivors.
 
 use std::cell::RefCell;
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
@@ -178,19 +177,84 @@ impl Slot {
 
 #[derive(Default)]
 struct Shard {
+    /// Live tasks, direct-mapped by id: ids are handed out in order, so
+    /// tasks alive at once rarely share a place, and a spawn or an end
+    /// touches one entry, without the map's control bytes.
+    ring: [Option<(Id, Slot)>; RING],
+    /// Live tasks whose place in `ring` was taken, and ended ones.
     map: HashMap<Id, Slot, BuildHasherDefault<IdHasher>>,
     /// Oldest first; bounded, since blocking tasks end without a spawn hook.
     ended: VecDeque<Id>,
 }
 
 const SHARDS: usize = 64;
+/// Places in each shard's ring: 64 shards of 16 hold 1024 tasks.
+const RING: usize = 16;
 const MAX_ENDED: usize = 32;
+
+impl Shard {
+    fn place(id: Id) -> usize {
+        (id_u64(id) / SHARDS as u64 % RING as u64) as usize
+    }
+
+    /// Records a live task. Gives the record back when the id ended
+    /// already (terminate ran first: the marker is dropped too) or is
+    /// recorded already (a wrapper on a runtime whose hooks also fired).
+    fn insert(&mut self, id: Id, own: Own) -> Result<(), Own> {
+        if !self.map.is_empty() {
+            match self.map.get(&id) {
+                Some(Slot::Ended) => {
+                    self.map.remove(&id);
+                    return Err(own);
+                }
+                Some(_) => return Err(own),
+                None => {}
+            }
+        }
+        match &mut self.ring[Self::place(id)] {
+            Some((held, _)) if *held == id => Err(own),
+            Some(_) => {
+                self.map.insert(id, Slot::Own(own));
+                Ok(())
+            }
+            free @ None => {
+                *free = Some((id, Slot::Own(own)));
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes a live task's slot out (`None`: not recorded, or ended).
+    fn remove(&mut self, id: Id) -> Option<Slot> {
+        let place = &mut self.ring[Self::place(id)];
+        if place.as_ref().is_some_and(|(held, _)| *held == id) {
+            return place.take().map(|(_, slot)| slot);
+        }
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map.remove(&id)
+    }
+
+    fn get_mut(&mut self, id: Id) -> Option<&mut Slot> {
+        match &mut self.ring[Self::place(id)] {
+            Some((held, slot)) if *held == id => Some(slot),
+            _ => self.map.get_mut(&id),
+        }
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (Id, &mut Slot)> {
+        let ring = self.ring.iter_mut().flatten().map(|(id, s)| (*id, s));
+        ring.chain(self.map.iter_mut().map(|(id, s)| (*id, s)))
+    }
+}
 
 #[repr(align(128))] // one shard per cache line pair: no false sharing
 struct Padded(Mutex<Shard>);
 
 static REGISTRY: [Padded; SHARDS] = [const {
     Padded(Mutex::new(Shard {
+        ring: [const { None }; RING],
         map: HashMap::with_hasher(BuildHasherDefault::new()),
         ended: VecDeque::new(),
     }))
@@ -357,20 +421,10 @@ pub(crate) fn spawned_as(
         s.enter(record.lane);
     }
     let mut shard = shard(id).lock();
-    match shard.map.entry(id) {
-        Entry::Vacant(v) => {
-            v.insert(Slot::Own(record));
-        }
-        // Already ended (terminate ran first), or already recorded (a
-        // wrapper on a runtime whose hooks also fired): keep what is there.
-        Entry::Occupied(o) => {
-            if let Slot::Ended = o.get() {
-                o.remove();
-            }
-            drop(shard);
-            if let Some(s) = record.scope() {
-                s.exit(record.lane);
-            }
+    if let Err(record) = shard.insert(id, record) {
+        drop(shard);
+        if let Some(s) = record.scope() {
+            s.exit(record.lane);
         }
     }
 }
@@ -378,7 +432,7 @@ pub(crate) fn spawned_as(
 /// Forgets a task at its terminate hook.
 pub(crate) fn terminated(id: Id) {
     let mut shard = shard(id).lock();
-    let Some(slot) = shard.map.remove(&id) else {
+    let Some(slot) = shard.remove(id) else {
         // Terminate before spawn, or a task that never had a spawn hook
         // (blocking tasks). Remember a few, so a late spawn hook for this
         // id is not recorded as a task that never ends.
@@ -406,7 +460,7 @@ pub(crate) fn terminated(id: Id) {
 
 /// The record of a live task (shared from now on, see [`Slot::share`]).
 pub(crate) fn get(id: Id) -> Option<Arc<TaskRecord>> {
-    shard(id).lock().map.get_mut(&id)?.share(id)
+    shard(id).lock().get_mut(id)?.share(id)
 }
 
 /// The live tasks of `scope` and its nested scopes, in spawn order.
@@ -430,7 +484,7 @@ fn live_where(keep: impl Fn(Option<&Arc<Scope>>) -> bool) -> Vec<Arc<TaskRecord>
     let mut out = Vec::new();
     for shard in &REGISTRY {
         let mut shard = shard.0.lock();
-        out.extend(shard.map.iter_mut().filter_map(|(&id, slot)| {
+        out.extend(shard.iter_mut().filter_map(|(id, slot)| {
             let (scope, _) = slot.counted()?;
             keep(scope).then(|| slot.share(id))?
         }));
