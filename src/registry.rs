@@ -194,7 +194,7 @@ const MAX_ENDED: usize = 32;
 
 impl Shard {
     fn place(id: Id) -> usize {
-        (id_u64(id) / SHARDS as u64 % RING as u64) as usize
+        (id_u64(id) % RING as u64) as usize
     }
 
     /// Records a live task. Gives the record back when the id ended
@@ -295,8 +295,12 @@ pub(crate) fn id_u64(id: Id) -> u64 {
     raw.0
 }
 
+/// Runs of [`RING`] consecutive ids share a shard: a batch of spawns (and
+/// of ends) keeps one lock and one run of places in cache. Workers
+/// spawning at once then meet in a shard more often; with 2 workers that
+/// measured no slower than spreading every id.
 fn shard(id: Id) -> &'static Mutex<Shard> {
-    &REGISTRY[(id_u64(id) as usize) % SHARDS].0
+    &REGISTRY[(id_u64(id) / RING as u64) as usize % SHARDS].0
 }
 
 /// Records a task at its spawn hook, on the spawning thread.
