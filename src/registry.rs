@@ -496,3 +496,45 @@ fn live_where(keep: impl Fn(Option<&Arc<Scope>>) -> bool) -> Vec<Arc<TaskRecord>
     out.sort_by_key(|r| id_u64(r.id)); // `Id: Ord` needs tokio 1.48
     out
 }
+
+#[cfg(all(test, taskleak_hooks))]
+mod tests {
+    use super::*;
+    use crate::BuilderExt;
+
+    /// More live tasks than the shards' rings hold: the others go to the
+    /// maps, and every one is found, counted, and forgotten at its end.
+    #[test]
+    fn tasks_beyond_the_rings_are_kept_in_the_maps() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .track_tasks()
+            .build()
+            .unwrap();
+        let scope = Scope::open();
+        let n = SHARDS * RING * 2;
+        let tasks: Vec<_> = (0..n)
+            .map(|_| rt.spawn(std::future::pending::<()>()))
+            .collect();
+        scope.close();
+        assert_eq!(scope.alive(), n);
+        let found = survivors(&scope);
+        assert_eq!(found.len(), n);
+        assert!(found.iter().zip(&tasks).all(|(r, t)| r.id == t.id()));
+        for t in &tasks {
+            t.abort();
+        }
+        rt.block_on(async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        for _ in 0..500 {
+            if scope.alive() == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(scope.alive(), 0);
+        assert!(survivors(&scope).is_empty());
+    }
+}
