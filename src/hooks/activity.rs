@@ -115,9 +115,14 @@ pub(crate) fn before_poll(id: Id, runtime: u64) {
     let id = id_u64(id);
     let t = now();
     if let Some(s) = find(id) {
-        s.polls.fetch_add(1, Relaxed);
+        // Load and store, not a locked add: only the thread polling the
+        // task writes here between its spawn and its end.
+        s.polls.store(s.polls.load(Relaxed) + 1, Relaxed);
         s.last_poll.store(t, Relaxed);
         s.in_poll_since.store(t, Relaxed);
+    }
+    if !on_worker_of(runtime) {
+        return;
     }
     let _ = ME.try_with(|me| {
         if let Some(w) = me.borrow().as_ref().filter(|w| w.tag == runtime) {
@@ -130,11 +135,15 @@ pub(crate) fn before_poll(id: Id, runtime: u64) {
 pub(crate) fn after_poll(id: Id, runtime: u64) {
     let id = id_u64(id);
     if let Some(s) = find(id) {
-        let start = s.in_poll_since.swap(0, Relaxed);
+        let start = s.in_poll_since.load(Relaxed);
+        s.in_poll_since.store(0, Relaxed);
         let took = now().saturating_sub(start);
         if start != 0 && took != 0 {
             s.busy_ns.fetch_add(took, Relaxed);
         }
+    }
+    if !on_worker_of(runtime) {
+        return;
     }
     let _ = ME.try_with(|me| {
         if let Some(w) = me.borrow().as_ref().filter(|w| w.tag == runtime) {
@@ -196,6 +205,14 @@ static WORKERS: Mutex<Vec<Arc<Worker>>> = Mutex::new(Vec::new());
 
 thread_local! {
     static ME: RefCell<Option<Arc<Worker>>> = const { RefCell::new(None) };
+    /// `ME`'s runtime tag (0: none), read by every poll: a plain value, so
+    /// that a thread that is no runtime's (a `block_on` caller) skips the
+    /// `RefCell` and its destructor's registration check.
+    static MY_TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn on_worker_of(runtime: u64) -> bool {
+    MY_TAG.try_with(|t| t.get() == runtime).unwrap_or(false)
 }
 
 /// Called on each new thread of the runtime tagged `tag` (tokio enters the
@@ -213,9 +230,11 @@ pub(crate) fn thread_started(tag: u64) {
     });
     WORKERS.lock().push(me.clone());
     let _ = ME.try_with(|slot| *slot.borrow_mut() = Some(me));
+    let _ = MY_TAG.try_with(|t| t.set(tag));
 }
 
 pub(crate) fn thread_stopped() {
+    let _ = MY_TAG.try_with(|t| t.set(0));
     if let Ok(Some(me)) = ME.try_with(|slot| slot.borrow_mut().take()) {
         WORKERS.lock().retain(|w| !Arc::ptr_eq(w, &me));
     }
