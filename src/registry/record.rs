@@ -1,0 +1,166 @@
+//! What the registry knows about a task: a record shared by a chain of
+//! spawns and by reports, and the compact form it has in the table until
+//! something shares it.
+
+use std::panic::Location;
+use std::sync::Arc;
+
+use tokio::task::Id;
+
+use crate::scope::Scope;
+
+/// What kind of task a record is, for the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// An async task, seen by tokio's spawn hook.
+    #[cfg_attr(not(taskleak_hooks), allow(dead_code))] // only the hooks make these
+    Task,
+    /// A `spawn_blocking` closure, recorded by `taskleak::spawn_blocking`.
+    Blocking,
+    /// A `LocalSet` task, recorded by `taskleak::spawn_local`.
+    Local,
+}
+
+/// What is known about one tracked task.
+pub(crate) struct TaskRecord {
+    pub(crate) id: Id,
+    pub(crate) kind: Kind,
+    /// The lane of the scope counts this task entered (see [`crate::scope::lane`]).
+    pub(super) lane: u8,
+    pub(crate) location: &'static Location<'static>,
+    /// The spawning task, when it was tracked and the chain is not too long.
+    pub(crate) parent: Option<Arc<TaskRecord>>,
+    /// The spawning task's id, even when `parent` was cut.
+    pub(crate) parent_id: Option<Id>,
+    pub(crate) depth: u32,
+    /// The scope, held here only by tasks without a `parent`; the others
+    /// share their parent's, which saves touching the scope's reference
+    /// count (a line every worker shares) at each spawn and end.
+    pub(super) own_scope: Option<Arc<Scope>>,
+    /// [`crate::clock::coarse`] at the spawn: ages are for reports, and the
+    /// precise clock would cost more than the rest of the hook.
+    pub(crate) spawned: u64,
+    /// Unresolved return addresses, innermost first.
+    pub(crate) frames: Box<[usize]>,
+    /// Spawned where no thread or task placed it (in a plain
+    /// `spawn_blocking` closure) while several tests' scopes were open:
+    /// their names, for the suite gate's report.
+    pub(crate) running: Option<Box<[String]>>,
+}
+
+impl TaskRecord {
+    /// The scope this task counts toward: its own, or its oldest recorded
+    /// ancestor's.
+    pub(crate) fn scope(&self) -> Option<&Arc<Scope>> {
+        let mut r = self;
+        while let Some(p) = &r.parent {
+            r = p;
+        }
+        r.own_scope.as_ref()
+    }
+}
+
+pub(super) enum Slot {
+    /// A live task no other task points to yet: its record, compact, in the
+    /// map, so that a task that spawns nothing costs no allocation.
+    Own(Own),
+    /// A live task whose record is shared: with the records of the tasks it
+    /// spawned (their chains), or with a reader (a check's survivors).
+    Shared(Arc<TaskRecord>),
+    /// Terminated before its spawn hook ran (a runtime already shut down).
+    Ended,
+}
+
+/// What a [`TaskRecord`] holds, in 64 bytes instead of 96: the map's
+/// entries are most of the memory the hooks touch, and with hundreds of
+/// tasks alive each cache line shows (a record 64 bytes larger measured
+/// ~10 ns a task slower in batches).
+pub(super) struct Own {
+    pub(super) location: &'static Location<'static>,
+    pub(super) spawned: u64,
+    pub(super) up: Up,
+    pub(super) frames: Box<[usize]>,
+    /// A cut chain's parent id, and `running`: rarely set.
+    pub(super) rare: Option<Box<Rare>>,
+    pub(super) depth: u32,
+    pub(super) kind: Kind,
+    pub(super) lane: u8,
+}
+
+// The size the comment above promises (64-bit targets).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Slot>() == 64);
+
+/// Where an [`Own`] record counts: through its parent, or its own scope.
+pub(super) enum Up {
+    None,
+    Parent(Arc<TaskRecord>),
+    Scope(Arc<Scope>),
+}
+
+pub(super) struct Rare {
+    pub(super) parent_id: Option<Id>,
+    pub(super) running: Option<Box<[String]>>,
+}
+
+impl Own {
+    pub(super) fn scope(&self) -> Option<&Arc<Scope>> {
+        match &self.up {
+            Up::None => None,
+            Up::Parent(p) => p.scope(),
+            Up::Scope(s) => Some(s),
+        }
+    }
+
+    pub(super) fn into_record(self, id: Id) -> TaskRecord {
+        let (parent, own_scope) = match self.up {
+            Up::None => (None, None),
+            Up::Parent(p) => (Some(p), None),
+            Up::Scope(s) => (None, Some(s)),
+        };
+        let (cut_parent, running) = match self.rare {
+            Some(rare) => (rare.parent_id, rare.running),
+            None => (None, None),
+        };
+        TaskRecord {
+            id,
+            kind: self.kind,
+            lane: self.lane,
+            location: self.location,
+            parent_id: parent.as_ref().map(|p| p.id).or(cut_parent),
+            parent,
+            depth: self.depth,
+            own_scope,
+            spawned: self.spawned,
+            frames: self.frames,
+            running,
+        }
+    }
+}
+
+impl Slot {
+    /// The record, shared from now on (made a [`TaskRecord`] in an `Arc`
+    /// the first time), so that a chain and the map hold the same one.
+    /// `None`: ended.
+    pub(super) fn share(&mut self, id: Id) -> Option<Arc<TaskRecord>> {
+        if let Slot::Own(_) = self {
+            let Slot::Own(own) = std::mem::replace(self, Slot::Ended) else {
+                unreachable!("matched above")
+            };
+            *self = Slot::Shared(Arc::new(own.into_record(id)));
+        }
+        match self {
+            Slot::Shared(r) => Some(r.clone()),
+            _ => None,
+        }
+    }
+
+    /// A live task's scope (if any) and lane; `None`: ended.
+    pub(super) fn counted(&self) -> Option<(Option<&Arc<Scope>>, u8)> {
+        match self {
+            Slot::Own(r) => Some((r.scope(), r.lane)),
+            Slot::Shared(r) => Some((r.scope(), r.lane)),
+            Slot::Ended => None,
+        }
+    }
+}
