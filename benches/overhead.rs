@@ -1077,6 +1077,55 @@ fn rules_test(tracked: bool) {
     }
 }
 
+/// A pool's reaper: a task that runs as long as the runtime, spawned
+/// through a generic function, so that each test (its own instance, as a
+/// pool of each test's connection type would be) spawns from other code
+/// addresses. Ignored by a path rule, which needs those addresses' names.
+mod reaper_pool {
+    #[inline(never)] // a frame of its own, as a pool's constructor has
+    pub fn spawn_reaper<T: 'static>() {
+        drop(tokio::spawn(async {
+            std::future::pending::<std::marker::PhantomData<T>>().await;
+        }));
+    }
+}
+
+/// Calls `spawn_reaper` with the `i % 20`th of 20 types.
+fn spawn_reaper_instance(i: usize) {
+    macro_rules! instances {
+        ($($n:literal),*) => {
+            match i % 20 {
+                $($n => reaper_pool::spawn_reaper::<[u8; $n]>(),)*
+                _ => unreachable!(),
+            }
+        };
+    }
+    instances!(
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
+    );
+}
+
+/// One test that leaves a reaper running (the `i`th instance): under
+/// `#[leak_check]` with a path rule ignoring it, or under
+/// `#[tokio::test]`, whose runtime drops it.
+fn reaper_test(tracked: bool, i: usize) {
+    use taskleak::__private::{Flavor, run_async};
+    if tracked {
+        let mut b = tokio::runtime::Builder::new_current_thread();
+        b.enable_all();
+        let options = taskleak::Options::new().ignore("overhead::reaper_pool::spawn_reaper");
+        run_async(Flavor::CurrentThread, b, options, async move {
+            spawn_reaper_instance(i);
+        });
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("Failed building the Runtime")
+            .block_on(async move { spawn_reaper_instance(i) });
+    }
+}
+
 fn suite_section(cfg: &Cfg, rep: &mut Report) {
     let suites = if cfg.quick { 3 } else { 9 };
     for (join, what) in [
@@ -1155,10 +1204,34 @@ fn suite_section(cfg: &Cfg, rep: &mut Report) {
             Some(1.10),
         );
     }
+    let rules_lookups = taskleak::__private::symbol_lookups() - lookups_before;
+    // Tests that leave a reaper a path rule ignores, each its own generic
+    // instance: the check must look up names to judge it. 20 instances,
+    // each test once (the first of the process loads debug info).
+    {
+        Mode::Full.enter();
+        eprintln!("[suite] 20 tests leaving a reaper a path rule ignores");
+        let (mut u, mut t) = (Vec::new(), Vec::new());
+        for i in 0..20 {
+            for k in 0..2 {
+                let tracked = (k == 0) == (i % 2 == 0);
+                let t0 = Instant::now();
+                reaper_test(tracked, i);
+                let d = t0.elapsed().as_nanos() as f64;
+                if tracked { t.push(d) } else { u.push(d) }
+            }
+        }
+        rep.ratio_row(
+            "suite: 20 passing tests, each leaving a reaper a path rule ignores (its own generic instance), median test",
+            median(&u),
+            median(&t),
+            None,
+        );
+    }
     rep.note(format!(
         "suite with rules: symbol lookups during those {} checks: {}",
         2 * suites * TESTS,
-        taskleak::__private::symbol_lookups() - lookups_before
+        rules_lookups
     ));
     set_capture_frames(true);
     rep.note(format!(

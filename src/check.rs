@@ -349,7 +349,11 @@ fn conclude(mode: Mode, verdict: Result<(), Leaks>) -> Result<(), Leaks> {
 /// function names): tasks that end on their own within it, the usual case
 /// in a passing test, cost no debug info (~0.5 s and tens of MB the first
 /// time in a large debug binary). Symbols already looked up are used at
-/// once.
+/// once; and once the process has loaded debug info, the lookups start at
+/// once too (a few new addresses cost about a millisecond, off the check's
+/// thread), so that a task a path rule ignores, spawned through other
+/// generic instances in each test (a pool's reaper), does not hold every
+/// test for this long.
 const SETTLE: Duration = Duration::from_millis(100);
 
 /// While symbols are looked up for the rules, how often the wait looks
@@ -563,7 +567,10 @@ impl Check {
         // Until then, rules are judged without looking up symbols (see
         // `SETTLE`); then the lookups start on a thread of their own, and
         // the wait looks at the cache now and then.
-        let settle = Instant::now().checked_add(self.grace.min(SETTLE));
+        let settle = match report::symbols_loaded() {
+            true => Some(Instant::now()),
+            false => Instant::now().checked_add(self.grace.min(SETTLE)),
+        };
         let mut lookup: Option<Option<std::thread::JoinHandle<()>>> = None;
         let mut alive = self.scope.alive();
         loop {
@@ -581,7 +588,11 @@ impl Check {
                     break;
                 }
                 if lookup.is_none() && settle.is_none_or(|s| now >= s) {
-                    let started = report::resolve_in_background(&survivors, &self.options);
+                    let scope = self.scope.clone();
+                    let started =
+                        report::resolve_in_background(&survivors, &self.options, move || {
+                            scope.poke()
+                        });
                     if started.is_none() {
                         // Nothing to look up, or looked up here: judge now.
                         if report::all_ignored(&survivors, &self.options) {

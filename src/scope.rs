@@ -30,6 +30,9 @@ pub(crate) struct Scope {
     needs_frames: AtomicBool,
     /// Checks blocked on `changed`; terminations only lock when non-zero.
     waiters: AtomicUsize,
+    /// Something other than a task's end has news for a waiting check
+    /// (symbols it waited for are in): see [`Scope::poke`].
+    poked: AtomicBool,
     lock: Mutex<()>,
     changed: Condvar,
 }
@@ -72,6 +75,7 @@ impl Scope {
             checked: AtomicBool::new(false),
             needs_frames: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
+            poked: AtomicBool::new(false),
             lock: Mutex::new(()),
             changed: Condvar::new(),
         });
@@ -185,14 +189,22 @@ impl Scope {
         }
     }
 
-    /// Blocks until the live count differs from `seen` or `deadline`
-    /// passes. Returns the current count. Woken by the terminate event
-    /// itself, so a check returns as soon as the last task ends.
-    /// `None`: no deadline (a grace period too long to add to now).
+    /// Wakes a check waiting in [`Scope::wait_for_change`] though no task
+    /// ended.
+    pub(crate) fn poke(&self) {
+        let _held = self.lock.lock();
+        self.poked.store(true, SeqCst);
+        self.changed.notify_all();
+    }
+
+    /// Blocks until the live count differs from `seen`, `deadline` passes,
+    /// or the scope is poked. Returns the current count. Woken by the
+    /// terminate event itself, so a check returns as soon as the last task
+    /// ends. `None`: no deadline (a grace period too long to add to now).
     pub(crate) fn wait_for_change(&self, seen: usize, deadline: Option<Instant>) -> usize {
         self.waiters.fetch_add(1, SeqCst);
         let mut held = self.lock.lock();
-        while self.alive() == seen {
+        while self.alive() == seen && !self.poked.swap(false, SeqCst) {
             match deadline {
                 Some(d) => {
                     if self.changed.wait_until(&mut held, d).timed_out() {

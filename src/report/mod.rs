@@ -514,10 +514,11 @@ pub(crate) fn all_ignored(records: &[Arc<TaskRecord>], options: &Options) -> boo
 /// debug binary takes ~0.5 s), and judges them from the cache when it is
 /// done. Only each task's frames up to the first that a rule matches.
 /// `None` when nothing needed looking up, or it was looked up here (no
-/// thread to spare).
+/// thread to spare). `done` runs on that thread when the lookups are in.
 pub(crate) fn resolve_in_background(
     records: &[Arc<TaskRecord>],
     options: &Options,
+    done: impl FnOnce() + Send + 'static,
 ) -> Option<std::thread::JoinHandle<()>> {
     let show_chain = defaults::backtraces() != Backtraces::Off;
     let undecided: Vec<Arc<TaskRecord>> = records
@@ -534,11 +535,19 @@ pub(crate) fn resolve_in_background(
             by_frames(r, &options, true);
         }
     };
+    let thread = {
+        let look_up = look_up.clone();
+        move || {
+            look_up();
+            done();
+        }
+    };
     match std::thread::Builder::new()
         .name("taskleak-symbols".into())
-        .spawn(look_up.clone())
+        .spawn(thread)
     {
         Ok(thread) => Some(thread),
+        // Looked up here instead; the caller judges at once.
         Err(_) => {
             look_up();
             None
@@ -625,6 +634,12 @@ fn by_frames(record: &TaskRecord, options: &Options, resolve: bool) -> ByFrames 
 /// count them: a passing check looks up none).
 pub(crate) fn symbol_lookups() -> usize {
     frames::lookups()
+}
+
+/// Whether this process has looked up symbols already, so that its debug
+/// info is loaded and more lookups are cheap.
+pub(crate) fn symbols_loaded() -> bool {
+    frames::lookups() > 0
 }
 
 /// For a spawn site in a dependency (a library spawning for the user):
