@@ -312,4 +312,26 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(5));
         t.join().unwrap();
     }
+
+    /// The lookup thread's news wakes a check though no task ended.
+    #[test]
+    fn a_poke_wakes_a_waiter_whose_tasks_are_still_alive() {
+        let scope = Scope::open();
+        scope.close();
+        scope.enter(3);
+        let s = scope.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            s.poke();
+        });
+        let start = Instant::now();
+        let alive = scope.wait_for_change(1, Some(start + Duration::from_secs(10)));
+        assert_eq!(alive, 1);
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "woken by the poke"
+        );
+        t.join().unwrap();
+        scope.exit(3);
+    }
 }
