@@ -54,8 +54,10 @@ async fn ping(addr: std::net::SocketAddr) -> std::io::Result<(String, TcpStream)
 }
 
 fn main() -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // Current-thread: a check inside its `block_on` can take a task dump
+    // of it (`stuck in`, with the `taskdump` feature). taskleak never
+    // dumps a multi-thread runtime it did not build (docs/bounds.md).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .track_tasks()
         .build()?;
