@@ -477,31 +477,8 @@ fn contention_section(cfg: &Cfg, rep: &mut Report) {
     let burst_n = 256;
     let bursts = if cfg.debug { 2 } else { 8 };
     let burst = |rt: &Runtime| -> f64 {
-        rt.block_on(async {
-            let barrier = Arc::new(tokio::sync::Barrier::new(2));
-            let drivers: Vec<_> = (0..2)
-                .map(|_| {
-                    let barrier = barrier.clone();
-                    tokio::spawn(async move {
-                        barrier.wait().await;
-                        let t0 = Instant::now();
-                        for _ in 0..bursts {
-                            let hs: Vec<_> = (0..burst_n)
-                                .map(|_| tokio::spawn(async { tokio::task::yield_now().await }))
-                                .collect();
-                            for h in hs {
-                                h.await.unwrap();
-                            }
-                        }
-                        t0.elapsed()
-                    })
-                })
-                .collect();
-            let mut total = Duration::ZERO;
-            for d in drivers {
-                total = total.max(d.await.unwrap());
-            }
-            total.as_nanos() as f64 / (2 * bursts * burst_n) as f64
+        two_workers(rt, bursts, burst_n, || {
+            tokio::spawn(async { tokio::task::yield_now().await })
         })
     };
     let s = interleave(&modes, cfg.budget(8.0), 15, |m| match m {
@@ -521,6 +498,41 @@ fn contention_section(cfg: &Cfg, rep: &mut Report) {
         fu,
         None,
     );
+}
+
+/// Two tasks on `rt`'s workers, released together, each `rounds` times
+/// spawning `n` tasks with `spawn` then awaiting them: ns per task, from
+/// the slower of the two.
+fn two_workers(
+    rt: &Runtime,
+    rounds: usize,
+    n: usize,
+    spawn: fn() -> tokio::task::JoinHandle<()>,
+) -> f64 {
+    rt.block_on(async {
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let drivers: Vec<_> = (0..2)
+            .map(|_| {
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let t0 = Instant::now();
+                    for _ in 0..rounds {
+                        let hs: Vec<_> = (0..n).map(|_| spawn()).collect();
+                        for h in hs {
+                            h.await.unwrap();
+                        }
+                    }
+                    t0.elapsed()
+                })
+            })
+            .collect();
+        let mut total = Duration::ZERO;
+        for d in drivers {
+            total = total.max(d.await.unwrap());
+        }
+        total.as_nanos() as f64 / (2 * rounds * n) as f64
+    })
 }
 
 /// The pattern of real tests: 500 tasks spawned from the body, then all
@@ -577,32 +589,7 @@ fn batch_section(cfg: &Cfg, rep: &mut Report) {
     eprintln!("[batch] 2 workers, each {N} spawned then awaited");
     let rt_u = multi_thread(false, 2);
     let rt_t = multi_thread(true, 2);
-    let two = |rt: &Runtime| -> f64 {
-        rt.block_on(async {
-            let barrier = Arc::new(tokio::sync::Barrier::new(2));
-            let drivers: Vec<_> = (0..2)
-                .map(|_| {
-                    let barrier = barrier.clone();
-                    tokio::spawn(async move {
-                        barrier.wait().await;
-                        let t0 = Instant::now();
-                        for _ in 0..reps {
-                            let hs: Vec<_> = (0..N).map(|_| tokio::spawn(async {})).collect();
-                            for h in hs {
-                                h.await.unwrap();
-                            }
-                        }
-                        t0.elapsed()
-                    })
-                })
-                .collect();
-            let mut total = Duration::ZERO;
-            for d in drivers {
-                total = total.max(d.await.unwrap());
-            }
-            total.as_nanos() as f64 / (2 * reps * N) as f64
-        })
-    };
+    let two = |rt: &Runtime| -> f64 { two_workers(rt, reps, N, || tokio::spawn(async {})) };
     let modes = [Mode::Untracked, Mode::Short, Mode::Full];
     let s = interleave(&modes, cfg.budget(10.0), 15, |m| match m {
         Mode::Untracked => two(&rt_u),

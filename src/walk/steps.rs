@@ -297,20 +297,39 @@ mod tests {
         })
     }
 
-    /// Records a walk of `frames` (ip, sp), each step reading its return
-    /// address at the next frame's sp - 8.
-    fn walked(frames: &[(u64, u64)]) -> Trail {
+    /// Reads of these words (address, value or refusal).
+    fn reads(words: &[(u64, Option<u64>)]) -> Reads {
+        let mut reads = Reads::default();
+        for &(addr, value) in words {
+            reads.push(addr, value);
+        }
+        reads
+    }
+
+    /// A trail whose last walk made these steps, ready for the next walk.
+    fn recorded(steps: &[(State, Reads, Then)]) -> Trail {
         let mut trail = Trail::new();
         trail.start();
-        for pair in frames.windows(2) {
-            let (from, to) = (pair[0], pair[1]);
-            let mut reads = Reads::default();
-            reads.push(to.1 - 8, Some(to.0));
-            trail.record(state(from.0, from.1), &reads, Then::At(state(to.0, to.1)));
+        for (from, reads, then) in steps {
+            trail.record(*from, reads, *then);
         }
         trail.finish();
         trail.start();
         trail
+    }
+
+    /// Records a walk of `frames` (ip, sp), each step reading its return
+    /// address at the next frame's sp - 8.
+    fn walked(frames: &[(u64, u64)]) -> Trail {
+        let steps: Vec<_> = frames
+            .windows(2)
+            .map(|pair| {
+                let (from, to) = (pair[0], pair[1]);
+                let read = reads(&[(to.1 - 8, Some(to.0))]);
+                (state(from.0, from.1), read, Then::At(state(to.0, to.1)))
+            })
+            .collect();
+        recorded(&steps)
     }
 
     /// A stack holding each frame's return address below its sp.
@@ -378,10 +397,9 @@ mod tests {
     fn a_deeper_walk_keeps_the_steps_it_can_still_replay() {
         let mut trail = walked(&WALK);
         let mut ips = [0; 8];
-        let mut reads = Reads::default();
-        reads.push(0x178, Some(0x20));
         // One frame below the last walk's first, then its frames.
-        trail.record(state(0x5, 0x80), &reads, Then::At(state(0x20, 0x180)));
+        let read = reads(&[(0x178, Some(0x20))]);
+        trail.record(state(0x5, 0x80), &read, Then::At(state(0x20, 0x180)));
         let run = trail.replay(state(0x20, 0x180), &mut stack(&WALK), &mut ips);
         assert_eq!(run, ran(2, 0x40, 0x280));
         trail.finish();
@@ -406,19 +424,21 @@ mod tests {
 
     #[test]
     fn a_run_stops_where_a_step_does_not_start_where_the_last_ended() {
-        let mut trail = Trail::new();
-        trail.start();
-        let mut reads = Reads::default();
-        reads.push(0x178, Some(0x20));
-        trail.record(state(0x10, 0x100), &reads, Then::At(state(0x20, 0x180)));
-        // Not the state the first step ended in (bp differs).
-        let mut reads = Reads::default();
-        reads.push(0x1f8, Some(0x30));
+        // The second step does not start where the first ended (bp differs).
         let mut odd = state(0x20, 0x180);
         odd.bp = 7;
-        trail.record(odd, &reads, Then::At(state(0x30, 0x200)));
-        trail.finish();
-        trail.start();
+        let mut trail = recorded(&[
+            (
+                state(0x10, 0x100),
+                reads(&[(0x178, Some(0x20))]),
+                Then::At(state(0x20, 0x180)),
+            ),
+            (
+                odd,
+                reads(&[(0x1f8, Some(0x30))]),
+                Then::At(state(0x30, 0x200)),
+            ),
+        ]);
         let mut ips = [0; 8];
         let run = trail.replay(state(0x10, 0x100), &mut stack(&WALK), &mut ips);
         assert_eq!(run, ran(1, 0x20, 0x180));
@@ -426,13 +446,7 @@ mod tests {
 
     #[test]
     fn the_end_of_a_walk_is_replayed_too() {
-        let mut trail = Trail::new();
-        trail.start();
-        let mut reads = Reads::default();
-        reads.push(0x178, Some(0));
-        trail.record(state(0x10, 0x100), &reads, Then::End);
-        trail.finish();
-        trail.start();
+        let mut trail = recorded(&[(state(0x10, 0x100), reads(&[(0x178, Some(0))]), Then::End)]);
         let mut ips = [0; 8];
         let mut zero = |a: u64| if a == 0x178 { Ok(0) } else { Err(()) };
         let run = trail.replay(state(0x10, 0x100), &mut zero, &mut ips);
@@ -458,14 +472,11 @@ mod tests {
 
     #[test]
     fn a_refused_read_replays_only_while_it_is_refused() {
-        let mut trail = Trail::new();
-        trail.start();
-        let mut reads = Reads::default();
-        reads.push(0x0f8, None);
-        reads.push(0x178, Some(0x20));
-        trail.record(state(0x10, 0x100), &reads, Then::At(state(0x20, 0x180)));
-        trail.finish();
-        trail.start();
+        let mut trail = recorded(&[(
+            state(0x10, 0x100),
+            reads(&[(0x0f8, None), (0x178, Some(0x20))]),
+            Then::At(state(0x20, 0x180)),
+        )]);
         let mut ips = [0; 4];
         let mut refused = |a: u64| if a == 0x178 { Ok(0x20) } else { Err(()) };
         assert!(
@@ -484,15 +495,12 @@ mod tests {
 
     #[test]
     fn steps_with_more_reads_than_kept_are_not_recorded() {
-        let mut trail = Trail::new();
-        trail.start();
-        let mut reads = Reads::default();
-        for a in [0x108, 0x110, 0x118] {
-            reads.push(a, Some(a));
-        }
-        trail.record(state(0x10, 0x100), &reads, Then::At(state(0x20, 0x180)));
-        trail.finish();
-        trail.start();
+        let three = reads(&[
+            (0x108, Some(0x108)),
+            (0x110, Some(0x110)),
+            (0x118, Some(0x118)),
+        ]);
+        let mut trail = recorded(&[(state(0x10, 0x100), three, Then::At(state(0x20, 0x180)))]);
         let mut ips = [0; 4];
         let mut same = |a: u64| Ok(a);
         assert!(
