@@ -13,10 +13,10 @@ use tokio::task::Id;
 
 use crate::config::env::Mode;
 use crate::config::{Options, defaults};
-use crate::hooks::runtime_key;
-use crate::registry;
+use crate::capture::hooks::runtime_key;
+use crate::capture::registry;
 use crate::report::{self, Leaks};
-use crate::scope::Scope;
+use crate::capture::scope::Scope;
 
 /// Opens a leak-check scope on this thread with the default [`Options`]
 /// (500 ms grace, no ignore rules).
@@ -121,17 +121,17 @@ impl Guard {
         let current = Handle::try_current().ok();
         if let Some(h) = current.as_ref().filter(|_| crate::TRACKING) {
             // Before the scope opens: the probe task is not the test's.
-            if crate::hooks::first_probe(h) == Some(false) {
+            if crate::capture::hooks::first_probe(h) == Some(false) {
                 warn_untracked(h);
             }
         }
-        let threads_before = options.threads.then(crate::threads::snapshot).flatten();
+        let threads_before = options.threads.then(crate::capture::threads::snapshot).flatten();
         let mut blocking: Vec<(Handle, usize)> = Vec::new();
         for h in options.runtimes.iter().chain(&current) {
             if !blocking
                 .iter()
                 .any(|(b, _)| runtime_key(b) == runtime_key(h))
-                && let Some(busy) = crate::hooks::busy_blocking(h)
+                && let Some(busy) = crate::capture::hooks::busy_blocking(h)
             {
                 blocking.push((h.clone(), busy));
             }
@@ -288,37 +288,10 @@ fn warn_untracked(handle: &Handle) {
 /// (tokio dumps one only from there).
 fn dump_here(leaks: &mut Leaks) {
     if !leaks.tasks.is_empty()
-        && let Some(traces) = crate::hooks::stuck_here()
+        && let Some(traces) = crate::capture::hooks::stuck_here()
     {
         leaks.attach_dump_here(&traces);
     }
-}
-
-/// `fut`, unless it takes longer than `limit`. Timed by a thread, not by
-/// tokio's timer: the runtime may have no time driver, or a paused clock.
-/// The timer thread ends as soon as `fut` does.
-async fn within<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("taskleak-timer".into())
-        .spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit) {
-                let _ = tx.send(());
-            }
-        })
-        .ok()?;
-    let mut fut = std::pin::pin!(fut);
-    let mut rx = std::pin::pin!(rx);
-    let out = std::future::poll_fn(|cx| {
-        if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
-            return std::task::Poll::Ready(Some(out));
-        }
-        rx.as_mut().poll(cx).map(|_| None)
-    })
-    .await;
-    drop(cancel);
-    out
 }
 
 /// Applies `TASKLEAK`'s mode to a verdict, and publishes leaks to CI.
@@ -361,7 +334,7 @@ const SETTLE: Duration = Duration::from_millis(100);
 const LOOKUP_POLL: Duration = Duration::from_millis(5);
 
 /// How long `check_async` waits for its helper thread beyond the grace
-/// period: enough for dumps ([`crate::hooks`]) and for resolving symbols
+/// period: enough for dumps ([`crate::capture::hooks`]) and for resolving symbols
 /// the first time in a large debug binary.
 const HELPER_SLACK: Duration = Duration::from_secs(60);
 
@@ -426,7 +399,7 @@ impl Check {
             && !leaks.tasks.is_empty()
         {
             let ids: Vec<Id> = leaks.tasks.iter().map(|t| t.id()).collect();
-            if let Some(stuck) = crate::hooks::stuck_elsewhere(&ids, &owned) {
+            if let Some(stuck) = crate::capture::hooks::stuck_elsewhere(&ids, &owned) {
                 leaks.attach_dumps(stuck);
             }
         }
@@ -465,15 +438,15 @@ impl Check {
                 })
                 .expect("taskleak: cannot start the check thread");
             let limit = grace.saturating_add(HELPER_SLACK);
-            let mut verdict = match within(limit, rx).await {
+            let mut verdict = match crate::util::timer::within(limit, rx).await {
                 Some(Ok(verdict)) => verdict,
                 Some(Err(_)) => panic!("taskleak: the check thread panicked"),
                 None => panic!(
                     "taskleak: gave up after {} waiting for the check thread, which waits up to \
                      {} for the test's tasks to end, then resolves their spawn sites and dumps \
                      their runtimes",
-                    report::human(limit),
-                    report::human(grace)
+                    crate::util::human(limit),
+                    crate::util::human(grace)
                 ),
             };
             if let Err(leaks) = &mut verdict {
@@ -494,7 +467,7 @@ impl Check {
             && self
                 .blocking
                 .iter()
-                .all(|(h, before)| crate::hooks::busy_blocking(h).unwrap_or(0) <= *before)
+                .all(|(h, before)| crate::capture::hooks::busy_blocking(h).unwrap_or(0) <= *before)
     }
 
     /// Gives the runtime a few turns (up to ~1 ms, never past the grace
@@ -644,13 +617,13 @@ impl Check {
     /// Blocking-pool tasks beyond those running at the start, and new OS
     /// threads: neither has an end event, so poll until they are gone or
     /// the deadline passes.
-    fn wait_others(&self, deadline: Option<Instant>) -> (usize, Vec<crate::threads::LeakedThread>) {
+    fn wait_others(&self, deadline: Option<Instant>) -> (usize, Vec<crate::capture::threads::LeakedThread>) {
         loop {
             let blocking: usize = self
                 .blocking
                 .iter()
                 .map(|(h, before)| {
-                    crate::hooks::busy_blocking(h)
+                    crate::capture::hooks::busy_blocking(h)
                         .unwrap_or(0)
                         .saturating_sub(*before)
                 })
@@ -658,7 +631,7 @@ impl Check {
             let threads = self
                 .threads_before
                 .as_ref()
-                .map(|before| crate::threads::new_since(before, &self.scope))
+                .map(|before| crate::capture::threads::new_since(before, &self.scope))
                 .unwrap_or_default();
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if (blocking == 0 && threads.is_empty()) || left.is_some_and(|l| l.is_zero()) {
@@ -706,7 +679,7 @@ impl Check {
             records
                 .iter()
                 .filter_map(|r| {
-                    let a = crate::hooks::activity(r.id)?;
+                    let a = crate::capture::hooks::activity(r.id)?;
                     a.in_poll_for.is_some().then_some((r.id, a.polls))
                 })
                 .collect()
@@ -720,7 +693,7 @@ impl Check {
         while Instant::now() < until {
             let still = in_poll.iter().any(|(id, polls)| {
                 registry::get(*id).is_some()
-                    && crate::hooks::activity(*id)
+                    && crate::capture::hooks::activity(*id)
                         .is_some_and(|a| a.in_poll_for.is_some() && a.polls == *polls)
             });
             if !still || alive == 0 {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crate::config::{Options, defaults, ignore};
-use crate::registry;
+use crate::capture::registry;
 use crate::report::{self, Leaks};
 
 /// libtest's exit code for a failed run, which the gate reuses so a binary
@@ -75,14 +75,8 @@ extern "C" fn at_exit() {
     }
 }
 
-/// Is this one process per test (nextest), where a binary-wide judgement
-/// of `configure!`'s rules is impossible?
-fn per_test_process() -> bool {
-    std::env::var_os("NEXTEST_RUN_ID").is_some()
-}
-
 fn stale_notice() {
-    for rule in ignore::stale(!per_test_process()) {
+    for rule in ignore::stale(!crate::util::per_test_process()) {
         let (pattern, origin) = (&rule.pattern, &rule.origin);
         let hint = if rule.same_file {
             "; a task was spawned elsewhere in that file: line numbers move when code above \

@@ -21,7 +21,7 @@ use tokio::runtime::Builder;
 
 use crate::check::Waiting;
 use crate::config::Options;
-use crate::hooks::Ends;
+use crate::capture::hooks::Ends;
 use crate::report::Leaks;
 
 /// The runtime flavors `#[leak_check]` accepts, as in `#[tokio::test]`.
@@ -168,7 +168,7 @@ fn run_in<R: Shut, F: Future>(
                 eprintln!(
                     "{}\n\n  note: {} into the grace period, {why}",
                     leaks.for_stderr(),
-                    crate::report::human(leaks.grace),
+                    crate::util::human(leaks.grace),
                 );
             }
             drop(waiting);
@@ -324,7 +324,7 @@ impl<R: Shut> Drop for Ending<R> {
                 "taskleak: gave up after {} waiting for the test's runtime to shut down: some \
                  of its threads did not stop (a leaked spawn_blocking closure, or a worker \
                  blocked inside a poll); the test ends without them",
-                crate::report::human(SHUTDOWN_BOUND)
+                crate::util::human(SHUTDOWN_BOUND)
             );
         }
     }

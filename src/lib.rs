@@ -34,20 +34,16 @@
 //! builds, and checks count live tasks on the runtimes they can see.
 #![warn(missing_docs)]
 
+mod capture;
 mod check;
-mod clock;
 mod config;
 mod gate;
 mod harness;
-mod hooks;
-mod registry;
 mod report;
-mod scope;
 mod should_panic;
-mod spawn;
 mod suite;
 mod task;
-mod threads;
+mod util;
 mod walk;
 
 #[doc(hidden)]
@@ -57,7 +53,7 @@ pub mod __private;
 pub use check::{Guard, verify_none};
 pub use config::{DEFAULT_GRACE, Options};
 pub use report::{LeakedTask, Leaks, SpawnSite};
-pub use spawn::{spawn_blocking, spawn_local, thread};
+pub use capture::spawn::{spawn_blocking, spawn_local, thread};
 pub use task::{Activity, Frame, Verdict};
 pub use taskleak_macros::leak_check;
 
@@ -72,7 +68,7 @@ pub use taskleak_macros::leak_check;
 /// async fn also_a_leak_check() {}
 /// ```
 pub use taskleak_macros::leak_check as test;
-pub use threads::LeakedThread;
+pub use capture::threads::LeakedThread;
 
 /// Whether this build can see spawn sites (tokio's hooks are compiled in:
 /// `--cfg tokio_unstable` and tokio 1.46.1 or newer; see build.rs).
@@ -124,7 +120,7 @@ impl BuilderExt for tokio::runtime::Builder {
 
 /// [`BuilderExt::track_tasks`], returning what the harness watches.
 #[track_caller]
-pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> hooks::Ends {
+pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> capture::hooks::Ends {
     config::defaults::validate();
     if let Some(choice) = config::defaults::chosen_backtraces() {
         // A path rule of configure! needs frames to be judged.
@@ -134,7 +130,7 @@ pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> hooks::Ends {
     }
     gate::arm_if_configured();
     gate::register_rules(&mut []); // configure!'s, which the gate uses
-    hooks::install(builder)
+    capture::hooks::install(builder)
 }
 
 /// Sets binary-wide defaults for every check in this test binary, like

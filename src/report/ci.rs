@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::render::fold;
 use super::{Leaks, Verdict};
-use crate::registry::id_u64;
+use crate::capture::registry::id_u64;
 
 /// Sends a failing check's report where CI looks: an `::error` annotation
 /// per leaked spawn site when `GITHUB_ACTIONS=true`, and a JSON file in

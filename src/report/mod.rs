@@ -13,15 +13,14 @@ use std::time::Duration;
 
 use tokio::task::Id;
 
-pub(crate) use render::human;
 pub(crate) use stuck::{NotDumped, Suspension};
 
 use crate::config::defaults;
 use crate::config::env::Backtraces;
 use crate::config::{Ignore, Options};
-use crate::registry::{Kind, TaskRecord};
+use crate::capture::registry::{Kind, TaskRecord};
 use crate::task::{Activity, Frame, Verdict};
-use crate::threads::LeakedThread;
+use crate::capture::threads::LeakedThread;
 
 /// The tasks a check found still running after the grace period.
 ///
@@ -148,8 +147,8 @@ impl Leaks {
 
     /// Adds what task dumps of the runtimes the survivors live on say about
     /// each, or why they say nothing.
-    pub(crate) fn attach_dumps(&mut self, dumps: HashMap<Id, crate::hooks::Stuck>) {
-        use crate::hooks::Stuck;
+    pub(crate) fn attach_dumps(&mut self, dumps: HashMap<Id, crate::capture::hooks::Stuck>) {
+        use crate::capture::hooks::Stuck;
         self.dumped = true;
         for task in &mut self.tasks {
             match (task.kind, dumps.get(&task.id)) {
@@ -429,12 +428,12 @@ pub(crate) fn leaked_tasks(records: &[Arc<TaskRecord>], options: &Options) -> Ve
     // Frames may be captured for path rules alone (TASKLEAK_BACKTRACE=short
     // with a path rule in force): shown only when asked for.
     let show_frames = defaults::backtraces() == Backtraces::Full;
-    let now = crate::clock::precise();
+    let now = crate::util::clock::precise();
     let snapshot: Vec<_> = records
         .iter()
         .map(|r| {
-            let age = crate::clock::since(now, r.spawned);
-            let activity = crate::hooks::activity(r.id).map(|a| Activity { age, ..a });
+            let age = crate::util::clock::since(now, r.spawned);
+            let activity = crate::capture::hooks::activity(r.id).map(|a| Activity { age, ..a });
             (age, activity)
         })
         .collect();

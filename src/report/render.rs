@@ -10,8 +10,9 @@ use std::panic::Location;
 use std::time::Duration;
 
 use super::color::Palette;
+use crate::util::{human, plural};
 use super::{LeakedTask, Leaks, Verdict};
-use crate::registry::Kind;
+use crate::capture::registry::Kind;
 
 /// User frames shown per entry; the rest are summarised.
 const MAX_FRAMES_SHOWN: usize = 8;
@@ -500,37 +501,9 @@ fn what(leaks: &Leaks) -> String {
     }
 }
 
-fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
-}
-
-/// `0ms`, `512ms`, `1.5s`, `12s`.
-pub(crate) fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 10_000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        format!("{}s", d.as_secs())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_durations() {
-        assert_eq!(human(Duration::from_millis(0)), "0ms");
-        assert_eq!(human(Duration::from_millis(512)), "512ms");
-        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(human(Duration::from_secs(12)), "12s");
-    }
 
     fn counted() -> Leaks {
         Leaks {

@@ -113,7 +113,7 @@ pub(crate) fn judge(verdict: Result<(), Leaks>) -> Result<(), Leaks> {
         let _ = writeln!(
             std::io::stderr().lock(),
             "taskleak: TASKLEAK=record: {} of test `{test}` recorded for the baseline",
-            summary::plural(sites.len(), "leaked task")
+            crate::util::plural(sites.len(), "leaked task")
         );
         return Ok(());
     }
@@ -144,11 +144,6 @@ pub(crate) fn judge(verdict: Result<(), Leaks>) -> Result<(), Leaks> {
     if leaks.is_empty() { Ok(()) } else { Err(leaks) }
 }
 
-/// Is this one process per test (nextest)?
-fn per_test_process() -> bool {
-    std::env::var_os("NEXTEST_RUN_ID").is_some()
-}
-
 /// At the end of the binary: record the baseline, print the summary, and
 /// add this process's part to the report directory's.
 pub(crate) fn at_exit() {
@@ -161,7 +156,7 @@ pub(crate) fn at_exit() {
         match baseline::record(places, &files::binary_name(), &seen.checked, &seen.leaked) {
             Ok((path, n)) => eprintln!(
                 "taskleak: TASKLEAK=record: {} of this test binary written to {}",
-                summary::plural(n, "leak"),
+                crate::util::plural(n, "leak"),
                 path.display()
             ),
             Err(e) => eprintln!("taskleak: TASKLEAK=record: {e}"),
@@ -189,7 +184,7 @@ pub(crate) fn at_exit() {
         entries.push(Entry::fixed(test, site));
     }
     let summary = Summary::new(seen.checked.len(), entries.clone(), baseline::path(places));
-    if !per_test_process() && summary.worth_showing() {
+    if !crate::util::per_test_process() && summary.worth_showing() {
         eprintln!("\n{}", summary.text());
         to_step_summary(&summary);
     }

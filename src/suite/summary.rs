@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::util::plural;
+
 /// Test names listed per site before "… and N more".
 const NAMES_SHOWN: usize = 6;
 
@@ -274,14 +276,6 @@ fn names(tests: &[&str], show: impl Fn(&str) -> String) -> String {
 /// Escapes what would break a Markdown table cell.
 fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('`', "'")
-}
-
-pub(crate) fn plural(n: usize, what: &str) -> String {
-    match (n, what.strip_suffix('y')) {
-        (1, _) => format!("1 {what}"),
-        (_, Some(stem)) => format!("{n} {stem}ies"),
-        _ => format!("{n} {what}s"),
-    }
 }
 
 #[cfg(test)]

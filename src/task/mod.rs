@@ -4,8 +4,14 @@
 
 mod activity;
 pub(crate) mod frame;
+mod id;
+mod kind;
 mod not_dumped;
+mod stuck;
 
 pub use activity::{Activity, Verdict};
 pub use frame::Frame;
+pub(crate) use id::id_u64;
+pub(crate) use kind::Kind;
 pub(crate) use not_dumped::NotDumped;
+pub(crate) use stuck::Stuck;

@@ -138,22 +138,7 @@ impl Hasher for IdHasher {
     }
 }
 
-/// The number inside an id (tokio keeps it private, but hashes it).
-pub(crate) fn id_u64(id: Id) -> u64 {
-    struct Raw(u64);
-    impl Hasher for Raw {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, _: &[u8]) {}
-        fn write_u64(&mut self, n: u64) {
-            self.0 = n;
-        }
-    }
-    let mut raw = Raw(0);
-    std::hash::Hash::hash(&id, &mut raw);
-    raw.0
-}
+pub(crate) use crate::task::id_u64;
 
 /// Runs of [`RING`] consecutive ids share a shard: a batch of spawns (and
 /// of ends) keeps one lock and one run of places in cache. Workers

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::scope::Scope;
+use crate::capture::scope::Scope;
 
 /// A thread alive after the grace period that was not there at the start.
 ///

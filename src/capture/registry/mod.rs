@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::task::Id;
 
-use crate::scope::{self, Scope};
+use crate::capture::scope::{self, Scope};
 
 mod record;
 mod table;
@@ -51,7 +51,7 @@ pub(crate) fn scope_here(current: Option<Id>) -> Option<Arc<Scope>> {
 
 thread_local! {
     /// Set while taskleak spawns a task of its own (the probe of
-    /// [`crate::hooks::first_probe`]): the spawn hook records nothing.
+    /// [`crate::capture::hooks::first_probe`]): the spawn hook records nothing.
     static OWN_SPAWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -134,7 +134,7 @@ pub(crate) fn spawned_as(
     };
     let record = Own {
         location,
-        spawned: crate::clock::coarse(),
+        spawned: crate::util::clock::coarse(),
         frames: Box::default(),
         up,
         rare,

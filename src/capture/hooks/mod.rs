@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use tokio::runtime::{Builder, Handle};
 use tokio::task::Id;
 
+pub(crate) use crate::task::Stuck;
 use crate::task::{Activity, Frame, NotDumped};
 
 #[cfg(taskleak_hooks)]
@@ -64,23 +65,23 @@ pub(crate) fn install(builder: &mut Builder) -> Ends {
     }
     // Stable hooks: know the runtime's own threads, which a check of OS
     // threads reports only for the scope the runtime was built in.
-    let owner = crate::scope::current();
+    let owner = crate::capture::scope::current();
     #[cfg(taskleak_hooks)]
     let tag = activity::new_tag();
     builder
         .on_thread_start(move || {
-            crate::threads::runtime_thread_started(owner.clone());
+            crate::capture::threads::runtime_thread_started(owner.clone());
             #[cfg(taskleak_hooks)]
             activity::thread_started(tag);
         })
         .on_thread_stop(|| {
-            crate::threads::runtime_thread_stopped();
+            crate::capture::threads::runtime_thread_stopped();
             #[cfg(taskleak_hooks)]
             activity::thread_stopped();
         });
     #[cfg(taskleak_hooks)]
     {
-        use crate::registry;
+        use crate::capture::registry;
         use tokio::runtime::TaskMeta;
         builder
             .on_task_spawn(move |meta: &TaskMeta<'_>| {
@@ -128,7 +129,7 @@ pub(crate) fn first_probe(handle: &Handle) -> Option<bool> {
     }
     // taskleak's own task: never recorded, so no check (an outer one on
     // this thread included) reports or counts it.
-    let probe = crate::registry::unrecorded(|| handle.spawn(async {}));
+    let probe = crate::capture::registry::unrecorded(|| handle.spawn(async {}));
     Some(LAST_HOOKED.with(|last| last.get()) == Some(probe.id()))
 }
 
@@ -219,7 +220,7 @@ pub(crate) fn stuck_elsewhere(tasks: &[Id], owned: &[Handle]) -> Option<HashMap<
                     (None, Some(_), _) => Stuck::NotDumped(NotDumped::CurrentThread),
                     // Its slot is freed when it ends, which it may have
                     // done while the report was being put together.
-                    (None, None, _) if crate::registry::get(id).is_none() => {
+                    (None, None, _) if crate::capture::registry::get(id).is_none() => {
                         Stuck::NotDumped(NotDumped::Ended)
                     }
                     (None, None, _) => Stuck::NotDumped(NotDumped::UnknownRuntime),
@@ -242,12 +243,4 @@ pub(crate) fn stuck_here() -> Option<HashMap<Id, Vec<Vec<Frame>>>> {
     return dump::of_this_thread();
     #[cfg(not(taskleak_taskdump))]
     None
-}
-
-/// Where a task is suspended, or why that is not known.
-#[cfg_attr(not(taskleak_taskdump), allow(dead_code))]
-pub(crate) enum Stuck {
-    /// One backtrace (innermost frame first) per tokio leaf future.
-    At(Vec<Vec<Frame>>),
-    NotDumped(NotDumped),
 }

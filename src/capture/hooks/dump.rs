@@ -37,7 +37,7 @@ pub(crate) fn of_multi_thread(handle: &Handle) -> Result<Traces, String> {
     debug_assert_eq!(handle.runtime_flavor(), RuntimeFlavor::MultiThread);
     let start = Instant::now();
     while let Some((thread, task, took)) = super::activity::long_poll(handle.id(), LONG_POLL) {
-        if tokio::task::try_id().is_some_and(|me| crate::registry::id_u64(me) == task) {
+        if tokio::task::try_id().is_some_and(|me| crate::capture::registry::id_u64(me) == task) {
             return Err(format!(
                 "the check itself blocks worker thread `{thread}` of this runtime (it runs \
                  inside task {task}), and a task dump must wait for every worker; use \
@@ -49,8 +49,8 @@ pub(crate) fn of_multi_thread(handle: &Handle) -> Result<Traces, String> {
                 "worker thread `{thread}` is inside one poll of task {task} (for {}, after {} \
                  of waiting for it to end): tokio's task dump must wait for every worker, and \
                  one started now could wedge the runtime",
-                crate::report::human(took),
-                crate::report::human(POLL_WAIT),
+                crate::util::human(took),
+                crate::util::human(POLL_WAIT),
             ));
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -70,7 +70,7 @@ pub(crate) fn of_multi_thread(handle: &Handle) -> Result<Traces, String> {
         format!(
             "its runtime's task dump did not finish within {} (a worker may have entered a long \
              poll after it began); it was left to finish on its own thread, not cancelled",
-            crate::report::human(DUMP_WAIT)
+            crate::util::human(DUMP_WAIT)
         )
     })
 }

@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::task::Id;
 
-use crate::registry::id_u64;
+use crate::capture::registry::id_u64;
 use crate::task::Activity;
 
 /// Slots in the table (64 bytes each).
@@ -60,7 +60,7 @@ static TABLE: [Slot; SLOTS] = [const {
     }
 }; SLOTS];
 
-use crate::clock::coarse as now;
+use crate::util::clock::coarse as now;
 
 fn neighbourhood(id: u64) -> impl Iterator<Item = &'static Slot> {
     let home = (id % SLOTS as u64) as usize;
@@ -160,7 +160,7 @@ pub(crate) fn get(id: Id) -> Option<Activity> {
     // compare two readings of it, and a precise `now` would add the coarse
     // clock's lag (up to a tick or more) to every short poll.
     let now = now();
-    let ago = |t: u64| crate::clock::since(now, t);
+    let ago = |t: u64| crate::util::clock::since(now, t);
     let activity = Activity {
         polls: s.polls.load(Relaxed),
         last_poll_ago: match s.last_poll.load(Relaxed) {
@@ -267,7 +267,7 @@ pub(crate) fn long_poll(
         .find_map(|w| {
             let since = w.in_poll_since.load(Relaxed);
             let task = w.task.load(Relaxed);
-            let took = crate::clock::since(now, since);
+            let took = crate::util::clock::since(now, since);
             (since != 0 && took > longer_than).then(|| (w.name.clone(), task, took))
         })
 }

@@ -13,8 +13,8 @@ use std::task::{Context, Poll};
 
 use tokio::task::{Id, JoinHandle};
 
-use crate::registry::{self, Kind};
-use crate::scope::Scope;
+use crate::capture::registry::{self, Kind};
+use crate::capture::scope::Scope;
 
 /// `tokio::task::spawn_blocking`, recorded: a closure still running after
 /// the grace period is reported as a leaked blocking task, with this call's

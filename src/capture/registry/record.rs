@@ -7,25 +7,14 @@ use std::sync::Arc;
 
 use tokio::task::Id;
 
-use crate::scope::Scope;
-
-/// What kind of task a record is, for the report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// An async task, seen by tokio's spawn hook.
-    #[cfg_attr(not(taskleak_hooks), allow(dead_code))] // only the hooks make these
-    Task,
-    /// A `spawn_blocking` closure, recorded by `taskleak::spawn_blocking`.
-    Blocking,
-    /// A `LocalSet` task, recorded by `taskleak::spawn_local`.
-    Local,
-}
+use crate::capture::scope::Scope;
+pub(crate) use crate::task::Kind;
 
 /// What is known about one tracked task.
 pub(crate) struct TaskRecord {
     pub(crate) id: Id,
     pub(crate) kind: Kind,
-    /// The lane of the scope counts this task entered (see [`crate::scope::lane`]).
+    /// The lane of the scope counts this task entered (see [`crate::capture::scope::lane`]).
     pub(super) lane: u8,
     pub(crate) location: &'static Location<'static>,
     /// The spawning task, when it was tracked and the chain is not too long.
@@ -37,7 +26,7 @@ pub(crate) struct TaskRecord {
     /// share their parent's, which saves touching the scope's reference
     /// count (a line every worker shares) at each spawn and end.
     pub(super) own_scope: Option<Arc<Scope>>,
-    /// [`crate::clock::coarse`] at the spawn: ages are for reports, and the
+    /// [`crate::util::clock::coarse`] at the spawn: ages are for reports, and the
     /// precise clock would cost more than the rest of the hook.
     pub(crate) spawned: u64,
     /// Unresolved return addresses, innermost first.

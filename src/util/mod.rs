@@ -1,0 +1,47 @@
+//! Small helpers every layer uses: the clock, a bounded wait, and the
+//! words reports are written with. Imports nothing of the crate.
+
+pub(crate) mod clock;
+pub(crate) mod timer;
+
+use std::time::Duration;
+
+/// `0ms`, `512ms`, `1.5s`, `12s`.
+pub(crate) fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 10_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{}s", d.as_secs())
+    }
+}
+
+/// `1 task`, `2 tasks`, `3 entries`.
+pub(crate) fn plural(n: usize, what: &str) -> String {
+    match (n, what.strip_suffix('y')) {
+        (1, _) => format!("1 {what}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        _ => format!("{n} {what}s"),
+    }
+}
+
+/// Is this one process per test (cargo-nextest), where no process sees
+/// the whole binary's run?
+pub(crate) fn per_test_process() -> bool {
+    std::env::var_os("NEXTEST_RUN_ID").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(0)), "0ms");
+        assert_eq!(human(Duration::from_millis(512)), "512ms");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_secs(12)), "12s");
+    }
+}
