@@ -32,15 +32,41 @@
 //! Spawn sites come from tokio's task hooks, which need
 //! `--cfg tokio_unstable` (see the README). Without it the crate still
 //! builds, and checks count live tasks on the runtimes they can see.
+//!
+//! # The modules, and the path a task takes through them
+//!
+//! Layers only point down (`tests/layers.rs` checks it); the pipeline is
+//! drawn in docs/how-it-works.md.
+//!
+//! | module | holds |
+//! |---|---|
+//! | `util` | the clock, a bounded wait, `human`, `plural`, one string quoter |
+//! | `task` | what is known of one task, shared by producer and consumer: `Activity`, `Frame`, `Kind`, `Stuck`, `NotDumped` |
+//! | `config` | settings as values: `Options`, one `Layer` per source, one merge, `ConfigError`, ignore rules (pure) |
+//! | `capture` | tokio's hooks → the registry of live tasks → scopes; the stack walk; symbol lookups; OS threads |
+//! | `report` | the report's model (`Leaks`, `LeakedTask`) and its text, annotations and JSON |
+//! | `suite` | the run's facts: tests checked, leaks seen, the baseline (read), the rule tally |
+//! | `judge` | a snapshot of survivors + settings + baseline → a `Judgement`, purely; how a test ends |
+//! | `outputs` | a judgement → every effect: panic text, stderr, CI, JSON, summary, baseline write |
+//! | `exit` | the one `atexit` handler: stale rules, summary, suite gate, exit code |
+//! | `check` | the guard, its wait and snapshot, `track_tasks`'s setup |
+//! | `harness` | `#[leak_check]`'s runtime: build, run the body, check, shut down |
+//!
+//! A task is recorded by the spawn hook (`capture::hooks` →
+//! `capture::registry`, in the scope of the test that spawned it), counted
+//! down by the terminate hook, and, if it is still alive when its check's
+//! wait ends (`check`), read into a snapshot, judged (`judge`) and
+//! reported (`outputs`).
 #![warn(missing_docs)]
 
 mod capture;
 mod check;
 mod config;
-mod gate;
+mod exit;
 mod harness;
+mod judge;
+mod outputs;
 mod report;
-mod should_panic;
 mod suite;
 mod task;
 mod util;
@@ -50,11 +76,13 @@ mod walk;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use capture::spawn::{spawn_blocking, spawn_local, thread};
+pub use capture::threads::LeakedThread;
 pub use check::{Guard, verify_none};
 pub use config::{DEFAULT_GRACE, Options};
 pub use report::{LeakedTask, Leaks, SpawnSite};
-pub use capture::spawn::{spawn_blocking, spawn_local, thread};
 pub use task::{Activity, Frame, Verdict};
+pub use taskleak_grammar::PatternError;
 pub use taskleak_macros::leak_check;
 
 /// [`leak_check`] under a name that ends in `test`, for tools that look for
@@ -68,11 +96,6 @@ pub use taskleak_macros::leak_check;
 /// async fn also_a_leak_check() {}
 /// ```
 pub use taskleak_macros::leak_check as test;
-pub use capture::threads::LeakedThread;
-
-/// Whether this build can see spawn sites (tokio's hooks are compiled in:
-/// `--cfg tokio_unstable` and tokio 1.46.1 or newer; see build.rs).
-const TRACKING: bool = cfg!(taskleak_hooks);
 
 /// Adds [`track_tasks`](BuilderExt::track_tasks) to tokio's runtime
 /// builder.
@@ -91,10 +114,14 @@ pub trait BuilderExt {
     /// Records every task this runtime spawns, so that checks can report
     /// the ones that leak with their spawn sites.
     ///
-    /// This installs tokio's `on_task_spawn` and `on_task_terminate`
-    /// hooks, replacing any set before on this builder. Without
-    /// `--cfg tokio_unstable` tokio has no hooks: this does nothing, and
-    /// checks fall back to counting live tasks.
+    /// This installs tokio's `on_thread_start` and `on_thread_stop` hooks
+    /// (which runtime threads are the runtime's own, for
+    /// [`Options::threads`]) and, with `--cfg tokio_unstable`, its
+    /// `on_task_spawn`, `on_before_task_poll`, `on_after_task_poll` and
+    /// `on_task_terminate` hooks (spawn sites, poll activity, ends).
+    /// tokio keeps one closure per hook: these replace any set before on
+    /// this builder. Without the cfg, checks fall back to counting live
+    /// tasks on the runtimes they can see, and say so.
     ///
     /// ```
     /// use taskleak::BuilderExt;
@@ -113,24 +140,9 @@ pub trait BuilderExt {
 impl BuilderExt for tokio::runtime::Builder {
     #[track_caller]
     fn track_tasks(&mut self) -> &mut Self {
-        track(self);
+        check::track(self);
         self
     }
-}
-
-/// [`BuilderExt::track_tasks`], returning what the harness watches.
-#[track_caller]
-pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> capture::hooks::Ends {
-    config::defaults::validate();
-    if let Some(choice) = config::defaults::chosen_backtraces() {
-        // A path rule of configure! needs frames to be judged.
-        let path_rule = config::defaults::ignores().any(|r| r.is_path());
-        let frames = choice == config::env::Backtraces::Full || path_rule;
-        walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
-    }
-    gate::arm_if_configured();
-    gate::register_rules(&mut []); // configure!'s, which the gate uses
-    capture::hooks::install(builder)
 }
 
 /// Sets binary-wide defaults for every check in this test binary, like

@@ -19,12 +19,12 @@ pub fn set_capture_frames(on: bool) {
     crate::walk::CAPTURE_FRAMES.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-pub use crate::config::defaults::Config;
+pub use crate::config::configure::Config;
 pub use ctor;
 
 /// How many code addresses this process has looked up in debug info (each
 /// at most once). Tests count these to prove that a passing check loads no
 /// symbols, without timing anything.
 pub fn symbol_lookups() -> usize {
-    crate::report::symbol_lookups()
+    crate::capture::frames::lookups()
 }

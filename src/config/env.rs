@@ -1,4 +1,5 @@
-//! Environment configuration, read once per process.
+//! The environment's layer of settings (read once per process, by
+//! `sources`).
 //!
 //! | variable | values | default |
 //! |---|---|---|
@@ -9,120 +10,67 @@
 //! A bad value is an error naming the variable and what it accepts, raised
 //! at the first guard or tracked runtime: never a silent default.
 
-use std::sync::LazyLock;
-use std::time::Duration;
-
 use super::duration;
+use super::error::{ConfigError, Source};
+use super::layer::Layer;
+use super::values::{BACKTRACES, MODES, Mode, parse_backtraces, parse_mode};
 
-/// What a check does with leaks (`TASKLEAK`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Fail the test with the report (the default).
-    Fail,
-    /// Print the report and let the test pass.
-    Warn,
-    /// Do not check at all.
-    Off,
-}
-
-/// How much of each survivor's origin is recorded (`TASKLEAK_BACKTRACE`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Backtraces {
-    /// Spawn site, spawn chain and the spawn-site backtrace (the default).
-    Full,
-    /// Spawn site and spawn chain: no stack walk at spawn, the cheapest.
-    Short,
-    /// Spawn site only.
-    Off,
-}
-
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Env {
-    pub(crate) mode: Option<Mode>,
-    pub(crate) grace: Option<Duration>,
-    pub(crate) backtraces: Option<Backtraces>,
-    /// `TASKLEAK=record`: write the run's leaks to the baseline.
-    pub(crate) record: bool,
-}
-
-static ENV: LazyLock<Result<Env, String>> =
-    LazyLock::new(|| Env::from_lookup(|k| std::env::var(k).ok()));
-
-/// The environment's settings; panics on a bad value, with the reason.
-#[track_caller]
-pub(crate) fn get() -> &'static Env {
-    match &*ENV {
-        Ok(env) => env,
-        Err(e) => panic!("taskleak: {e}"),
-    }
-}
-
-impl Env {
-    pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Env, String> {
-        let non_empty = |k: &str| var(k).filter(|v| !v.trim().is_empty());
-        let record = non_empty("TASKLEAK").is_some_and(|v| v.trim() == "record");
-        let mode = match non_empty("TASKLEAK") {
-            None => None,
-            Some(_) if record => None,
-            Some(v) => Some(parse_mode(&v).map_err(|_| {
-                format!("TASKLEAK={v:?} is not valid; use one of: fail, warn, off, record")
-            })?),
-        };
-        let grace = match non_empty("TASKLEAK_GRACE") {
-            None => None,
-            Some(v) => Some(duration::parse(&v).map_err(|e| format!("TASKLEAK_GRACE: {e}"))?),
-        };
-        let backtraces = match non_empty("TASKLEAK_BACKTRACE") {
-            None => None,
-            Some(v) => {
-                Some(parse_backtraces(&v).map_err(|e| format!("TASKLEAK_BACKTRACE={v:?} {e}"))?)
-            }
-        };
-        Ok(Env {
-            mode,
-            grace,
-            backtraces,
-            record,
-        })
-    }
-}
-
-pub(crate) fn parse_mode(v: &str) -> Result<Mode, String> {
-    match v.trim() {
-        "fail" => Ok(Mode::Fail),
-        "warn" => Ok(Mode::Warn),
-        "off" => Ok(Mode::Off),
-        _ => Err("is not valid; use one of: fail, warn, off".into()),
-    }
-}
-
-/// Also `RUST_BACKTRACE`'s values, so one habit serves both: `1` (and
-/// `full`) show the spawn-site backtrace, `0` shows none (spawn sites and
-/// chains only, as `short`).
-pub(crate) fn parse_backtraces(v: &str) -> Result<Backtraces, String> {
-    match v.trim() {
-        "full" | "1" => Ok(Backtraces::Full),
-        "short" | "0" => Ok(Backtraces::Short),
-        "off" => Ok(Backtraces::Off),
-        _ => Err("is not valid; use one of: full (or 1), short (or 0), off".into()),
-    }
+/// The environment's layer, from `var` (`std::env::var` in a run).
+pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Layer, ConfigError> {
+    let non_empty = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+    let bad = |key: &str, message: String| ConfigError::one(Source::Env, key, message);
+    let mode = match non_empty("TASKLEAK") {
+        None => None,
+        Some(v) if v.trim() == "record" => Some(Mode::Record),
+        Some(v) => Some(parse_mode(&v).map_err(|_| {
+            bad(
+                "TASKLEAK",
+                format!("TASKLEAK={v:?} is not valid; use one of: {MODES}, record"),
+            )
+        })?),
+    };
+    let grace = match non_empty("TASKLEAK_GRACE") {
+        None => None,
+        Some(v) => Some(
+            duration::parse(&v)
+                .map_err(|e| bad("TASKLEAK_GRACE", format!("TASKLEAK_GRACE: {e}")))?,
+        ),
+    };
+    let backtraces = match non_empty("TASKLEAK_BACKTRACE") {
+        None => None,
+        Some(v) => Some(parse_backtraces(&v).map_err(|_| {
+            bad(
+                "TASKLEAK_BACKTRACE",
+                format!("TASKLEAK_BACKTRACE={v:?} is not valid; use one of: {BACKTRACES}"),
+            )
+        })?),
+    };
+    Ok(Layer {
+        mode,
+        grace,
+        backtraces,
+        ..Layer::default()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::values::Backtraces;
+    use std::time::Duration;
 
-    fn env(vars: &[(&str, &str)]) -> Result<Env, String> {
+    fn env(vars: &[(&str, &str)]) -> Result<Layer, String> {
         let vars: Vec<(String, String)> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Env::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            .map_err(|e| e.problems[0].message.clone())
     }
 
     #[test]
     fn reads_each_variable() {
-        assert_eq!(env(&[]), Ok(Env::default()));
+        assert_eq!(env(&[]), Ok(Layer::default()));
         let e = env(&[
             ("TASKLEAK", "warn"),
             ("TASKLEAK_GRACE", "250ms"),
@@ -151,7 +99,7 @@ mod tests {
             "TASKLEAK=\"maybe\" is not valid; use one of: fail, warn, off, record"
         );
         let rec = env(&[("TASKLEAK", "record")]).unwrap();
-        assert!(rec.record && rec.mode.is_none());
+        assert_eq!(rec.mode, Some(Mode::Record));
         assert_eq!(
             env(&[("TASKLEAK_BACKTRACE", "long")]).unwrap_err(),
             "TASKLEAK_BACKTRACE=\"long\" is not valid; use one of: full (or 1), short (or 0), off"

@@ -18,29 +18,20 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
 use super::duration;
-use super::env::{self, Backtraces, Mode};
+use super::error::{ConfigError, Problem, Source};
 use super::ignore::{Ignore, Origin};
+use super::layer::Layer;
+use super::values::{self, BACKTRACES, MODES};
 
 /// The file's name inside `.config/`.
 pub(crate) const FILE_NAME: &str = "taskleak.toml";
 
 /// The keys the file accepts, for error messages.
 const KEYS: &str = "grace, ignore, mode, backtrace, suite_gate";
-
-/// What the config file set, validated.
-#[derive(Debug, Default)]
-pub(crate) struct FileConfig {
-    pub(crate) grace: Option<Duration>,
-    pub(crate) mode: Option<Mode>,
-    pub(crate) backtraces: Option<Backtraces>,
-    pub(crate) ignore: Vec<Ignore>,
-    pub(crate) suite_gate: Option<bool>,
-}
 
 /// Where taskleak looks for its files in this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,42 +87,72 @@ fn workspace_root(package: &Path) -> PathBuf {
 }
 
 /// Reads and checks the file at `path`.
-pub(crate) fn load(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("taskleak: cannot read {}: {e}", path.display()))?;
-    parse(&text, &path.display().to_string())
+pub(crate) fn load(path: &Path) -> Result<Layer, ConfigError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::one(
+            Source::File(name.clone()),
+            "",
+            format!("cannot read {name}: {e}"),
+        )
+    })?;
+    parse(&text, &name)
+}
+
+/// `"fail", "warn", "off"`: a list of choices as TOML strings.
+fn quoted(choices: &str) -> String {
+    let words = choices
+        .split(", ")
+        .map(|w| w.split(' ').next().unwrap_or(w));
+    words
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parses the file's text; `name` is how errors name the file.
-pub(crate) fn parse(text: &str, name: &str) -> Result<FileConfig, String> {
-    let at = |span: std::ops::Range<usize>| format!("{name}:{}", line_of(text, span.start));
+pub(crate) fn parse(text: &str, name: &str) -> Result<Layer, ConfigError> {
+    let source = || Source::File(name.to_owned());
+    let line = |span: std::ops::Range<usize>| line_of(text, span.start);
     let table = DeTable::parse(text).map_err(|e| {
-        let place = e.span().map_or_else(|| name.to_string(), &at);
-        format!("taskleak: {place}: not valid TOML: {}", e.message().trim())
+        let message = format!("not valid TOML: {}", e.message().trim());
+        let problem = match e.span() {
+            Some(span) => Problem {
+                line: Some(line(span)),
+                key: String::new(),
+                message,
+            },
+            None => Problem {
+                line: None,
+                key: String::new(),
+                message: format!("{name}: {message}"),
+            },
+        };
+        ConfigError::new(source(), vec![problem])
     })?;
-    let mut config = FileConfig::default();
-    let mut errors = Vec::new();
+    let mut config = Layer::default();
+    let mut problems = Vec::new();
     for (key, value) in table.get_ref().iter() {
-        let place = at(key.span());
+        let at = line(key.span());
         let v = value.get_ref();
-        let result = match &**key.get_ref() {
+        let k = &**key.get_ref();
+        let result = match k {
             "grace" => string(v, "grace", "a duration such as \"250ms\" or \"2s\"").and_then(|s| {
                 duration::parse(s)
                     .map(|d| config.grace = Some(d))
                     .map_err(|e| format!("grace = {e}"))
             }),
-            "mode" => string(v, "mode", "one of: \"fail\", \"warn\", \"off\"").and_then(|s| {
-                env::parse_mode(s)
+            "mode" => string(v, "mode", &format!("one of: {}", quoted(MODES))).and_then(|s| {
+                values::parse_mode(s)
                     .map(|m| config.mode = Some(m))
                     .map_err(|e| format!("mode = {s:?} {e}"))
             }),
-            "backtrace" => {
-                string(v, "backtrace", "one of: \"full\", \"short\", \"off\"").and_then(|s| {
-                    env::parse_backtraces(s)
+            "backtrace" => string(v, "backtrace", &format!("one of: {}", quoted(BACKTRACES)))
+                .and_then(|s| {
+                    values::parse_backtraces(s)
                         .map(|b| config.backtraces = Some(b))
                         .map_err(|e| format!("backtrace = {s:?} {e}"))
-                })
-            }
+                }),
             "suite_gate" => match v {
                 DeValue::Boolean(b) => {
                     config.suite_gate = Some(*b);
@@ -142,34 +163,35 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<FileConfig, String> {
                     shown(other)
                 )),
             },
-            "ignore" => ignore(v, &at, &mut config.ignore, &mut errors),
+            "ignore" => ignore(v, name, &line, &mut config.ignore, &mut problems),
             other => Err(format!(
                 "unknown key `{other}`; the keys are: {KEYS} (see taskleak's docs/config.md)"
             )),
         };
-        if let Err(e) = result {
-            errors.push(format!("{place}: {e}"));
+        if let Err(message) = result {
+            problems.push(Problem {
+                line: Some(at),
+                key: k.to_owned(),
+                message,
+            });
         }
     }
     // In the file's order (the parser keeps keys sorted).
-    errors.sort_by_key(|e| {
-        e.get(name.len() + 1..)
-            .and_then(|rest| rest.split(':').next())
-            .and_then(|n| n.parse::<usize>().ok())
-    });
-    if errors.is_empty() {
+    problems.sort_by_key(|p| p.line);
+    if problems.is_empty() {
         Ok(config)
     } else {
-        Err(format!("taskleak: {}", errors.join("\ntaskleak: ")))
+        Err(ConfigError::new(source(), problems))
     }
 }
 
-/// `ignore = ["pattern", ...]`: each bad pattern is an error at its line.
+/// `ignore = ["pattern", ...]`: each bad pattern is a problem at its line.
 fn ignore(
     v: &DeValue<'_>,
-    at: &dyn Fn(std::ops::Range<usize>) -> String,
+    name: &str,
+    line: &dyn Fn(std::ops::Range<usize>) -> usize,
     rules: &mut Vec<Ignore>,
-    errors: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> Result<(), String> {
     let DeValue::Array(items) = v else {
         return Err(format!(
@@ -178,20 +200,25 @@ fn ignore(
         ));
     };
     for item in items.iter() {
-        let place = at(item.span());
+        let at = line(item.span());
+        let problem = |message| Problem {
+            line: Some(at),
+            key: "ignore".to_owned(),
+            message,
+        };
         let Some(pattern) = item.get_ref().as_str() else {
-            errors.push(format!(
-                "{place}: ignore: {} is not a pattern; write a string such as \"my_crate::worker\"",
+            problems.push(problem(format!(
+                "ignore: {} is not a pattern; write a string such as \"my_crate::worker\"",
                 shown(item.get_ref())
-            ));
+            )));
             continue;
         };
         // Where the rule was written, for the stale-rule notice; leaked
         // once per rule of a file read once per process.
-        let origin = Origin::File(Box::leak(place.clone().into_boxed_str()));
+        let origin = Origin::File(Box::leak(format!("{name}:{at}").into_boxed_str()));
         match Ignore::parse(pattern, origin) {
             Ok(rule) => rules.push(rule),
-            Err(e) => errors.push(format!("{place}: ignore: {e}")),
+            Err(e) => problems.push(problem(format!("ignore: {e}"))),
         }
     }
     Ok(())
@@ -225,6 +252,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::values::{Backtraces, Mode};
+    use std::time::Duration;
 
     #[test]
     fn reads_every_key() {
@@ -245,44 +274,51 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_choices() {
-        let e = parse("\n\nmode = \"maybe\"\n", "cfg/taskleak.toml").unwrap_err();
+        let e = parse("\n\nmode = \"maybe\"\n", "cfg/taskleak.toml")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "taskleak: cfg/taskleak.toml:3: mode = \"maybe\" is not valid; use one of: fail, warn, off"
         );
-        let e = parse("grace = 5\n", "f").unwrap_err();
+        let e = parse("grace = 5\n", "f").unwrap_err().to_string();
         assert_eq!(
             e,
             "taskleak: f:1: grace = 5 is not valid; write a duration such as \"250ms\" or \"2s\""
         );
-        let e = parse("grace = \"soon\"\n", "f").unwrap_err();
+        let e = parse("grace = \"soon\"\n", "f").unwrap_err().to_string();
         assert!(
             e.starts_with("taskleak: f:1: grace = \"soon\" is not a duration"),
             "{e}"
         );
-        let e = parse("graec = \"1s\"\n", "f").unwrap_err();
+        let e = parse("graec = \"1s\"\n", "f").unwrap_err().to_string();
         assert!(
             e.starts_with("taskleak: f:1: unknown key `graec`; the keys are: grace, ignore"),
             "{e}"
         );
-        let e = parse("ignore = [\n  \"ok::path\",\n  \"a.rs:x\",\n]\n", "f").unwrap_err();
+        let e = parse("ignore = [\n  \"ok::path\",\n  \"a.rs:x\",\n]\n", "f")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("taskleak: f:3: ignore: invalid ignore pattern \"a.rs:x\""),
             "{e}"
         );
-        let e = parse("suite_gate = \"yes\"\n", "f").unwrap_err();
+        let e = parse("suite_gate = \"yes\"\n", "f")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "taskleak: f:1: suite_gate = \"yes\" is not valid; write true or false"
         );
-        let e = parse("grace = \n", "f").unwrap_err();
+        let e = parse("grace = \n", "f").unwrap_err().to_string();
         assert!(e.starts_with("taskleak: f:1: not valid TOML"), "{e}");
         // Every error, not only the first, in the file's order.
         let e = parse(
             "mode = \"x\"\nbacktrace = \"y\"\nignore = [\"a.rs:x\"]\n",
             "f",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         let lines: Vec<&str> = e.lines().map(|l| &l[..14]).collect();
         assert_eq!(
             lines,

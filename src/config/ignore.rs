@@ -1,11 +1,7 @@
-//! Ignore rules: which survivors a check does not report, and the
-//! registry of rules in force, for the stale-rule notice at exit.
-//!
-//! Parsing is pure. A rule joins the registry when a check uses it
-//! ([`register`]), once per pattern and origin however many checks use it,
-//! and every copy marks the same flags: at the end of the test binary a
-//! rule that matched nothing can be pointed out (ignore lists rot
-//! otherwise), in time linear in the number of distinct rules.
+//! Ignore rules: which survivors a check does not report. Parsing and
+//! matching are pure: which rules a check used is part of its verdict
+//! (`judge`), and the run's tally of them, for the stale-rule notice, is
+//! kept by `suite::rules`.
 //!
 //! A rule is matched only against what a report shows as the user's: the
 //! task's spawn site, its ancestors' spawn sites, and the frames listed
@@ -13,38 +9,20 @@
 //! part of a path: `my::Pool` matches `my::Pool<M>::new`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-use parking_lot::Mutex;
 use taskleak_grammar::{Pattern, PatternError};
 
 /// One ignore rule, parsed from a pattern string.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Ignore {
     kind: Kind,
     pattern: String,
     origin: Origin,
-    flags: Arc<Flags>,
 }
 
-/// What the stale-rule notice needs to know about a rule; shared by every
-/// copy of it.
-#[derive(Debug, Default)]
-struct Flags {
-    /// It matched a task.
-    used: AtomicBool,
-    /// A path rule met a task without frames (`TASKLEAK_BACKTRACE=short`
-    /// or `off`): it could not be judged, so it is never called stale.
-    blind: AtomicBool,
-    /// A `file:line` rule met a task from the same file at another line.
-    same_file: AtomicBool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Kind {
     /// A function path prefix, matched at a `::` boundary.
     Path(String),
@@ -77,15 +55,24 @@ impl fmt::Display for Origin {
 pub(crate) type BadPattern = PatternError;
 
 impl Ignore {
-    /// Parses a rule; no side effects (see [`register`]).
+    /// Parses a rule.
     pub(crate) fn parse(pattern: &str, origin: Origin) -> Result<Ignore, BadPattern> {
         let kind = Kind::parse(pattern)?;
         Ok(Ignore {
             kind,
             pattern: pattern.trim().to_owned(),
             origin,
-            flags: Arc::default(),
         })
+    }
+
+    /// The pattern as written (trimmed).
+    pub(crate) fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// Where it was written.
+    pub(crate) fn origin(&self) -> Origin {
+        self.origin
     }
 
     /// Is this a function-path rule (which needs spawn-site frames)?
@@ -95,45 +82,58 @@ impl Ignore {
 
     /// Does the rule match a location `file:line`?
     pub(crate) fn matches_location(&self, file: &str, line: u32) -> bool {
-        let hit = match &self.kind {
+        match &self.kind {
             Kind::Path(_) => false,
             Kind::File {
                 file: want,
                 line: l,
-            } => {
-                let in_file = path_ends_with(file, want);
-                if in_file && l.is_some_and(|l| l != line) {
-                    self.flags.same_file.store(true, Relaxed);
-                }
-                in_file && l.is_none_or(|l| l == line)
-            }
-        };
-        self.mark(hit)
+            } => path_ends_with(file, want) && l.is_none_or(|l| l == line),
+        }
+    }
+
+    /// Is this a `file:line` rule, and `file:line` another line of its
+    /// file? (The stale notice then says that lines move.)
+    pub(crate) fn same_file_elsewhere(&self, file: &str, line: u32) -> bool {
+        match &self.kind {
+            Kind::File {
+                file: want,
+                line: Some(l),
+            } => *l != line && path_ends_with(file, want),
+            _ => false,
+        }
     }
 
     /// Does the rule match a function name (hash already stripped)?
     /// Generic arguments are left out on both sides.
     pub(crate) fn matches_function(&self, name: &str) -> bool {
-        let hit = match &self.kind {
+        match &self.kind {
             Kind::File { .. } => false,
             Kind::Path(prefix) => path_matches(&without_generics(prefix), &without_generics(name)),
-        };
-        self.mark(hit)
-    }
-
-    /// Says that the rule met a task it could not judge: a path rule and a
-    /// task whose spawn-site frames were not captured.
-    pub(crate) fn met_without_frames(&self) {
-        if self.is_path() {
-            self.flags.blind.store(true, Relaxed);
         }
     }
+}
 
-    fn mark(&self, hit: bool) -> bool {
-        if hit {
-            self.flags.used.store(true, Relaxed);
+/// What one check learnt of one rule: the judge returns it, the run
+/// keeps the tally (`suite::rules`) for the stale-rule notice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Use {
+    /// It matched a task.
+    pub(crate) matched: bool,
+    /// A path rule met a task without frames (`TASKLEAK_BACKTRACE=short`
+    /// or `off`): it could not be judged, so it is never called stale.
+    pub(crate) blind: bool,
+    /// A `file:line` rule met a task from the same file at another line.
+    pub(crate) same_file: bool,
+}
+
+impl Use {
+    /// Both uses in one.
+    pub(crate) fn and(self, other: Use) -> Use {
+        Use {
+            matched: self.matched || other.matched,
+            blind: self.blind || other.blind,
+            same_file: self.same_file || other.same_file,
         }
-        hit
     }
 }
 
@@ -189,80 +189,6 @@ pub(crate) fn without_generics(path: &str) -> Cow<'_, str> {
         prev = c;
     }
     Cow::Owned(out)
-}
-
-/// The registry: every rule some check used, once per (pattern, origin).
-struct Registered {
-    rules: Vec<(String, Origin, Arc<Flags>)>,
-    index: HashMap<(String, Origin), usize>,
-}
-
-static REGISTRY: Mutex<Option<Registered>> = Mutex::new(None);
-
-/// Enters `rule` in the registry, or makes it share the flags of the rule
-/// already there with the same pattern and origin (a check in a loop, the
-/// same test run many times).
-pub(crate) fn register(rule: &mut Ignore) {
-    let mut reg = REGISTRY.lock();
-    let reg = reg.get_or_insert_with(|| Registered {
-        rules: Vec::new(),
-        index: HashMap::new(),
-    });
-    let key = (rule.pattern.clone(), rule.origin);
-    match reg.index.get(&key) {
-        Some(&i) => rule.flags = reg.rules[i].2.clone(),
-        None => {
-            reg.index.insert(key, reg.rules.len());
-            reg.rules
-                .push((rule.pattern.clone(), rule.origin, rule.flags.clone()));
-        }
-    }
-}
-
-/// [`register`] for a rule that cannot be changed (`configure!`'s, parsed
-/// once, so its flags are the only ones for its key).
-pub(crate) fn register_shared(rule: &Ignore) {
-    let mut copy = rule.clone();
-    register(&mut copy);
-}
-
-/// A rule that matched no task, for the notice at exit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Stale {
-    pub(crate) pattern: String,
-    pub(crate) origin: String,
-    /// A `file:line` rule whose file held a spawn at another line.
-    pub(crate) same_file: bool,
-}
-
-/// Rules that matched nothing in this process, with where they were
-/// written. Rules of `configure!` are left out when `binary_wide` is false
-/// (one process per test, as under nextest, cannot tell); so are rules
-/// that could not be judged.
-pub(crate) fn stale(binary_wide: bool) -> Vec<Stale> {
-    let reg = REGISTRY.lock();
-    let Some(reg) = reg.as_ref() else {
-        return Vec::new();
-    };
-    reg.rules
-        .iter()
-        .filter(|(_, origin, flags)| {
-            (binary_wide || !matches!(origin, Origin::Configure(_) | Origin::File(_)))
-                && !flags.used.load(Relaxed)
-                && !flags.blind.load(Relaxed)
-        })
-        .map(|(pattern, origin, flags)| Stale {
-            pattern: pattern.clone(),
-            origin: origin.to_string(),
-            same_file: flags.same_file.load(Relaxed),
-        })
-        .collect()
-}
-
-/// How many distinct rules are registered.
-#[cfg(test)]
-fn registered() -> usize {
-    REGISTRY.lock().as_ref().map_or(0, |r| r.rules.len())
 }
 
 impl Kind {
@@ -392,61 +318,5 @@ mod tests {
         ] {
             assert_eq!(without_generics(with), without, "{with}");
         }
-    }
-
-    #[test]
-    fn a_rule_that_never_matched_is_stale_until_it_does() {
-        let mut r = Ignore::parse("stale_probe::x", Origin::Configure("here:1")).unwrap();
-        register(&mut r);
-        let is_stale = |wide| {
-            stale(wide).iter().any(|s| {
-                s.pattern == "stale_probe::x" && s.origin == "taskleak::configure! at here:1"
-            })
-        };
-        assert!(is_stale(true));
-        assert!(!is_stale(false), "configure! rules need the whole binary");
-        assert!(r.matches_function("stale_probe::x::run"));
-        assert!(!is_stale(true));
-    }
-
-    #[test]
-    fn parsing_registers_nothing_and_one_rule_used_by_many_checks_is_one_entry() {
-        let at = Location::caller();
-        let before = registered();
-        let first = Ignore::parse("dedup_probe::x", Origin::Check(at)).unwrap();
-        assert_eq!(registered(), before, "parsing is pure");
-        for _ in 0..100_000 {
-            let mut r = first.clone();
-            r.flags = Arc::default(); // as a fresh parse would
-            register(&mut r);
-        }
-        assert_eq!(registered(), before + 1);
-        let mut again = Ignore::parse("dedup_probe::x", Origin::Check(at)).unwrap();
-        register(&mut again);
-        assert!(again.matches_function("dedup_probe::x"));
-        // The registered copy shares the flag: no longer stale.
-        assert!(!stale(false).iter().any(|s| s.pattern == "dedup_probe::x"));
-    }
-
-    #[test]
-    fn a_path_rule_that_met_no_frames_is_not_stale() {
-        let mut r = Ignore::parse("blind_probe::x", Origin::Check(Location::caller())).unwrap();
-        register(&mut r);
-        r.met_without_frames();
-        assert!(!stale(false).iter().any(|s| s.pattern == "blind_probe::x"));
-    }
-
-    #[test]
-    fn a_line_rule_remembers_a_spawn_elsewhere_in_its_file() {
-        let mut r =
-            Ignore::parse("src/line_probe.rs:7", Origin::Check(Location::caller())).unwrap();
-        register(&mut r);
-        assert!(!r.matches_location("src/line_probe.rs", 9));
-        let s = stale(false);
-        let s = s
-            .iter()
-            .find(|s| s.pattern == "src/line_probe.rs:7")
-            .unwrap();
-        assert!(s.same_file);
     }
 }

@@ -1,20 +1,29 @@
-//! Check options, and where their defaults come from.
+//! Settings as values: a check's [`Options`], the layers of the
+//! environment, `configure!` and the config file, one merge, one error
+//! type, and the ignore rules (parsed and matched, purely). Nothing here
+//! checks, prints or keeps run state.
 //!
 //! A setting given to the check itself (`Options`, `#[leak_check(..)]`)
 //! wins over the environment (`TASKLEAK_*`), which wins over the binary's
 //! `taskleak::configure!`, which wins over `.config/taskleak.toml`, which
-//! wins over the built-in defaults.
+//! wins over the built-in defaults (`layer`).
 
-pub(crate) mod defaults;
+pub(crate) mod configure;
 mod duration;
 pub(crate) mod env;
+pub(crate) mod error;
 pub(crate) mod file;
 pub(crate) mod ignore;
+pub(crate) mod layer;
+mod sources;
+pub(crate) mod values;
 
 use std::time::Duration;
 
-use crate::check::Guard;
-pub(crate) use ignore::{Ignore, Origin};
+pub(crate) use ignore::{BadPattern, Ignore, Origin};
+pub(crate) use layer::{Layer, Rules, Settings};
+pub(crate) use sources::{base, places, validate};
+pub(crate) use values::{Backtraces, Mode};
 
 /// How long a check waits, by default, for a test's tasks to finish.
 pub const DEFAULT_GRACE: Duration = Duration::from_millis(500);
@@ -52,7 +61,8 @@ impl Default for Options {
 
 impl Options {
     /// No settings of its own: the grace period comes from
-    /// `TASKLEAK_GRACE`, else `taskleak::configure!`, else 500 ms.
+    /// `TASKLEAK_GRACE`, else `taskleak::configure!`, else
+    /// `.config/taskleak.toml`, else 500 ms; their ignore rules apply too.
     ///
     /// ```
     /// let guard = taskleak::Options::new().verify_none();
@@ -116,13 +126,29 @@ impl Options {
     /// # guard.check().unwrap();
     /// ```
     #[track_caller]
-    pub fn ignore(mut self, pattern: impl AsRef<str>) -> Self {
-        let origin = Origin::Check(std::panic::Location::caller());
-        match Ignore::parse(pattern.as_ref(), origin) {
-            Ok(rule) => self.ignore.push(rule),
+    pub fn ignore(self, pattern: impl AsRef<str>) -> Self {
+        match self.try_ignore(pattern) {
+            Ok(options) => options,
             Err(e) => panic!("taskleak: {e}"),
         }
-        self
+    }
+
+    /// [`Options::ignore`] for a pattern that may be bad, such as one read
+    /// from a file of the user's: the error says what is wrong with it and
+    /// what to write instead.
+    ///
+    /// ```
+    /// let err = taskleak::Options::new().try_ignore("src/a.rs:x").unwrap_err();
+    /// assert!(err.to_string().contains("invalid ignore pattern \"src/a.rs:x\""));
+    /// let guard = taskleak::Options::new().try_ignore("my_crate::metrics")?.verify_none();
+    /// # guard.check().unwrap();
+    /// # Ok::<(), taskleak::PatternError>(())
+    /// ```
+    #[track_caller]
+    pub fn try_ignore(mut self, pattern: impl AsRef<str>) -> Result<Self, BadPattern> {
+        let origin = Origin::Check(std::panic::Location::caller());
+        self.ignore.push(Ignore::parse(pattern.as_ref(), origin)?);
+        Ok(self)
     }
 
     /// Tasks already alive when the guard is created are not this test's,
@@ -169,29 +195,19 @@ impl Options {
         self
     }
 
-    /// Opens a leak-check scope on this thread with these options.
-    ///
-    /// # Panics
-    ///
-    /// When `TASKLEAK`, `TASKLEAK_GRACE`, `TASKLEAK_BACKTRACE` or the
-    /// binary's `taskleak::configure!` holds a value taskleak cannot use;
-    /// the message names it and what to write instead.
-    ///
-    /// ```
-    /// let guard = taskleak::Options::new().verify_none();
-    /// // ... the code under test spawns tasks on a tracked runtime ...
-    /// guard.check().unwrap();
-    /// ```
-    #[track_caller]
-    pub fn verify_none(self) -> Guard {
-        defaults::validate();
-        crate::suite::checked();
-        Guard::open(self)
+    /// This check's own layer of settings.
+    pub(crate) fn layer(&self) -> Layer {
+        Layer {
+            grace: self.grace,
+            ignore: self.ignore.clone(),
+            ..Layer::default()
+        }
     }
 
-    /// Every ignore rule that applies: this check's and `configure!`'s.
-    pub(crate) fn rules(&self) -> impl Iterator<Item = &Ignore> {
-        self.ignore.iter().chain(defaults::ignores())
+    /// The settings this check runs with: its own over the process's.
+    #[track_caller]
+    pub(crate) fn settings(&self) -> Settings {
+        Settings::resolve(self.layer(), base())
     }
 }
 

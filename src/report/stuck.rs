@@ -1,9 +1,8 @@
 //! "Stuck in": a task dump's backtraces, reduced to the user's async frames
 //! and the tokio future they wait on.
-pub(crate) use crate::task::NotDumped;
 
-use super::Frame;
-use super::frames::is_user_function;
+use crate::task::Frame;
+use crate::task::frame::is_user_function;
 
 /// One place a leaked task is suspended: the user's async frames, outermost
 /// first, and the tokio leaf future they await.

@@ -12,13 +12,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use toml::de::{DeTable, DeValue};
 
-use super::files;
 use crate::config::file::Places;
 
 pub(crate) const FILE_NAME: &str = "taskleak-baseline.toml";
+
+/// The baseline beside the config file, read at the first use.
+static CURRENT: LazyLock<Result<Baseline, String>> =
+    LazyLock::new(|| Baseline::load(&path(crate::config::places())));
+
+/// The baseline of this run, or why it could not be read.
+pub(crate) fn current() -> Result<&'static Baseline, &'static str> {
+    CURRENT.as_ref().map_err(String::as_str)
+}
 
 pub(crate) fn path(places: &Places) -> PathBuf {
     places.dir.join(FILE_NAME)
@@ -139,6 +148,24 @@ impl Baseline {
         out
     }
 
+    /// `binary`'s entries for the tests in `checked` become exactly the
+    /// leaks in `leaked`; other tests' entries (other binaries, other
+    /// nextest processes) stay.
+    pub(crate) fn replace(
+        &mut self,
+        binary: &str,
+        checked: &BTreeSet<String>,
+        leaked: &BTreeSet<(String, String)>,
+    ) {
+        let known = self.leaks.entry(binary.to_owned()).or_default();
+        for test in checked {
+            known.remove(test);
+        }
+        for (test, site) in leaked {
+            known.entry(test.clone()).or_default().insert(site.clone());
+        }
+    }
+
     /// Every (test, site) pair of `binary`.
     pub(crate) fn entries(&self, binary: &str) -> impl Iterator<Item = (&str, &str)> {
         self.leaks.get(binary).into_iter().flat_map(|tests| {
@@ -167,44 +194,16 @@ impl Baseline {
             let key = if bare && !binary.is_empty() {
                 binary.clone()
             } else {
-                files::toml_string(binary)
+                crate::util::quote(binary)
             };
             let _ = writeln!(o, "\n[leaks.{key}]");
             for (test, sites) in tests.iter().filter(|(_, s)| !s.is_empty()) {
-                let sites: Vec<String> = sites.iter().map(|s| files::toml_string(s)).collect();
-                let _ = writeln!(o, "{} = [{}]", files::toml_string(test), sites.join(", "));
+                let sites: Vec<String> = sites.iter().map(|s| crate::util::quote(s)).collect();
+                let _ = writeln!(o, "{} = [{}]", crate::util::quote(test), sites.join(", "));
             }
         }
         o
     }
-}
-
-/// Merges one process's recording into the baseline file: the tests that
-/// ran a check here get exactly the leaks recorded here; other tests'
-/// entries (other binaries, other nextest processes) stay. Under a lock,
-/// written by an atomic rename. Returns the path and how many leaks this
-/// process recorded.
-pub(crate) fn record(
-    places: &Places,
-    binary: &str,
-    checked: &BTreeSet<String>,
-    leaked: &BTreeSet<(String, String)>,
-) -> Result<(PathBuf, usize), String> {
-    let file = path(places);
-    std::fs::create_dir_all(&places.dir)
-        .map_err(|e| format!("cannot create {}: {e}", places.dir.display()))?;
-    let _lock = files::Lock::take(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let mut baseline = Baseline::load(&file)?;
-    let known = baseline.leaks.entry(binary.to_owned()).or_default();
-    for test in checked {
-        known.remove(test);
-    }
-    for (test, site) in leaked {
-        known.entry(test.clone()).or_default().insert(site.clone());
-    }
-    files::write_atomic(&file, baseline.to_toml().as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    Ok((file, leaked.len()))
 }
 
 #[cfg(test)]
@@ -290,34 +289,5 @@ mod tests {
             e.starts_with("taskleak: b.toml:1: unknown table [other]"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn record_replaces_only_the_tests_that_ran() {
-        let dir = std::env::temp_dir().join(format!("taskleak-bl-{}", std::process::id()));
-        let places = Places {
-            config: None,
-            dir: dir.join(".config"),
-        };
-        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
-        let pairs = |v: &[(&str, &str)]| {
-            v.iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect::<BTreeSet<_>>()
-        };
-        let rec = |binary, checked: &[&str], leaked: &[(&str, &str)]| {
-            record(&places, binary, &set(checked), &pairs(leaked)).unwrap();
-        };
-        rec("x", &["a", "b"], &[("a", "s:1"), ("b", "s:2")]);
-        // Another process ran only `b` (fixed) and `c`.
-        rec("x", &["b", "c"], &[("c", "s:3")]);
-        // Another binary, with a test `a` of its own.
-        rec("y", &["a"], &[("a", "s:4")]);
-        let b = Baseline::load(&path(&places)).unwrap();
-        let all: Vec<(&str, &str)> = b.entries("x").collect();
-        assert_eq!(all, [("a", "s:1"), ("c", "s:3")]);
-        let all: Vec<(&str, &str)> = b.entries("y").collect();
-        assert_eq!(all, [("a", "s:4")]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

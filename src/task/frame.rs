@@ -181,12 +181,28 @@ static ROOT: LazyLock<Option<PathBuf>> = LazyLock::new(|| {
     Some(root.unwrap_or(&cwd).to_path_buf())
 });
 
-fn relative(path: &Path) -> String {
+/// `path` relative to the workspace root when it is under it.
+pub(crate) fn relative(path: &Path) -> String {
     let rel = ROOT
         .as_deref()
         .and_then(|root| path.strip_prefix(root).ok())
         .unwrap_or(path);
     rel.display().to_string()
+}
+
+/// The user's frames of a resolved backtrace, innermost (the spawn call)
+/// first, with repeats of one line (an async fn and its closure) merged.
+pub(crate) fn user_frames(all: &[Frame]) -> Vec<Frame> {
+    let mut out: Vec<Frame> = Vec::new();
+    for f in all.iter().filter(|f| f.is_user()) {
+        let repeat = out
+            .last()
+            .is_some_and(|last| last.file() == f.file() && last.line() == f.line());
+        if !repeat {
+            out.push(f.clone());
+        }
+    }
+    out
 }
 
 #[cfg(test)]

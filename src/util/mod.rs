@@ -4,6 +4,7 @@
 pub(crate) mod clock;
 pub(crate) mod timer;
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 /// `0ms`, `512ms`, `1.5s`, `12s`.
@@ -33,6 +34,28 @@ pub(crate) fn per_test_process() -> bool {
     std::env::var_os("NEXTEST_RUN_ID").is_some()
 }
 
+/// A quoted string, valid both as a JSON string and as a TOML basic string
+/// (the baseline): quotes, backslashes and control characters escaped.
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +66,10 @@ mod tests {
         assert_eq!(human(Duration::from_millis(512)), "512ms");
         assert_eq!(human(Duration::from_millis(1500)), "1.5s");
         assert_eq!(human(Duration::from_secs(12)), "12s");
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(quote("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
     }
 }

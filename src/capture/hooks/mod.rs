@@ -48,21 +48,6 @@ pub(crate) fn runtime_key(handle: &Handle) -> RuntimeKey {
 /// builder (tokio keeps one of each).
 pub(crate) fn install(builder: &mut Builder) -> Ends {
     let ends = Ends::default();
-    #[cfg(taskleak_old_tokio)]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            use std::io::Write as _;
-            // Straight to stderr: libtest drops what a passing test printed.
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "taskleak: warning: built with `--cfg tokio_unstable`, but tokio {} has no \
-                 TaskMeta::spawned_at, so checks count live tasks instead of naming each leaked \
-                 task's spawn site. tokio 1.46.1 or newer has it: cargo update -p tokio",
-                env!("TASKLEAK_TOKIO_VERSION")
-            );
-        });
-    }
     // Stable hooks: know the runtime's own threads, which a check of OS
     // threads reports only for the scope the runtime was built in.
     let owner = crate::capture::scope::current();

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::summary::{Entry, State, Summary};
+use crate::suite::summary::{Entry, State, Summary};
 
 /// How long a process waits for another's lock before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(20);
@@ -81,22 +81,6 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// This test binary's name, without cargo's hash suffix.
-pub(crate) fn binary_name() -> String {
-    let exe = std::env::current_exe().ok();
-    let stem = exe
-        .as_deref()
-        .and_then(Path::file_stem)
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "test binary".into());
-    match stem.rsplit_once('-') {
-        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            name.to_owned()
-        }
-        _ => stem,
-    }
-}
-
 /// Adds this process's facts to the report directory's log and renders
 /// the run's summary from it.
 pub(crate) fn add_to_report_dir(
@@ -116,7 +100,7 @@ pub(crate) fn add_to_report_dir(
     } else {
         format!("run\t{run}\n")
     };
-    let binary = clean(&binary_name());
+    let binary = clean(&crate::suite::binary_name());
     for test in checked {
         let _ = writeln!(text, "checked\t{binary}\t{}", clean(test));
     }
@@ -181,15 +165,11 @@ fn json(s: &Summary) -> String {
             if i > 0 {
                 o.push(',');
             }
-            let tests: Vec<String> = g
-                .tests
-                .iter()
-                .map(|t| crate::report::ci::string(t))
-                .collect();
+            let tests: Vec<String> = g.tests.iter().map(|t| crate::util::quote(t)).collect();
             let _ = write!(
                 o,
                 "{{\"site\":{},\"tests\":[{}]}}",
-                crate::report::ci::string(g.site),
+                crate::util::quote(g.site),
                 tests.join(",")
             );
         }
@@ -202,8 +182,8 @@ fn json(s: &Summary) -> String {
         .map(|e| {
             format!(
                 "{{\"test\":{},\"site\":{}}}",
-                crate::report::ci::string(&e.test),
-                crate::report::ci::string(&e.site)
+                crate::util::quote(&e.test),
+                crate::util::quote(&e.site)
             )
         })
         .collect();
@@ -211,9 +191,6 @@ fn json(s: &Summary) -> String {
     o.push_str("]}\n");
     o
 }
-
-/// A TOML basic string (the baseline's), written as JSON's are.
-pub(crate) use crate::report::ci::string as toml_string;
 
 #[cfg(test)]
 mod tests {
@@ -237,11 +214,5 @@ mod tests {
             j.contains("\"fixed\":[{\"test\":\"t2\",\"site\":\"src/f.rs:3\"}]"),
             "{j}"
         );
-    }
-
-    #[test]
-    fn binary_name_drops_the_hash() {
-        // This unit-test binary is `taskleak-<16 hex>`.
-        assert_eq!(binary_name(), "taskleak");
     }
 }

@@ -1,31 +1,19 @@
-//! Binary-wide defaults (`taskleak::configure!` and `.config/taskleak.toml`),
-//! and how every setting is resolved: attribute or `Options` > environment >
-//! `configure!` > the config file > built-in.
-//!
-//! When a binary has both `configure!` and a config file, `configure!`'s
-//! value wins for each key it sets (it is the nearer, per-binary one), the
-//! file's apply to the rest, and the ignore rules of both apply.
+//! `taskleak::configure!`'s layer: the macro's constructor feeds a
+//! [`Config`] before `main`, which stores what it could not use instead of
+//! panicking there; `sources` raises it at the first check.
 
-use std::sync::{LazyLock, OnceLock};
-use std::time::Duration;
+use std::sync::OnceLock;
 
-use super::DEFAULT_GRACE;
 use super::duration;
-use super::env::{self, Backtraces, Mode};
-use super::file::{self, FileConfig, Places};
+use super::error::{ConfigError, Problem, Source};
 use super::ignore::{Ignore, Origin};
+use super::layer::Layer;
+use super::values;
 
-/// What `configure!` set, validated.
-#[derive(Debug, Default)]
-pub(crate) struct Defaults {
-    pub(crate) grace: Option<Duration>,
-    pub(crate) mode: Option<Mode>,
-    pub(crate) backtraces: Option<Backtraces>,
-    pub(crate) ignore: Vec<Ignore>,
-    pub(crate) suite_gate: Option<bool>,
-}
-
-static DEFAULTS: OnceLock<Result<Defaults, String>> = OnceLock::new();
+/// What `configure!` set, or what was wrong with it; the first one
+/// installed, and where a second one was.
+static INSTALLED: OnceLock<(&'static str, Result<Layer, ConfigError>)> = OnceLock::new();
+static SECOND: OnceLock<&'static str> = OnceLock::new();
 
 /// Collects `configure!`'s settings; runs before `main` (from a `ctor`), so
 /// it stores errors instead of panicking: the first guard raises them.
@@ -33,7 +21,7 @@ static DEFAULTS: OnceLock<Result<Defaults, String>> = OnceLock::new();
 #[derive(Debug)]
 pub struct Config {
     at: &'static str,
-    defaults: Defaults,
+    defaults: Layer,
     errors: Vec<String>,
 }
 
@@ -42,7 +30,7 @@ impl Config {
     pub fn new(at: &'static str) -> Config {
         Config {
             at,
-            defaults: Defaults::default(),
+            defaults: Layer::default(),
             errors: Vec::new(),
         }
     }
@@ -67,7 +55,7 @@ impl Config {
 
     #[doc(hidden)]
     pub fn mode(&mut self, mode: &str) {
-        match env::parse_mode(mode) {
+        match values::parse_mode(mode) {
             Ok(m) => self.defaults.mode = Some(m),
             Err(e) => self.errors.push(format!("mode: {mode:?} {e}")),
         }
@@ -75,7 +63,7 @@ impl Config {
 
     #[doc(hidden)]
     pub fn backtrace(&mut self, backtrace: &str) {
-        match env::parse_backtraces(backtrace) {
+        match values::parse_backtraces(backtrace) {
             Ok(b) => self.defaults.backtraces = Some(b),
             Err(e) => self.errors.push(format!("backtrace: {backtrace:?} {e}")),
         }
@@ -92,112 +80,36 @@ impl Config {
         let result = if self.errors.is_empty() {
             Ok(self.defaults)
         } else {
-            Err(format!(
-                "taskleak::configure! at {at}: {}",
-                self.errors.join("; ")
-            ))
+            let problems = self.errors.into_iter().map(|message| Problem {
+                line: None,
+                key: message.split(':').next().unwrap_or_default().to_owned(),
+                message,
+            });
+            Err(ConfigError::new(Source::Configure(at), problems.collect()))
         };
-        if DEFAULTS.set(result).is_err() {
+        if INSTALLED.set((at, result)).is_err() {
             // Keep the first; the error surfaces at the first guard.
             SECOND.get_or_init(|| at);
         }
     }
 }
 
-/// Where a second `configure!` was, to say so.
-static SECOND: OnceLock<&'static str> = OnceLock::new();
-
-/// `configure!`'s defaults; panics with the reason if it was invalid.
-#[track_caller]
-pub(crate) fn get() -> Option<&'static Defaults> {
+/// `configure!`'s layer (empty without one), or why it cannot be used.
+pub(crate) fn layer() -> Result<Layer, ConfigError> {
+    let Some((first, installed)) = INSTALLED.get() else {
+        return Ok(Layer::default());
+    };
     if let Some(second) = SECOND.get() {
-        panic!("taskleak::configure! is used twice (again at {second}); keep one per test binary");
+        let message = format!("used again at {second}; keep one per test binary");
+        return Err(ConfigError::one(Source::Configure(first), "", message));
     }
-    match DEFAULTS.get() {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(e)) => panic!("{e}"),
-    }
-}
-
-/// Where the config file and the baseline are, found once per process.
-static PLACES: LazyLock<Places> = LazyLock::new(file::places);
-
-/// The config file's settings, read at the first check.
-static FILE: LazyLock<Option<Result<FileConfig, String>>> =
-    LazyLock::new(|| PLACES.config.as_deref().map(file::load));
-
-pub(crate) fn places() -> &'static Places {
-    &PLACES
-}
-
-/// The config file's settings, if there is one; panics with the reason if
-/// it is invalid.
-#[track_caller]
-pub(crate) fn file() -> Option<&'static FileConfig> {
-    match &*FILE {
-        None => None,
-        Some(Ok(f)) => Some(f),
-        Some(Err(e)) => panic!("{e}"),
-    }
-}
-
-/// Raises any configuration error now, at a place the user will see it.
-#[track_caller]
-pub(crate) fn validate() {
-    env::get();
-    get();
-    file();
-}
-
-/// Whether the suite gate is on: `configure!`'s word, else the file's.
-pub(crate) fn suite_gate() -> bool {
-    get()
-        .and_then(|d| d.suite_gate)
-        .or(file().and_then(|f| f.suite_gate))
-        .unwrap_or(false)
-}
-
-pub(crate) fn grace(explicit: Option<Duration>) -> Duration {
-    explicit
-        .or(env::get().grace)
-        .or(get().and_then(|d| d.grace))
-        .or(file().and_then(|f| f.grace))
-        .unwrap_or(DEFAULT_GRACE)
-}
-
-pub(crate) fn mode() -> Mode {
-    env::get()
-        .mode
-        .or(get().and_then(|d| d.mode))
-        .or(file().and_then(|f| f.mode))
-        .unwrap_or(Mode::Fail)
-}
-
-pub(crate) fn backtraces() -> Backtraces {
-    chosen_backtraces().unwrap_or(Backtraces::Full)
-}
-
-/// The backtrace setting, if the environment, `configure!` or the config
-/// file chose one.
-pub(crate) fn chosen_backtraces() -> Option<Backtraces> {
-    env::get()
-        .backtraces
-        .or(get().and_then(|d| d.backtraces))
-        .or(file().and_then(|f| f.backtraces))
-}
-
-/// `configure!`'s and the config file's ignore rules, which apply to every
-/// check and the gate.
-pub(crate) fn ignores<'a>() -> impl Iterator<Item = &'a Ignore> {
-    let configured: &'a [Ignore] = get().map_or(&[], |d| &d.ignore);
-    let filed: &'a [Ignore] = file().map_or(&[], |f| &f.ignore);
-    configured.iter().chain(filed)
+    installed.clone()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::env;
 
     /// One grammar: `TASKLEAK_GRACE` and `configure!` accept the same
     /// strings, and refuse the same ones with the grammar crate's message
@@ -208,7 +120,8 @@ mod tests {
             "250ms", "1.5s", "1m", "500us", "500µs", "100ns", "0", // accepted
             "250", "1_000ms", "1m 30s", "-1s", ".5s", "fast", "0.5ns", // refused
         ] {
-            let env = env::Env::from_lookup(|k| (k == "TASKLEAK_GRACE").then(|| text.to_owned()));
+            let env = env::from_lookup(|k| (k == "TASKLEAK_GRACE").then(|| text.to_owned()))
+                .map_err(|e| e.problems[0].message.clone());
             let mut config = Config::new("here:1");
             config.grace(text);
             match taskleak_grammar::parse_duration(text) {

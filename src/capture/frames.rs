@@ -1,4 +1,6 @@
-//! Turning captured return addresses into the frames a user wants to read.
+//! Turning captured return addresses into frames: debug info looked up
+//! once per address per process, for survivors only (the hot path keeps
+//! raw addresses).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -7,7 +9,6 @@ use std::sync::{Arc, LazyLock};
 use parking_lot::Mutex;
 
 use crate::task::Frame;
-pub(crate) use crate::task::frame::{in_workspace, is_user_function};
 
 static RESOLVED: LazyLock<Mutex<HashMap<usize, Arc<[Frame]>>>> = LazyLock::new(Default::default);
 
@@ -17,6 +18,7 @@ static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
 
 /// Every frame behind `ips` (an address with inlined calls gives several),
 /// innermost first. Addresses resolve once per process.
+#[cfg(test)]
 pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
     let mut out = Vec::with_capacity(ips.len());
     for &ip in ips {
@@ -54,21 +56,6 @@ pub(crate) fn cached(ip: usize) -> Option<Arc<[Frame]>> {
 /// How many addresses were looked up in debug info in this process.
 pub(crate) fn lookups() -> usize {
     LOOKUPS.load(Relaxed)
-}
-
-/// The user's frames of a resolved backtrace, innermost (the spawn call)
-/// first, with repeats of one line (an async fn and its closure) merged.
-pub(crate) fn user_frames(all: &[Frame]) -> Vec<Frame> {
-    let mut out: Vec<Frame> = Vec::new();
-    for f in all.iter().filter(|f| f.is_user()) {
-        let repeat = out
-            .last()
-            .is_some_and(|last| last.file() == f.file() && last.line() == f.line());
-        if !repeat {
-            out.push(f.clone());
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
-use std::io::Write as _;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,9 +18,11 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio::runtime::Builder;
 
+use crate::capture::hooks::Ends;
 use crate::check::Waiting;
 use crate::config::Options;
-use crate::capture::hooks::Ends;
+use crate::judge::test_end::{Body, Then, test_end};
+use crate::outputs;
 use crate::report::Leaks;
 
 /// The runtime flavors `#[leak_check]` accepts, as in `#[tokio::test]`.
@@ -91,7 +92,7 @@ where
     F: Future,
     F::Output: TestOutput,
 {
-    let ends = crate::track(&mut builder);
+    let ends = crate::check::track(&mut builder);
     let expect = options.should_panic;
     match flavor {
         Flavor::CurrentThread | Flavor::MultiThread => {
@@ -155,21 +156,10 @@ fn run_in<R: Shut, F: Future>(
             // cancelled the others: it is not one of them.
             let panicked = ends.load(std::sync::atomic::Ordering::Relaxed);
             let leaks = waiting.lock().take().and_then(|w| w.into_leaks(panicked));
-            if let Some(leaks) = leaks {
+            if let Some((leaks, mode)) = leaks {
                 rt.failed();
-                crate::report::ci::publish(&leaks);
-                let why = if message(&*payload).contains("shut down on unhandled panic") {
-                    "the runtime shut down: a spawned task panicked, and the runtime was built \
-                     with unhandled_panic = \"shutdown_runtime\". The shutdown cancelled these \
-                     tasks, so some of them might have ended in time."
-                } else {
-                    "the check panicked (message above) while these tasks still ran."
-                };
-                eprintln!(
-                    "{}\n\n  note: {} into the grace period, {why}",
-                    leaks.for_stderr(),
-                    crate::util::human(leaks.grace),
-                );
+                let shut_down = message(&*payload).contains("shut down on unhandled panic");
+                outputs::cancelled(&leaks, mode, shut_down);
             }
             drop(waiting);
             panic::resume_unwind(payload)
@@ -224,33 +214,37 @@ fn settle<T: TestOutput, R: Shut>(
     verdict_of(outcome, verdict, expect)
 }
 
-/// The test's verdict: its own panic or `Err` first, then the leaks. A leak
-/// fails a `#[should_panic]` test too (see `should_panic`).
+/// Carries out how the test ends (`judge::test_end` decides): its own
+/// panic or `Err` first, then the leaks; a leak fails a `#[should_panic]`
+/// test too.
 #[track_caller]
 fn verdict_of<T: TestOutput>(
     outcome: Result<T, Box<dyn Any + Send>>,
     verdict: Result<(), Leaks>,
     expect: ShouldPanic,
 ) -> T {
-    if let (Some(expected), Err(leaks)) = (expect, &verdict) {
-        return crate::should_panic::settle(outcome, leaks, expected);
+    let body = match &outcome {
+        Ok(out) => Body::Returned {
+            failure: out.is_failure(),
+        },
+        Err(_) => Body::Panicked,
+    };
+    let report = verdict.as_ref().err().map(outputs::panic_message);
+    let in_report = |text: &str| report.as_deref().is_some_and(|r| r.contains(text));
+    let leaked: Option<&dyn Fn(&str) -> bool> = report.as_ref().map(|_| &in_report as _);
+    let end = test_end(body, leaked, expect, T::returned().is_some());
+    if let (true, Err(leaks)) = (end.print, &verdict) {
+        outputs::print(leaks);
     }
-    match (outcome, verdict) {
-        (Ok(out), Ok(())) => out,
-        (Ok(out), Err(leaks)) if out.is_failure() => {
-            // Both are reported: the leaks here, the `Err` by libtest.
-            eprintln!("{}", leaks.for_stderr());
-            out
-        }
-        (Ok(_), Err(leaks)) => panic!("{}", leaks.for_stderr()),
-        (Err(payload), verdict) => {
-            // The assertion message was printed when it panicked; the leaks
-            // follow it, and the original panic resumes (no double panic).
-            if let Err(leaks) = verdict {
-                eprintln!("{}", leaks.for_stderr());
-            }
-            panic::resume_unwind(payload)
-        }
+    if end.should_panic_note {
+        outputs::should_panic_note();
+    }
+    match (end.then, outcome) {
+        (Then::Panic, _) => panic!("{}", report.unwrap_or_default()),
+        (Then::Return, Ok(out)) => out,
+        (Then::ReturnUnit, _) => T::returned().expect("a unit test"),
+        (_, Err(payload)) => panic::resume_unwind(payload),
+        (Then::Resume, Ok(out)) => out, // a body that returned has no panic to resume
     }
 }
 
@@ -317,15 +311,7 @@ impl<R: Shut> Drop for Ending<R> {
         let start = Instant::now();
         rt.shut_down(SHUTDOWN_BOUND);
         if start.elapsed() >= SHUTDOWN_BOUND {
-            // Straight to stderr: under TASKLEAK=warn the test passes, and
-            // libtest drops what a passing test printed.
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "taskleak: gave up after {} waiting for the test's runtime to shut down: some \
-                 of its threads did not stop (a leaked spawn_blocking closure, or a worker \
-                 blocked inside a poll); the test ends without them",
-                crate::util::human(SHUTDOWN_BOUND)
-            );
+            outputs::notices::shutdown_gave_up(SHUTDOWN_BOUND);
         }
     }
 }

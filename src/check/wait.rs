@@ -1,0 +1,337 @@
+//! The wait: until the scope's tasks have ended, the rules hide all that
+//! is left, or the grace period is over; then one snapshot, judged.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::task::Id;
+
+use super::Check;
+use crate::capture::threads::LeakedThread;
+use crate::capture::{registry, survivors};
+use crate::config::ignore::Use;
+use crate::config::{Backtraces, Mode, Rules, Settings};
+use crate::judge::rules::{self, all_ignored};
+use crate::judge::symbols::{Cached, Resolving};
+use crate::judge::{self, At, Inputs, Judgement, Snapshot};
+use crate::outputs::notices;
+
+/// How long a check waits for its tasks before it looks up symbols to
+/// see whether the rules in force ignore the ones left (a path rule needs
+/// function names): tasks that end on their own within it, the usual case
+/// in a passing test, cost no debug info (~0.5 s and tens of MB the first
+/// time in a large debug binary). Symbols already looked up are used at
+/// once; and once the process has loaded debug info, the lookups start at
+/// once too (a few new addresses cost about a millisecond, off the check's
+/// thread), so that a task a path rule ignores, spawned through other
+/// generic instances in each test (a pool's reaper), does not hold every
+/// test for this long.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// While symbols are looked up for the rules, how often the wait looks
+/// whether they are in.
+const LOOKUP_POLL: Duration = Duration::from_millis(5);
+
+/// Looks up, on a thread of its own, the symbols the rules need to judge
+/// `undecided` (survivors their spawn sites do not decide): the check keeps
+/// waiting for its tasks meanwhile (the first lookup in a large debug
+/// binary takes ~0.5 s), and judges them from the cache when it is done.
+/// Only each task's frames up to the first that a rule matches. `None`
+/// when nothing needed looking up, or it was looked up here (no thread to
+/// spare). `done` runs on that thread when the lookups are in.
+fn look_up_in_background(
+    undecided: Vec<Arc<registry::TaskRecord>>,
+    rules: Rules,
+    done: impl FnOnce() + Send + 'static,
+) -> Option<std::thread::JoinHandle<()>> {
+    if undecided.is_empty() {
+        return None;
+    }
+    let look_up = move || {
+        let mut uses = vec![Use::default(); rules.iter().count()];
+        for r in &undecided {
+            rules::by_frames(r, &rules, &Resolving, &mut uses);
+        }
+    };
+    let thread = {
+        let look_up = look_up.clone();
+        move || {
+            look_up();
+            done();
+        }
+    };
+    match std::thread::Builder::new()
+        .name("taskleak-symbols".into())
+        .spawn(thread)
+    {
+        Ok(thread) => Some(thread),
+        // Looked up here instead; the caller judges at once.
+        Err(_) => {
+            look_up();
+            None
+        }
+    }
+}
+
+impl Check {
+    pub(super) fn is_clean(&self) -> bool {
+        self.scope.alive() == 0
+            && self.counted_extra() == 0
+            && self.threads_before.is_none()
+            && self
+                .blocking
+                .iter()
+                .all(|(h, before)| crate::capture::hooks::busy_blocking(h).unwrap_or(0) <= *before)
+    }
+
+    /// Gives the runtime a few turns (up to ~1 ms, never past the grace
+    /// period) and says whether the scope is clean after one of them.
+    /// Tasks that only wait for their turn, the usual case at a test's end,
+    /// are done by then, and the helper thread a longer wait needs costs
+    /// tens of µs.
+    pub(super) async fn settles_soon(&self) -> bool {
+        let start = Instant::now();
+        let budget = self.settings.grace.min(Duration::from_millis(1));
+        if budget.is_zero() {
+            return false;
+        }
+        for _ in 0..64 {
+            tokio::task::yield_now().await;
+            if self.is_clean() {
+                return true;
+            }
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        false
+    }
+
+    /// The scope's live tasks, less those `ignore_current` excludes.
+    pub(super) fn survivors(&self) -> Vec<Arc<registry::TaskRecord>> {
+        let mut records = registry::survivors(&self.scope);
+        if !self.preexisting.is_empty() {
+            records.retain(|r| {
+                let mut lineage = std::iter::successors(Some(&**r), |r| r.parent.as_deref());
+                !lineage.any(|r| self.preexisting.contains(&r.id))
+                    && r.parent_id.is_none_or(|p| !self.preexisting.contains(&p))
+            });
+        }
+        records
+    }
+
+    /// Waits for the scope's tasks, then judges what is left.
+    pub(super) fn run(self) -> Judgement {
+        let Settings {
+            grace,
+            mode,
+            backtraces,
+            ref rules,
+        } = self.settings;
+        if mode == Mode::Off {
+            return Judgement::clean(mode, Vec::new());
+        }
+        // A grace too long to add to now means "as long as it takes".
+        let deadline = Instant::now().checked_add(grace);
+        let blocked_runtime =
+            Handle::try_current().is_ok_and(|h| h.runtime_flavor() != RuntimeFlavor::MultiThread);
+        let with_ancestors = backtraces != Backtraces::Off;
+        let snapshot = |survivors, counted, blocking, threads| Snapshot {
+            test: self.scope.name.clone(),
+            waited: grace,
+            survivors,
+            counted,
+            blocking,
+            threads,
+            blocked_runtime,
+            at: At::Check,
+        };
+        let judge = |snapshot| {
+            let binary = crate::suite::binary_name();
+            let baseline = crate::suite::baseline::current().ok();
+            let inputs = Inputs {
+                rules,
+                mode,
+                backtraces,
+                baseline: baseline
+                    .filter(|_| mode != Mode::Record)
+                    .map(|b| (b, binary.as_str())),
+                symbols: &Resolving,
+            };
+            judge::judge(snapshot, &inputs)
+        };
+
+        if !crate::capture::TRACKING {
+            if self.counted.is_empty() {
+                notices::blind();
+            }
+            return match self.wait_counted(deadline) {
+                0 => Judgement::clean(mode, Vec::new()),
+                n => judge(snapshot(Vec::new(), n, 0, Vec::new())),
+            };
+        }
+
+        let filtered = !self.preexisting.is_empty() || !rules.is_empty();
+        // Until then, rules are judged without looking up symbols (see
+        // `SETTLE`); then the lookups start on a thread of their own, and
+        // the wait looks at the cache now and then.
+        let settle = match crate::capture::frames::lookups() > 0 {
+            true => Some(Instant::now()),
+            false => Instant::now().checked_add(grace.min(SETTLE)),
+        };
+        let mut lookup: Option<Option<std::thread::JoinHandle<()>>> = None;
+        // What the rules learnt when they hid every survivor.
+        let mut hidden: Vec<Use> = Vec::new();
+        let mut alive = self.scope.alive();
+        loop {
+            if alive == 0 {
+                break;
+            }
+            // Read before judging: lookups that ended before are all in.
+            let pending = matches!(&lookup, Some(Some(t)) if !t.is_finished());
+            let mut just_started = false;
+            // All survivors ignored: no need to wait out the grace for them.
+            let now = Instant::now();
+            if filtered {
+                let survivors = self.survivors();
+                if let Some(uses) = all_ignored(&survivors, rules, with_ancestors, &Cached) {
+                    hidden = uses;
+                    break;
+                }
+                if lookup.is_none() && settle.is_none_or(|s| now >= s) {
+                    let scope = self.scope.clone();
+                    let undecided = rules::undecided(&survivors, rules, with_ancestors);
+                    let started =
+                        look_up_in_background(undecided, rules.clone(), move || scope.poke());
+                    if started.is_none()
+                        && let Some(uses) = all_ignored(&survivors, rules, with_ancestors, &Cached)
+                    {
+                        // Nothing to look up, or looked up here: judge now.
+                        hidden = uses;
+                        break;
+                    }
+                    just_started = started.is_some();
+                    lookup = Some(started);
+                }
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                break;
+            }
+            // Polled until a look that began after the lookups ended.
+            let next_look = if pending || just_started {
+                now.checked_add(LOOKUP_POLL)
+            } else {
+                settle.filter(|&s| filtered && lookup.is_none() && s > now)
+            };
+            let wake = match (next_look, deadline) {
+                (Some(n), Some(d)) => Some(n.min(d)),
+                (n, d) => n.or(d),
+            };
+            alive = self.scope.wait_for_change(alive, wake);
+        }
+        if alive > 0 {
+            self.wait_for_polls_in_progress();
+        }
+        let (blocking, threads) = self.wait_others(deadline);
+        if blocking == 0 && threads.is_empty() && self.scope.alive() == 0 {
+            // The common case: no scan of the registry at all.
+            return Judgement::clean(mode, hidden);
+        }
+        let survivors = survivors::now(self.survivors());
+        judge(snapshot(survivors, 0, blocking, threads))
+    }
+
+    /// Blocking-pool tasks beyond those running at the start, and new OS
+    /// threads: neither has an end event, so poll until they are gone or
+    /// the deadline passes.
+    fn wait_others(&self, deadline: Option<Instant>) -> (usize, Vec<LeakedThread>) {
+        loop {
+            let blocking: usize = self
+                .blocking
+                .iter()
+                .map(|(h, before)| {
+                    crate::capture::hooks::busy_blocking(h)
+                        .unwrap_or(0)
+                        .saturating_sub(*before)
+                })
+                .sum();
+            let threads = self
+                .threads_before
+                .as_ref()
+                .map(|before| crate::capture::threads::new_since(before, &self.scope))
+                .unwrap_or_default();
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if (blocking == 0 && threads.is_empty()) || left.is_some_and(|l| l.is_zero()) {
+                return (blocking, threads);
+            }
+            std::thread::sleep(Duration::from_millis(2).min(left.unwrap_or(Duration::MAX)));
+        }
+    }
+
+    /// Live tasks on the counted runtimes beyond those alive at the start.
+    fn counted_extra(&self) -> usize {
+        self.counted
+            .iter()
+            .map(|(h, before)| h.metrics().num_alive_tasks().saturating_sub(*before))
+            .sum()
+    }
+
+    /// Without hooks there is no terminate event to wake on: poll the
+    /// counts, briefly, until they fall back or the deadline passes.
+    fn wait_counted(&self, deadline: Option<Instant>) -> usize {
+        loop {
+            let extra = self.counted_extra();
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if extra == 0 || left.is_some_and(|l| l.is_zero()) {
+                return extra;
+            }
+            std::thread::sleep(Duration::from_millis(1).min(left.unwrap_or(Duration::MAX)));
+        }
+    }
+
+    /// At the deadline, a survivor may be inside the poll that completes
+    /// it: on a multi-thread runtime tokio wakes the `JoinHandle` before it
+    /// runs the terminate hook, so the test can be past `.await` while the
+    /// task is still in the registry. Its poll ending settles it: either
+    /// its terminate hook ran (it completed, never a leak) or it returned
+    /// `Pending` (a survivor). Waits for those polls, bounded, since a
+    /// task can also be stuck in one poll forever.
+    fn wait_for_polls_in_progress(&self) {
+        /// Far longer than the step from a completed future to its
+        /// terminate hook (microseconds, unless the thread is preempted);
+        /// short enough that a task blocking in one poll is still reported
+        /// soon after the grace period.
+        const POLL_END: Duration = Duration::from_millis(100);
+        let polling = |records: &[Arc<registry::TaskRecord>]| -> Vec<(Id, u64)> {
+            records
+                .iter()
+                .filter_map(|r| {
+                    let a = crate::capture::hooks::activity(r.id)?;
+                    a.in_poll_for.is_some().then_some((r.id, a.polls))
+                })
+                .collect()
+        };
+        let in_poll = polling(&self.survivors());
+        if in_poll.is_empty() {
+            return;
+        }
+        let until = Instant::now() + POLL_END;
+        let mut alive = self.scope.alive();
+        while Instant::now() < until {
+            let still = in_poll.iter().any(|(id, polls)| {
+                registry::get(*id).is_some()
+                    && crate::capture::hooks::activity(*id)
+                        .is_some_and(|a| a.in_poll_for.is_some() && a.polls == *polls)
+            });
+            if !still || alive == 0 {
+                return;
+            }
+            // Woken at once by a terminate; a poll that returned `Pending`
+            // shows at the next look.
+            alive = self
+                .scope
+                .wait_for_change(alive, Some(Instant::now() + Duration::from_millis(1)));
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The end of the test binary, and its one owner: a C `atexit` handler,
+//! installed on first need, that prints the stale-rule notice and the
+//! summary, writes the baseline, and runs the suite gate. libtest calls
+//! `exit` both when all tests passed and when some failed (101), and the
+//! handler runs after its summary is printed.
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use crate::capture::{registry, survivors};
+use crate::config::{Mode, Options};
+use crate::judge::{self, At, Inputs, Snapshot, symbols::Resolving};
+use crate::outputs;
+use crate::report::Leaks;
+
+/// libtest's exit code for a failed run, which the gate reuses so a binary
+/// that already failed keeps its code.
+const FAILED: i32 = 101;
+
+static GATE: AtomicBool = AtomicBool::new(false);
+static HOOK: Once = Once::new();
+
+/// Makes sure the end of the binary is handled (notices, summary).
+pub(crate) fn arm() {
+    HOOK.call_once(|| {
+        // SAFETY: registers a function with no preconditions, once.
+        unsafe {
+            libc::atexit(at_exit);
+        }
+    });
+}
+
+/// Turns the suite gate on when the configuration asks for it
+/// (`suite_gate = true`). Called where tasks start being tracked
+/// (`track_tasks()`) and where checks open: a task the gate could report
+/// passed one of them.
+pub(crate) fn arm_gate_if_configured() {
+    if !GATE.load(Relaxed) && crate::config::base().suite_gate == Some(true) {
+        GATE.store(true, Relaxed);
+        arm();
+    }
+}
+
+extern "C" fn at_exit() {
+    // Nothing may unwind out of an `extern "C"` function.
+    let verdict = std::panic::catch_unwind(|| {
+        outputs::run::stale_notice();
+        outputs::run::summary();
+        if GATE.load(Relaxed) {
+            unclaimed()
+        } else {
+            None
+        }
+    });
+    if let Ok(Some(leaks)) = verdict {
+        outputs::gate(&leaks);
+        // SAFETY: ends the process without re-running exit handlers.
+        unsafe { libc::_exit(FAILED) }
+    }
+}
+
+/// Live tracked tasks that no check claimed, after a grace period; the
+/// process's ignore rules apply.
+fn unclaimed() -> Option<Leaks> {
+    let settings = Options::new().settings();
+    // A grace too long to add to now: as long as it takes.
+    let deadline = Instant::now().checked_add(settings.grace);
+    loop {
+        let snapshot = Snapshot {
+            test: None,
+            waited: settings.grace,
+            survivors: survivors::now(registry::unclaimed()),
+            counted: 0,
+            blocking: 0,
+            threads: Vec::new(),
+            blocked_runtime: false,
+            at: At::SuiteEnd,
+        };
+        let inputs = Inputs {
+            rules: &settings.rules,
+            mode: Mode::Fail,
+            backtraces: settings.backtraces,
+            baseline: None,
+            symbols: &Resolving,
+        };
+        let judgement = judge::judge(snapshot, &inputs);
+        crate::suite::rules::record(settings.rules.iter().zip(judgement.uses.iter().copied()));
+        let leaks = judgement.leaks?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(leaks);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

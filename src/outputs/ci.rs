@@ -1,0 +1,115 @@
+//! Sends a report where CI looks: annotations on the process's stdout
+//! under GitHub Actions, a JSON file in `TASKLEAK_REPORT_DIR`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::config::Mode;
+use crate::report::Leaks;
+use crate::report::ci::annotations;
+
+/// Sends a failing check's report where CI looks: an `::error` annotation
+/// per leaked spawn site when `GITHUB_ACTIONS=true`, and a JSON file in
+/// `TASKLEAK_REPORT_DIR` when it is set.
+pub(crate) fn publish(leaks: &Leaks, mode: Mode) {
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        // Straight to the process's stdout, past libtest's capture, where
+        // the Actions runner reads workflow commands.
+        // Workflow commands must start a line; libtest may have left one
+        // open (`test name ... `).
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(b"\n");
+        // A leak that does not fail the test (`TASKLEAK=warn`) is a warning.
+        let level = match mode {
+            Mode::Warn => "warning",
+            _ => "error",
+        };
+        let _ = out.write_all(annotations(leaks, level).as_bytes());
+        let _ = out.flush();
+    }
+    if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())
+        && let Err(e) = write_json(PathBuf::from(&dir), leaks)
+    {
+        eprintln!(
+            "taskleak: could not write the JSON report to TASKLEAK_REPORT_DIR={}: {e}",
+            PathBuf::from(dir).display()
+        );
+    }
+}
+
+fn write_json(dir: PathBuf, leaks: &Leaks) -> std::io::Result<()> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    std::fs::create_dir_all(&dir)?;
+    let test: String = leaks
+        .test
+        .as_deref()
+        .unwrap_or(if leaks.suite_end {
+            "suite-gate"
+        } else {
+            "unnamed"
+        })
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = format!(
+        "{}-{}-{}.json",
+        shorten(&test),
+        std::process::id(),
+        SEQ.fetch_add(1, Relaxed)
+    );
+    std::fs::write(dir.join(name), leaks.to_json())
+}
+
+/// Test names longer than this are cut, so that a file name (with process
+/// id and sequence number) stays far below the 255 bytes file systems take.
+const MAX_NAME: usize = 120;
+
+/// `name` (ASCII), or its first part and a hash of the whole, which keeps
+/// two long names that share a beginning apart.
+fn shorten(name: &str) -> String {
+    if name.len() <= MAX_NAME {
+        return name.to_owned();
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    format!("{}-{:016x}", &name[..MAX_NAME - 17], h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_test_name_still_gets_its_report_written() {
+        let dir = std::env::temp_dir().join(format!("taskleak-ci-{}", std::process::id()));
+        let long = |c: char| {
+            let mut name = "a::".repeat(10);
+            name.extend(std::iter::repeat_n(c, 256));
+            name
+        };
+        for name in [long('x'), long('y')] {
+            let mut leaks = Leaks::new(Some(name), std::time::Duration::from_millis(1));
+            leaks.counted = 1;
+            write_json(dir.clone(), &leaks).expect("written");
+        }
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.iter().all(|n| n.len() < 160), "{names:?}");
+        assert!(
+            names.iter().all(|n| n.starts_with("a__a__a__")),
+            "{names:?}"
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! Every effect of a verdict, in one place: the panic message, stderr,
+//! GitHub annotations, JSON files, the run's facts for the summary, the
+//! rule tally, the baseline and the summary at exit. Every channel reads
+//! the same [`Judgement`] (or the same [`Leaks`]), so no two can disagree.
+//! The exit code is `exit`'s.
+
+pub(crate) mod baseline;
+pub(crate) mod ci;
+mod files;
+pub(crate) mod notices;
+pub(crate) mod run;
+
+use std::io::Write as _;
+
+use crate::config::{Mode, Rules};
+use crate::judge::Judgement;
+use crate::report::Leaks;
+use crate::suite;
+use crate::util::{human, plural};
+
+/// Carries out a check's judgement: the rules' uses go to the run's
+/// tally, a test's leaks to the run's facts, the report to CI and to
+/// stderr as the mode says. `Err` with the report when the test fails.
+pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
+    suite::rules::record(rules.iter().zip(judgement.uses.iter().copied()));
+    let Judgement {
+        mode,
+        leaks,
+        sites,
+        known,
+        test,
+        ..
+    } = judgement;
+    if let Some(test) = &test {
+        let known: Vec<(String, String)> = known.into_iter().map(|k| (k.site, k.entry)).collect();
+        suite::note(test, &sites, &known);
+    }
+    let Some(leaks) = leaks else {
+        return Ok(());
+    };
+    match mode {
+        Mode::Off => Ok(()),
+        Mode::Record => {
+            let test = test.unwrap_or_default();
+            past_capture(&format!(
+                "taskleak: TASKLEAK=record: {} of test `{test}` recorded for the baseline",
+                plural(sites.len(), "leaked task")
+            ));
+            Ok(())
+        }
+        Mode::Warn => {
+            ci::publish(&leaks, mode);
+            past_capture(&format!(
+                "{}\n(TASKLEAK=warn: not failing the test)",
+                leaks.for_stderr()
+            ));
+            Ok(())
+        }
+        Mode::Fail => {
+            ci::publish(&leaks, mode);
+            Err(leaks)
+        }
+    }
+}
+
+/// The report as a failing test's panic message.
+pub(crate) fn panic_message(leaks: &Leaks) -> String {
+    leaks.for_stderr().to_string()
+}
+
+/// The report on stderr, in the test's output (libtest shows it when the
+/// test fails).
+pub(crate) fn print(leaks: &Leaks) {
+    eprintln!("{}", leaks.for_stderr());
+}
+
+/// Why a leaking `#[should_panic]` test fails.
+pub(crate) fn should_panic_note() {
+    eprintln!(
+        "taskleak: the test leaked, which fails it whatever #[should_panic] says; it returns \
+         without panicking so that libtest fails it. To expect a leak, write \
+         #[should_panic(expected = \"...\")] with text from the report, and a body that does \
+         not panic."
+    );
+}
+
+/// The tasks a check waited for when the test's runtime shut down under
+/// it (`unhandled_panic = "shutdown_runtime"`, or the check panicked).
+pub(crate) fn cancelled(leaks: &Leaks, mode: Mode, runtime_shut_down: bool) {
+    ci::publish(leaks, mode);
+    let why = if runtime_shut_down {
+        "the runtime shut down: a spawned task panicked, and the runtime was built with \
+         unhandled_panic = \"shutdown_runtime\". The shutdown cancelled these tasks, so some of \
+         them might have ended in time."
+    } else {
+        "the check panicked (message above) while these tasks still ran."
+    };
+    eprintln!(
+        "{}\n\n  note: {} into the grace period, {why}",
+        leaks.for_stderr(),
+        human(leaks.grace),
+    );
+}
+
+/// The suite gate's report, at exit (after libtest's summary).
+pub(crate) fn gate(leaks: &Leaks) {
+    eprintln!("{}", leaks.for_stderr());
+    ci::publish(leaks, Mode::Fail);
+}
+
+/// Straight to stderr, past libtest's capture: libtest drops what a
+/// passing test printed, and these are said about passing tests.
+pub(crate) fn past_capture(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::site;
+
+    /// A check's judgement of `leaks`, with no rules and no baseline.
+    fn judged(leaks: Leaks) -> Judgement {
+        let mut j = Judgement::clean(Mode::Fail, Vec::new());
+        j.sites = leaks.tasks.iter().map(site::of).collect();
+        j.test = leaks.test.clone();
+        j.leaks = Some(leaks);
+        j
+    }
+
+    /// An example's check (on `main`, no test name) is no test's: it is
+    /// left out of the summary and the baseline, and keeps failing.
+    #[test]
+    fn a_check_outside_any_test_is_not_summarised() {
+        let leaks = crate::report::tests::one_leak();
+        assert!(leaks.test.is_none() && !leaks.tasks.is_empty());
+        let before = suite::leaked_count();
+        assert!(check(judged(leaks), &Rules::default()).is_err());
+        assert_eq!(suite::leaked_count(), before);
+
+        let mut named = crate::report::tests::one_leak();
+        named.test = Some("suite::tests::named".into());
+        let _ = check(judged(named), &Rules::default());
+        assert!(suite::noted("suite::tests::named"));
+    }
+}

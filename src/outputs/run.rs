@@ -1,0 +1,103 @@
+//! What the run's end prints and writes: the stale-rule notice, the
+//! summary (stderr, the step summary, the report directory) and the
+//! baseline (`TASKLEAK=record`). Called by `exit`, once.
+
+use std::io::Write as _;
+
+use crate::config::Mode;
+use crate::suite::summary::{Entry, Summary};
+use crate::suite::{self, rules};
+
+/// Points out rules that matched nothing in this process (ignore lists
+/// rot otherwise). Rules of the whole binary are judged only when this
+/// process ran the whole binary.
+pub(crate) fn stale_notice() {
+    for rule in rules::stale(!crate::util::per_test_process()) {
+        let (pattern, origin) = (&rule.pattern, &rule.origin);
+        let hint = if rule.same_file {
+            "; a task was spawned elsewhere in that file: line numbers move when code above \
+             them changes, so prefer a function path or the whole file"
+        } else {
+            "; remove it if the leak it covered is fixed"
+        };
+        eprintln!(
+            "taskleak: ignore rule {pattern:?} ({origin}) matched no task in this test binary{hint}"
+        );
+    }
+}
+
+/// At the end of the binary: record the baseline, or print the summary
+/// and add this process's part to the report directory's.
+pub(crate) fn summary() {
+    let seen = suite::take();
+    if seen.checked.is_empty() && seen.leaked.is_empty() {
+        return;
+    }
+    let places = crate::config::places();
+    if crate::config::base().mode == Some(Mode::Record) {
+        match super::baseline::record(places, &suite::binary_name(), &seen.checked, &seen.leaked) {
+            Ok((path, n)) => eprintln!(
+                "taskleak: TASKLEAK=record: {} of this test binary written to {}",
+                crate::util::plural(n, "leak"),
+                path.display()
+            ),
+            Err(e) => eprintln!("taskleak: TASKLEAK=record: {e}"),
+        }
+        return;
+    }
+    let fixed = match suite::baseline::current() {
+        Ok(b) => suite::fixed(&seen, b, &suite::binary_name()),
+        Err(_) => Vec::new(),
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    for (test, site) in &seen.leaked {
+        entries.push(Entry::leaked(test, site));
+    }
+    for (test, site) in &seen.known {
+        entries.push(Entry::known(test, site));
+    }
+    for (test, site) in &fixed {
+        entries.push(Entry::fixed(test, site));
+    }
+    let summary = Summary::new(
+        seen.checked.len(),
+        entries.clone(),
+        suite::baseline::path(places),
+    );
+    if !crate::util::per_test_process() && summary.worth_showing() {
+        eprintln!("\n{}", summary.text());
+        to_step_summary(&summary);
+    }
+    if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())
+        && let Err(e) = super::files::add_to_report_dir(
+            std::path::Path::new(&dir),
+            &seen.checked,
+            &entries,
+            &suite::baseline::path(places),
+        )
+    {
+        eprintln!(
+            "taskleak: could not add to the summary in TASKLEAK_REPORT_DIR={}: {e}",
+            std::path::Path::new(&dir).display()
+        );
+    }
+}
+
+/// Under GitHub Actions, adds the binary's summary to the job's page.
+fn to_step_summary(summary: &Summary) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    if !std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        return;
+    }
+    let markdown = summary.markdown(&format!("test binary `{}`", suite::binary_name()));
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(markdown.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {e}");
+    }
+}

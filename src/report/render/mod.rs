@@ -1,0 +1,266 @@
+//! The text of a leak report.
+//!
+//! Written for a developer reading a failed CI run: the headline says how
+//! many tasks and which test, each entry starts with where the task came
+//! from, then what it is doing, and identical leaks (a thousand connection
+//! handlers) fold into one entry with a count.
+
+use std::fmt::{self, Display, Formatter};
+
+mod entry;
+mod tree;
+
+use super::color::Palette;
+use super::{LeakedTask, Leaks};
+use crate::util::{human, plural};
+use entry::entry;
+use tree::tree;
+
+/// User frames shown per entry; the rest are summarised.
+const MAX_FRAMES_SHOWN: usize = 8;
+/// Ids listed for a folded entry.
+const MAX_IDS_SHOWN: usize = 5;
+/// Entries (groups of identical leaks) shown; the rest are counted.
+const MAX_ENTRIES_SHOWN: usize = 20;
+/// A spawn tree deeper than this is not drawn: its chains say it all.
+const MAX_TREE_DEPTH: usize = 12;
+/// Ancestors shown at each end of a long spawn chain; the rest are counted.
+const CHAIN_HEAD: usize = 3;
+const CHAIN_TAIL: usize = 2;
+
+impl Leaks {
+    /// The report, with terminal colours or without. `Display` is the same
+    /// without colours; taskleak's own panics and prints use colours when
+    /// stderr is a terminal and `NO_COLOR` is not set.
+    ///
+    /// ```
+    /// # fn f(leaks: taskleak::Leaks) {
+    /// eprintln!("{}", leaks.colored(true));
+    /// # }
+    /// ```
+    pub fn colored(&self, on: bool) -> impl Display + '_ {
+        Report {
+            leaks: self,
+            p: Palette { on },
+        }
+    }
+
+    /// The report as taskleak prints it to stderr (or panics with it).
+    pub(crate) fn for_stderr(&self) -> impl Display + '_ {
+        Report {
+            leaks: self,
+            p: Palette::for_stderr(),
+        }
+    }
+}
+
+impl Display for Leaks {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.colored(false).fmt(f)
+    }
+}
+
+impl fmt::Debug for Leaks {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        // `check().unwrap()` shows Debug: make that the readable report.
+        writeln!(f)?;
+        Display::fmt(self, f)
+    }
+}
+
+struct Report<'a> {
+    leaks: &'a Leaks,
+    p: Palette,
+}
+
+impl Display for Report<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let (leaks, p) = (self.leaks, self.p);
+        let n = leaks.task_count();
+        write!(f, "{} ", p.alarm("taskleak:"))?;
+        if leaks.suite_end {
+            writeln!(
+                f,
+                "{} still running when the test binary ended, claimed by no check \
+                 (suite gate; waited {})",
+                plural(n, "task"),
+                human(leaks.grace)
+            )?;
+        }
+        match &leaks.test {
+            _ if leaks.suite_end => {}
+            Some(test) => write!(f, "test `{}` leaked {}", p.strong(test), what(leaks))?,
+            None => write!(f, "{} leaked", what(leaks))?,
+        }
+        if !leaks.suite_end {
+            writeln!(
+                f,
+                " (still running {} after the test body)",
+                human(leaks.grace)
+            )?;
+        }
+
+        let groups = fold(&leaks.tasks);
+        for (i, group) in groups.iter().enumerate().take(MAX_ENTRIES_SHOWN) {
+            writeln!(f)?;
+            entry(f, p, i + 1, group, leaks)?;
+        }
+        if groups.len() > MAX_ENTRIES_SHOWN {
+            let rest = &groups[MAX_ENTRIES_SHOWN..];
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  … {} more {} ({} in all), not shown: Leaks::tasks() and the JSON report \
+                 (TASKLEAK_REPORT_DIR) list every one",
+                rest.len(),
+                if rest.len() == 1 { "entry" } else { "entries" },
+                plural(rest.iter().map(|g| g.len()).sum(), "task"),
+            )?;
+        }
+        tree(f, p, &groups)?;
+
+        if leaks.blocking > 0 {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  {} still running on the runtime's blocking pool, known only by \
+                 number: tokio has no spawn hook for spawn_blocking. Spawn with \
+                 taskleak::spawn_blocking to see where.",
+                plural(leaks.blocking, "spawn_blocking closure")
+            )?;
+        }
+        if !leaks.threads.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  {}",
+                p.strong("threads started in the scope and still running:")
+            )?;
+            for t in &leaks.threads {
+                writeln!(f, "    thread {:<7} {:?}", t.tid, t.name)?;
+            }
+        }
+        if leaks.counted > 0 {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  {} counted with tokio's RuntimeMetrics::num_alive_tasks(). For spawn sites, \
+                 build with `--cfg tokio_unstable` (in .cargo/config.toml: \
+                 [build] rustflags = [\"--cfg\", \"tokio_unstable\"]).",
+                if leaks.counted == 1 {
+                    "It was"
+                } else {
+                    "They were"
+                }
+            )?;
+        }
+        if leaks.blocked_runtime {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  {} the check blocked a runtime thread while it waited, so tasks on that \
+                 runtime could not finish; in async code use `guard.check_async().await`.",
+                p.warn("note:")
+            )?;
+        }
+        if let Some(how) = dump_hint(leaks) {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  {} to see where each task is stuck, {how}.",
+                p.dim("hint:")
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "  Make these tasks end before the test does (cancel them, e.g. with a \
+             CancellationToken, and await their JoinHandles);"
+        )?;
+        write!(
+            f,
+            "  or, if they are meant to outlive it, ignore them with Options::ignore \
+             or #[leak_check(ignore = [..])]."
+        )
+    }
+}
+
+/// How to see where tasks are stuck, when this build cannot: every check
+/// (`#[leak_check]`, `check_async`, `check`) takes task dumps where the
+/// `taskdump` feature is compiled in; the suite gate never does.
+fn dump_hint(leaks: &Leaks) -> Option<&'static str> {
+    let silent = leaks.dumped || leaks.tasks.is_empty() || leaks.suite_end;
+    (!silent && !cfg!(taskleak_taskdump))
+        .then_some("enable taskleak's `taskdump` feature (Linux, with `--cfg tokio_unstable`)")
+}
+
+/// Survivors with the same spawn chain, in order of first spawn.
+pub(crate) fn fold(tasks: &[LeakedTask]) -> Vec<Vec<&LeakedTask>> {
+    let mut groups: Vec<Vec<&LeakedTask>> = Vec::new();
+    for task in tasks {
+        let key = task.chain_key();
+        match groups.iter_mut().find(|g| g[0].chain_key() == key) {
+            Some(g) => g.push(task),
+            None => groups.push(vec![task]),
+        }
+    }
+    groups
+}
+
+/// `3 tasks`, `1 task and 2 threads`.
+fn what(leaks: &Leaks) -> String {
+    match (leaks.task_count(), leaks.threads.len()) {
+        (n, 0) => plural(n, "task"),
+        (0, t) => plural(t, "thread"),
+        (n, t) => format!("{} and {}", plural(n, "task"), plural(t, "thread")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn counted() -> Leaks {
+        let mut leaks = Leaks::new(Some("my_test".into()), Duration::from_millis(500));
+        leaks.counted = 3;
+        leaks
+    }
+
+    #[test]
+    fn counted_leaks_say_how_to_get_spawn_sites() {
+        let text = counted().to_string();
+        assert!(
+            text.starts_with(
+                "taskleak: test `my_test` leaked 3 tasks (still running 500ms after the test body)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("--cfg tokio_unstable"), "{text}");
+    }
+
+    #[test]
+    fn colour_on_and_off() {
+        let leaks = counted();
+        let plain = leaks.colored(false).to_string();
+        let colored = leaks.colored(true).to_string();
+        assert!(!plain.contains('\x1b'), "{plain}");
+        assert!(
+            colored.starts_with("\x1b[1;31mtaskleak:\x1b[0m "),
+            "{colored:?}"
+        );
+        assert!(colored.contains("\x1b[1mmy_test\x1b[0m"), "{colored:?}");
+        // Stripped of escapes, the two read the same.
+        let mut stripped = String::new();
+        let mut in_escape = false;
+        for c in colored.chars() {
+            match (in_escape, c) {
+                (false, '\x1b') => in_escape = true,
+                (true, 'm') => in_escape = false,
+                (false, c) => stripped.push(c),
+                _ => {}
+            }
+        }
+        assert_eq!(stripped, plain);
+    }
+}
