@@ -53,6 +53,12 @@ use proc_macro::TokenStream;
 /// | `name = "rt"` | the runtime's name, as `#[tokio::test]` |
 /// | `grace = "250ms"` | how long survivors get to finish after the body: a number and a unit, `ns`, `us`, `ms`, `s`, `m` or `h` (`"1.5s"`, `"500us"`) |
 /// | `ignore = ["my_crate::metrics", "src/pool.rs:42"]` | never report tasks spawned from these path prefixes, files or lines |
+/// | `threads` (or `threads = true`) | also fail on OS threads the test started and left running (see `taskleak::Options::threads`: Linux, and process-wide, so best under nextest or `--test-threads=1`) |
+///
+/// `flavor`, `worker_threads`, `start_paused`, `crate`, `unhandled_panic`
+/// and `name` configure the runtime, so they apply only to an `async fn`;
+/// `grace`, `ignore`, `threads` and `taskleak` configure the check and
+/// apply to a plain `fn` too.
 ///
 /// ```no_run
 /// #[taskleak::leak_check(flavor = "multi_thread", worker_threads = 2, grace = "1s")]
@@ -76,8 +82,8 @@ use proc_macro::TokenStream;
 /// Mistakes are compile errors on the offending token, with what to write
 /// instead: an unknown argument, a duration without a unit, `worker_threads`
 /// without `flavor = "multi_thread"`, `start_paused` with it, an `ignore`
-/// pattern that is neither a path nor a file, a second `#[leak_check]`, or
-/// `#[tokio::test]` beside it.
+/// pattern that is neither a path nor a file, a runtime argument on a plain
+/// `fn`, a second `#[leak_check]`, or `#[tokio::test]` beside it.
 ///
 /// # Results and panics
 ///
@@ -100,7 +106,9 @@ use proc_macro::TokenStream;
 ///
 /// No runtime is built: the body runs inside a leak-check scope, so tasks it
 /// spawns on any runtime built with `taskleak::BuilderExt::track_tasks` are
-/// checked when it returns. Only `grace` and `ignore` apply.
+/// checked when it returns. It takes only the arguments of the check,
+/// `grace`, `ignore`, `threads` and `taskleak`: a runtime argument would
+/// have no runtime to configure, so it is a compile error.
 ///
 /// ```no_run
 /// use taskleak::BuilderExt;
