@@ -69,27 +69,11 @@ pub fn cargo_suite_section(cfg: &Cfg, rep: &mut Report) {
         rep.note("cargo-suite: could not find the suite executables in cargo's output");
         return;
     };
-    let run = |exe: &str, short: bool| -> Option<f64> { run_suite(exe, short, None) };
     let reps = if cfg.quick { 5 } else { 15 };
-    let mut s: [Vec<f64>; 3] = Default::default();
-    for r in 0..reps + 1 {
-        for k in 0..3 {
-            let i = (r + k) % 3;
-            let v = match i {
-                0 => run(&untracked, false),
-                1 => run(&tracked, false),
-                _ => run(&tracked, true),
-            };
-            let Some(v) = v else {
-                rep.note("cargo-suite: a suite run failed (see stderr)");
-                return;
-            };
-            if r > 0 {
-                s[i].push(v);
-            }
-        }
-    }
-    let (u, f, sh) = (median(&s[0]), median(&s[1]), median(&s[2]));
+    let Some((u, f, sh)) = rotate_runs(reps, &untracked, &tracked, None) else {
+        rep.note("cargo-suite: a suite run failed (see stderr)");
+        return;
+    };
     rep.ratio_row(
         "cargo test suite: 200 tests × 50 tasks (binary run), short",
         u,
@@ -122,25 +106,10 @@ pub fn cargo_suite_section(cfg: &Cfg, rep: &mut Report) {
     for (how, u_exe, t_exe, tests) in pairs {
         eprintln!("[cargo-suite] passing tests with file + path rules: {how}");
         let reps = if cfg.quick { 3 } else { 7 };
-        let mut s: [Vec<f64>; 3] = Default::default();
-        for r in 0..reps + 1 {
-            for k in 0..3 {
-                let i = (r + k) % 3;
-                let v = match i {
-                    0 => run_suite(u_exe, false, tests),
-                    1 => run_suite(t_exe, false, tests),
-                    _ => run_suite(t_exe, true, tests),
-                };
-                let Some(v) = v else {
-                    rep.note("cargo-suite: a suite run failed (see stderr)");
-                    return;
-                };
-                if r > 0 {
-                    s[i].push(v);
-                }
-            }
-        }
-        let (u, f, sh) = (median(&s[0]), median(&s[1]), median(&s[2]));
+        let Some((u, f, sh)) = rotate_runs(reps, u_exe, t_exe, tests) else {
+            rep.note("cargo-suite: a suite run failed (see stderr)");
+            return;
+        };
         rep.ratio_row(
             &format!("rules suite: 200 passing tests, file + path rules, tasks outlive the body 2 ms; {how}, short"),
             u,
@@ -154,6 +123,33 @@ pub fn cargo_suite_section(cfg: &Cfg, rep: &mut Report) {
             Some(1.10),
         );
     }
+}
+
+/// `reps` rounds, after one warm-up round that is not kept, each running
+/// the untracked binary, the tracked one in full mode and the tracked one
+/// in short mode, in an order rotating by round: the medians of their wall
+/// times (untracked, full, short), or `None` as soon as a run fails.
+fn rotate_runs(
+    reps: usize,
+    untracked: &str,
+    tracked: &str,
+    tests: Option<&[String]>,
+) -> Option<(f64, f64, f64)> {
+    let mut s: [Vec<f64>; 3] = Default::default();
+    for r in 0..reps + 1 {
+        for k in 0..3 {
+            let i = (r + k) % 3;
+            let v = match i {
+                0 => run_suite(untracked, false, tests),
+                1 => run_suite(tracked, false, tests),
+                _ => run_suite(tracked, true, tests),
+            }?;
+            if r > 0 {
+                s[i].push(v);
+            }
+        }
+    }
+    Some((median(&s[0]), median(&s[1]), median(&s[2])))
 }
 
 /// The tests run one process each: two of each module's ten.
