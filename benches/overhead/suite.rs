@@ -134,6 +134,41 @@ fn reaper_test(tracked: bool, i: usize) {
     }
 }
 
+/// `$suites` runs of a suite of `TESTS` tests, each test run once
+/// untracked and once tracked (`$test` with `$tracked` false, then true, or
+/// the other way round, alternating by test and by run): the total ns of
+/// each run's untracked tests and of its tracked ones.
+///
+/// A macro, not a function taking a closure, so that each test runs from
+/// `suite_section`'s own frame as before: in full mode every spawn walks
+/// the stack up to `main`, and an unoptimised build would walk a helper's
+/// and a closure's frames too.
+macro_rules! interleaved_runs {
+    ($suites:expr, |$tracked:ident| $test:expr) => {{
+        let mut tot_u = Vec::new();
+        let mut tot_t = Vec::new();
+        for s in 0..$suites {
+            let (mut u, mut t) = (Duration::ZERO, Duration::ZERO);
+            for i in 0..TESTS {
+                let tracked_first = (i + s) % 2 == 0;
+                for k in 0..2 {
+                    let $tracked = (k == 0) == tracked_first;
+                    let t0 = Instant::now();
+                    $test;
+                    if $tracked {
+                        t += t0.elapsed();
+                    } else {
+                        u += t0.elapsed();
+                    }
+                }
+            }
+            tot_u.push(u.as_nanos() as f64);
+            tot_t.push(t.as_nanos() as f64);
+        }
+        (tot_u, tot_t)
+    }};
+}
+
 pub fn suite_section(cfg: &Cfg, rep: &mut Report) {
     let suites = if cfg.quick { 3 } else { 9 };
     for (join, what) in [
@@ -144,26 +179,7 @@ pub fn suite_section(cfg: &Cfg, rep: &mut Report) {
             eprintln!("[suite] {TESTS} tests, each {what}, {mode:?}");
             mode.enter();
             // Per suite run: the two suites' tests interleaved one by one.
-            let mut tot_u = Vec::new();
-            let mut tot_t = Vec::new();
-            for s in 0..suites {
-                let (mut u, mut t) = (Duration::ZERO, Duration::ZERO);
-                for i in 0..TESTS {
-                    let tracked_first = (i + s) % 2 == 0;
-                    for k in 0..2 {
-                        let tracked = (k == 0) == tracked_first;
-                        let t0 = Instant::now();
-                        suite_test(tracked, join);
-                        if tracked {
-                            t += t0.elapsed();
-                        } else {
-                            u += t0.elapsed();
-                        }
-                    }
-                }
-                tot_u.push(u.as_nanos() as f64);
-                tot_t.push(t.as_nanos() as f64);
-            }
+            let (tot_u, tot_t) = interleaved_runs!(suites, |tracked| suite_test(tracked, join));
             let label = if mode == Mode::Full { "full" } else { "short" };
             let (u, t) = (median(&tot_u), median(&tot_t));
             rep.ratio_row(
@@ -184,26 +200,7 @@ pub fn suite_section(cfg: &Cfg, rep: &mut Report) {
             "[suite] {TESTS} tests with file and path rules, tasks outliving the body, {mode:?}"
         );
         mode.enter();
-        let mut tot_u = Vec::new();
-        let mut tot_t = Vec::new();
-        for s in 0..suites {
-            let (mut u, mut t) = (Duration::ZERO, Duration::ZERO);
-            for i in 0..TESTS {
-                let tracked_first = (i + s) % 2 == 0;
-                for k in 0..2 {
-                    let tracked = (k == 0) == tracked_first;
-                    let t0 = Instant::now();
-                    rules_test(tracked);
-                    if tracked {
-                        t += t0.elapsed();
-                    } else {
-                        u += t0.elapsed();
-                    }
-                }
-            }
-            tot_u.push(u.as_nanos() as f64);
-            tot_t.push(t.as_nanos() as f64);
-        }
+        let (tot_u, tot_t) = interleaved_runs!(suites, |tracked| rules_test(tracked));
         let label = if mode == Mode::Full { "full" } else { "short" };
         rep.ratio_row(
             &format!("suite: {TESTS} passing tests with file + path rules, tasks outlive the body 2 ms, {label}"),
