@@ -1,11 +1,10 @@
 //! `contention`: two workers of a multi-thread runtime spawning at once.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use tokio::runtime::Runtime;
 
-use crate::harness::{Cfg, Mode, Report, interleave, median, multi_thread, two_workers};
+use crate::harness::{
+    Cfg, Mode, Report, interleave, median, multi_thread, on_two_workers, two_workers,
+};
 
 /// Two workers of a multi-thread runtime spawning at once.
 pub fn contention_section(cfg: &Cfg, rep: &mut Report) {
@@ -18,27 +17,12 @@ pub fn contention_section(cfg: &Cfg, rep: &mut Report) {
     // Each of two driver tasks (one per worker, usually) spawns and awaits
     // `n` empty tasks; time per spawn over both.
     let serial = |rt: &Runtime| -> f64 {
-        rt.block_on(async {
-            let barrier = Arc::new(tokio::sync::Barrier::new(2));
-            let drivers: Vec<_> = (0..2)
-                .map(|_| {
-                    let barrier = barrier.clone();
-                    tokio::spawn(async move {
-                        barrier.wait().await;
-                        let t0 = Instant::now();
-                        for _ in 0..n {
-                            tokio::spawn(async {}).await.unwrap();
-                        }
-                        t0.elapsed()
-                    })
-                })
-                .collect();
-            let mut total = Duration::ZERO;
-            for d in drivers {
-                total = total.max(d.await.unwrap());
+        let total = on_two_workers!(rt, {
+            for _ in 0..n {
+                tokio::spawn(async {}).await.unwrap();
             }
-            total.as_nanos() as f64 / (2 * n) as f64
-        })
+        });
+        total.as_nanos() as f64 / (2 * n) as f64
     };
     let modes = [Mode::Untracked, Mode::Short, Mode::Full];
     let s = interleave(&modes, cfg.budget(8.0), 15, |m| match m {

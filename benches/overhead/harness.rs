@@ -5,7 +5,6 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -304,6 +303,38 @@ pub fn ratio_quantile(t: &[f64], u: &[f64], q: f64) -> f64 {
 // ---------------------------------------------------------------------------
 // Drivers that more than one section runs.
 
+/// Two driver tasks on `rt`'s workers (one each, usually), released
+/// together by a barrier, each timing `$work`: the slower one's time.
+///
+/// A macro, not a function taking a closure, so that `$work` runs in the
+/// driver task's own poll, as it was written there before: in full mode
+/// every spawn walks the stack, and an unoptimised build would walk a
+/// closure's or an inner future's frame too.
+macro_rules! on_two_workers {
+    ($rt:expr, $work:block) => {
+        $rt.block_on(async {
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+            let drivers: Vec<_> = (0..2)
+                .map(|_| {
+                    let barrier = barrier.clone();
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        let t0 = std::time::Instant::now();
+                        $work
+                        t0.elapsed()
+                    })
+                })
+                .collect();
+            let mut total = std::time::Duration::ZERO;
+            for d in drivers {
+                total = total.max(d.await.unwrap());
+            }
+            total
+        })
+    };
+}
+pub(crate) use on_two_workers;
+
 /// Two tasks on `rt`'s workers, released together, each `rounds` times
 /// spawning `n` tasks with `spawn` then awaiting them: ns per task, from
 /// the slower of the two.
@@ -313,30 +344,15 @@ pub fn two_workers(
     n: usize,
     spawn: fn() -> tokio::task::JoinHandle<()>,
 ) -> f64 {
-    rt.block_on(async {
-        let barrier = Arc::new(tokio::sync::Barrier::new(2));
-        let drivers: Vec<_> = (0..2)
-            .map(|_| {
-                let barrier = barrier.clone();
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    let t0 = Instant::now();
-                    for _ in 0..rounds {
-                        let hs: Vec<_> = (0..n).map(|_| spawn()).collect();
-                        for h in hs {
-                            h.await.unwrap();
-                        }
-                    }
-                    t0.elapsed()
-                })
-            })
-            .collect();
-        let mut total = Duration::ZERO;
-        for d in drivers {
-            total = total.max(d.await.unwrap());
+    let total = on_two_workers!(rt, {
+        for _ in 0..rounds {
+            let hs: Vec<_> = (0..n).map(|_| spawn()).collect();
+            for h in hs {
+                h.await.unwrap();
+            }
         }
-        total.as_nanos() as f64 / (2 * rounds * n) as f64
-    })
+    });
+    total.as_nanos() as f64 / (2 * rounds * n) as f64
 }
 
 /// Keeps `n` never-ending tasks alive on `rt` in a scope of another thread
