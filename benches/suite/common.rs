@@ -4,9 +4,10 @@
 //!
 //! These two targets are test binaries (`harness = true`) kept under
 //! benches/ so that `cargo test` does not run them; the `cargo-suite`
-//! section of `benches/overhead.rs` builds them and times whole runs of
-//! each, alternately. Run one by hand with
-//! `cargo bench --bench suite_tracked --no-run` and then the executable.
+//! section of the overhead bench (`benches/overhead/cargo_suite.rs`)
+//! builds them and times whole runs of each, alternately. Run one by hand
+//! with `cargo bench --bench suite_tracked --no-run` and then the
+//! executable.
 
 /// Each test's body. With `TASKLEAK_BENCH_SHORT` set, spawn sites only
 /// (frame capture off), as `TASKLEAK_BACKTRACE=short` would.
