@@ -4,108 +4,21 @@
 //!
 //! - The loaded objects, and the loader's counters that date their list:
 //!   `modules`.
-//! - The unwinder is shared, read-only; each thread has its own rule cache
-//!   and the steps of its last walk (replayed where the stack is unchanged,
-//!   see `steps`), so threads never contend. Both go back to a pool when
-//!   their thread ends: libtest starts a thread per test, and the next
-//!   test's thread starts warm. They belong to one module list: a thread
-//!   that finds the list changed starts them afresh.
+//! - Each thread's rule caches and last walk, and their pool: `per_thread`.
 //! - Every stack read is checked against this thread's stack, so a bad rule
 //!   ends the walk instead of faulting.
 
 mod modules;
+mod per_thread;
 
-use std::cell::RefCell;
-use std::sync::Arc;
-
-use parking_lot::Mutex;
-
-use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64};
-
-use super::steps::{Reads, State, Then, Trail};
+use framehop::x86_64::UnwindRegsX86_64;
 use framehop::{FrameAddress, MustNotAllocateDuringUnwind, Unwinder};
-use modules::{Generation, Shared, enumerate_modules, generation};
+
+use super::steps::{Reads, State, Then};
+use modules::generation;
+use per_thread::{PER_THREAD, POOL, SLOTS, WAYS, Warm, current};
 
 type Policy = MustNotAllocateDuringUnwind;
-
-/// framehop's rule cache is direct-mapped with 509 slots (addr % 509), so two
-/// hot addresses that collide evict each other on every walk and each miss
-/// re-parses CFI. Picking one of `WAYS` caches by `(addr / 509) % WAYS` makes
-/// that an effectively `509 * WAYS`-slot cache (~128 KiB a thread).
-const WAYS: usize = 4;
-const SLOTS: u64 = 509;
-
-/// What makes a thread's walks fast, for the module list of one
-/// generation: the rule caches, and the last walk's steps to replay (see
-/// [`super::steps`]).
-struct Warm {
-    generation: Generation,
-    rules: Box<[CacheX86_64<Policy>; WAYS]>,
-    trail: Trail,
-}
-
-impl Warm {
-    fn new(generation: Generation) -> Warm {
-        Warm {
-            generation,
-            rules: Box::new(std::array::from_fn(|_| CacheX86_64::new_in())),
-            trail: Trail::new(),
-        }
-    }
-}
-
-/// The newest module list; threads keep a clone and compare generations.
-static SHARED: Mutex<Option<Arc<Shared>>> = Mutex::new(None);
-/// Caches of threads that ended, warm, for the next threads to take.
-static POOL: Mutex<Vec<Warm>> = Mutex::new(Vec::new());
-
-/// A thread's caches and module list; the caches go back to the pool when
-/// the thread ends.
-struct PerThread {
-    warm: Option<Warm>,
-    shared: Option<Arc<Shared>>,
-}
-
-impl Drop for PerThread {
-    fn drop(&mut self) {
-        if let Some(warm) = self.warm.take() {
-            POOL.lock().push(warm);
-        }
-    }
-}
-
-thread_local! {
-    static PER_THREAD: RefCell<PerThread> = const {
-        RefCell::new(PerThread { warm: None, shared: None })
-    };
-}
-
-/// A module list that is current at `now`: this thread's, the newest one,
-/// or a new one.
-fn current(state: &mut PerThread, now: Generation) -> Option<Arc<Shared>> {
-    if let Some(shared) = &state.shared
-        && shared.generation == Some(now)
-    {
-        return Some(shared.clone());
-    }
-    let fresh = {
-        let mut newest = SHARED.lock();
-        match &*newest {
-            Some(s) if s.generation == Some(now) => s.clone(),
-            _ => {
-                let s = Arc::new(enumerate_modules());
-                *newest = Some(s.clone());
-                s
-            }
-        }
-    };
-    // Objects may have changed again while listing: then use none.
-    if fresh.generation != Some(now) {
-        return None;
-    }
-    state.shared = Some(fresh.clone());
-    Some(fresh)
-}
 
 /// Fills `ips` with the return addresses of the calling stack, innermost
 /// first (`ips[0]` returns into `walk`'s caller), and returns how many.
@@ -270,6 +183,7 @@ fn only_ip_sp_bp(regs: &UnwindRegsX86_64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::steps::Trail;
     use super::*;
 
     /// The walk itself succeeds (no fallback to the platform unwinder)

@@ -233,7 +233,7 @@ fn eh_frame_svma(hdr: &[u8], hdr_svma: u64) -> Option<u64> {
 mod tests {
     use super::*;
 
-    use super::super::{PER_THREAD, walk};
+    use super::super::{per_thread::PER_THREAD, walk};
 
     /// Walks here with both walkers: `None` when `walk` gave up.
     #[inline(never)]
