@@ -72,6 +72,9 @@ pub(super) struct Shared {
 
 impl Shared {
     /// The executable range containing `addr`, if any.
+    // Called by `walk` at each new object: inlined there, as it was when both
+    // shared a file (another module is another codegen unit).
+    #[inline]
     pub(super) fn range_of(&self, addr: u64) -> Option<(u64, u64)> {
         let i = self.text.partition_point(|&(start, _)| start <= addr);
         let r = *self.text.get(i.checked_sub(1)?)?;
@@ -83,6 +86,9 @@ impl Shared {
 /// fields (then the walk leaves every frame to the platform unwinder).
 /// Costs one `dl_iterate_phdr` call stopped at the first object: ~15 ns,
 /// ~30 ns with two threads asking at once (glibc takes a lock).
+// Called by `walk` at every walk: inlined there, as it was when both
+// shared a file (another module is another codegen unit).
+#[inline]
 pub(super) fn generation() -> Option<Generation> {
     let mut out: Option<Generation> = None;
     // SAFETY: the callback runs during this call only, gets `out` back as

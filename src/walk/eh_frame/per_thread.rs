@@ -74,6 +74,9 @@ thread_local! {
 
 /// A module list that is current at `now`: this thread's, the newest one,
 /// or a new one.
+// Called by `walk` at every walk: inlined there, as it was when both
+// shared a file (another module is another codegen unit).
+#[inline]
 pub(super) fn current(state: &mut PerThread, now: Generation) -> Option<Arc<Shared>> {
     if let Some(shared) = &state.shared
         && shared.generation == Some(now)
