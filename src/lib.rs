@@ -70,7 +70,6 @@ mod report;
 mod suite;
 mod task;
 mod util;
-mod walk;
 
 #[doc(hidden)]
 #[path = "private.rs"]

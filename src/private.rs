@@ -16,7 +16,7 @@ pub fn should_panic(mut options: crate::Options, expected: Option<&'static str>)
 /// benchmarks compare both in one run). Spawn sites and chains are kept
 /// either way.
 pub fn set_capture_frames(on: bool) {
-    crate::walk::CAPTURE_FRAMES.store(on, std::sync::atomic::Ordering::Relaxed);
+    crate::capture::walk::CAPTURE_FRAMES.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 pub use crate::config::configure::Config;

@@ -16,3 +16,4 @@ pub(crate) mod scope;
 pub(crate) mod spawn;
 pub(crate) mod survivors;
 pub(crate) mod threads;
+pub(crate) mod walk;

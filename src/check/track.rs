@@ -10,7 +10,7 @@ pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> crate::capture::ho
         // A path rule of the process's needs frames to be judged.
         let path_rule = base.ignore.iter().any(crate::config::Ignore::is_path);
         let frames = choice == crate::config::Backtraces::Full || path_rule;
-        crate::walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
+        crate::capture::walk::CAPTURE_FRAMES.store(frames, std::sync::atomic::Ordering::Relaxed);
     }
     #[cfg(taskleak_old_tokio)]
     crate::outputs::notices::old_tokio();
