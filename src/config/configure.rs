@@ -80,10 +80,9 @@ impl Config {
         let result = if self.errors.is_empty() {
             Ok(self.defaults)
         } else {
-            let problems = self.errors.into_iter().map(|message| Problem {
-                line: None,
-                key: message.split(':').next().unwrap_or_default().to_owned(),
-                message,
+            let problems = self.errors.into_iter().map(|message| {
+                let key = message.split(':').next().unwrap_or_default().to_owned();
+                Problem::new(None, &key, message)
             });
             Err(ConfigError::new(Source::Configure(at), problems.collect()))
         };

@@ -24,6 +24,20 @@ pub(crate) struct Problem {
     pub(crate) key: String,
     /// What is wrong and what to write instead, as printed.
     pub(crate) message: String,
+    /// What the key accepts, when it takes one of a set of forms.
+    pub(crate) accepted: Option<&'static str>,
+}
+
+impl Problem {
+    /// A problem with `key`, which knows what the key accepts.
+    pub(crate) fn new(line: Option<usize>, key: &str, message: String) -> Problem {
+        Problem {
+            line,
+            key: key.to_owned(),
+            message,
+            accepted: super::values::accepted(key),
+        }
+    }
 }
 
 /// Every bad setting of one source.
@@ -41,12 +55,7 @@ impl ConfigError {
     /// A problem without a line (the environment, `configure!`, a file
     /// that cannot be read).
     pub(crate) fn one(source: Source, key: &str, message: String) -> ConfigError {
-        let problem = Problem {
-            line: None,
-            key: key.to_owned(),
-            message,
-        };
-        ConfigError::new(source, vec![problem])
+        ConfigError::new(source, vec![Problem::new(None, key, message)])
     }
 }
 

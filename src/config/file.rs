@@ -117,16 +117,8 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<Layer, ConfigError> {
     let table = DeTable::parse(text).map_err(|e| {
         let message = format!("not valid TOML: {}", e.message().trim());
         let problem = match e.span() {
-            Some(span) => Problem {
-                line: Some(line(span)),
-                key: String::new(),
-                message,
-            },
-            None => Problem {
-                line: None,
-                key: String::new(),
-                message: format!("{name}: {message}"),
-            },
+            Some(span) => Problem::new(Some(line(span)), "", message),
+            None => Problem::new(None, "", format!("{name}: {message}")),
         };
         ConfigError::new(source(), vec![problem])
     })?;
@@ -169,11 +161,7 @@ pub(crate) fn parse(text: &str, name: &str) -> Result<Layer, ConfigError> {
             )),
         };
         if let Err(message) = result {
-            problems.push(Problem {
-                line: Some(at),
-                key: k.to_owned(),
-                message,
-            });
+            problems.push(Problem::new(Some(at), k, message));
         }
     }
     // In the file's order (the parser keeps keys sorted).
@@ -201,11 +189,7 @@ fn ignore(
     };
     for item in items.iter() {
         let at = line(item.span());
-        let problem = |message| Problem {
-            line: Some(at),
-            key: "ignore".to_owned(),
-            message,
-        };
+        let problem = |message| Problem::new(Some(at), "ignore", message);
         let Some(pattern) = item.get_ref().as_str() else {
             problems.push(problem(format!(
                 "ignore: {} is not a pattern; write a string such as \"my_crate::worker\"",
@@ -270,6 +254,16 @@ mod tests {
         assert_eq!(c.ignore.len(), 2);
         let empty = parse("# nothing\n", "t.toml").unwrap();
         assert!(empty.grace.is_none() && empty.ignore.is_empty());
+    }
+
+    /// The error is a value a program can read, not only text.
+    #[test]
+    fn an_error_carries_its_file_line_key_and_choices() {
+        let e = parse("grace = \"1s\"\n\nmode = \"maybe\"\n", "cfg/taskleak.toml").unwrap_err();
+        assert_eq!(e.source, Source::File("cfg/taskleak.toml".into()));
+        let p = &e.problems[0];
+        assert_eq!((p.line, p.key.as_str()), (Some(3), "mode"));
+        assert_eq!(p.accepted, Some(values::MODES));
     }
 
     #[test]

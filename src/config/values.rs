@@ -53,3 +53,18 @@ pub(crate) fn parse_backtraces(v: &str) -> Result<Backtraces, String> {
         _ => Err(format!("is not valid; use one of: {BACKTRACES}")),
     }
 }
+
+/// What a setting accepts, by its key in any source (`mode`, `TASKLEAK`).
+pub(crate) fn accepted(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "TASKLEAK" => "fail, warn, off, record",
+        "mode" => MODES,
+        "TASKLEAK_BACKTRACE" | "backtrace" => BACKTRACES,
+        "TASKLEAK_GRACE" | "grace" => taskleak_grammar::DURATION_FORMS,
+        "suite_gate" => "true, false",
+        "ignore" => {
+            "a function path (my_crate::worker), a file (src/pool.rs) or a line (src/pool.rs:88)"
+        }
+        _ => return None,
+    })
+}

@@ -158,3 +158,61 @@ pub(crate) fn judge(snapshot: Snapshot, inputs: &Inputs<'_>) -> Judgement {
     }
     judgement
 }
+
+#[cfg(test)]
+mod tests {
+    use super::symbols::Cached;
+    use super::*;
+    use crate::BuilderExt;
+    use crate::capture::{registry, scope::Scope, survivors};
+    use crate::config::{Ignore, Layer, Origin, Settings};
+
+    /// The same snapshot judged twice gives the same judgement, and which
+    /// rules it used comes back as data: judging marks nothing.
+    #[test]
+    fn judging_is_pure_and_returns_what_each_rule_learnt() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .track_tasks()
+            .build()
+            .unwrap();
+        let scope = Scope::open();
+        let task = rt.spawn(std::future::pending::<()>());
+        scope.close();
+        let rule = |p| Ignore::parse(p, Origin::Configure("here:1")).unwrap();
+        let own = Layer {
+            ignore: vec![rule("no_such_crate::x"), rule("src/judge/mod.rs")],
+            ..Layer::default()
+        };
+        let settings = Settings::resolve(own, Box::leak(Box::default()));
+        let judged = || {
+            let snapshot = Snapshot {
+                test: Some("t".into()),
+                waited: Duration::ZERO,
+                survivors: survivors::now(registry::survivors(&scope)),
+                counted: 0,
+                blocking: 0,
+                threads: Vec::new(),
+                blocked_runtime: false,
+                at: At::Check,
+            };
+            let inputs = Inputs {
+                rules: &settings.rules,
+                mode: Mode::Fail,
+                backtraces: Backtraces::Short,
+                baseline: None,
+                symbols: &Cached,
+            };
+            judge(snapshot, &inputs)
+        };
+        let (first, second) = (judged(), judged());
+        if crate::capture::TRACKING {
+            // Ignored by its spawn site: the file rule matched, the path
+            // rule never had to.
+            assert!(first.leaks.is_none() && !first.leaked());
+            assert!(first.uses[1].matched && !first.uses[0].matched);
+        }
+        assert_eq!(first.uses, second.uses);
+        assert_eq!(first.leaks.is_some(), second.leaks.is_some());
+        task.abort();
+    }
+}
