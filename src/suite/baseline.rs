@@ -9,7 +9,7 @@
 //! "get_after_set" = ["tests/support/mod.rs:42"]
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -123,27 +123,34 @@ impl Baseline {
             .and_then(|tests| tests.get(test))
             .map(|s| s.iter().collect())
             .unwrap_or_default();
+        let exact: HashSet<&str> = listed.iter().map(|l| l.as_str()).collect();
         let mut out: Vec<Option<String>> = sites
             .iter()
-            .map(|s| listed.iter().find(|l| **l == s).map(|l| l.to_string()))
+            .map(|s| exact.contains(s.as_str()).then(|| s.clone()))
             .collect();
-        let file = |s: &str| {
-            s.rsplit_once(':')
-                .map_or(s.to_owned(), |(f, _)| f.to_owned())
-        };
+        let file = |s: &str| s.rsplit_once(':').map_or(s, |(f, _)| f).to_owned();
+        // Entries some leak of this check already is, and the entry each
+        // site was given: linear in the leaks (a test may leak 10^5 tasks
+        // from one site).
+        let mut used: HashSet<String> = out.iter().flatten().cloned().collect();
+        let mut given: HashMap<&str, String> = HashMap::new();
         for (i, s) in sites.iter().enumerate() {
             if out[i].is_some() {
                 continue;
             }
             // Tasks of one site (a server and the tasks it spawned) share it.
-            if let Some(same) = (0..i).find(|&j| sites[j] == *s && out[j].is_some()) {
-                out[i] = out[same].clone();
+            if let Some(entry) = given.get(s.as_str()) {
+                out[i] = Some(entry.clone());
                 continue;
             }
-            let moved = listed.iter().find(|l| {
-                file(l) == file(s) && !out.iter().any(|o| o.as_deref() == Some(l.as_str()))
-            });
-            out[i] = moved.map(|l| l.to_string());
+            let moved = listed
+                .iter()
+                .find(|l| file(l) == file(s) && !used.contains(l.as_str()));
+            if let Some(l) = moved {
+                used.insert(l.to_string());
+                given.insert(s, l.to_string());
+                out[i] = Some(l.to_string());
+            }
         }
         out
     }
@@ -289,5 +296,20 @@ mod tests {
             e.starts_with("taskleak: b.toml:1: unknown table [other]"),
             "{e}"
         );
+    }
+
+    /// Classifying is linear in the leaks: a test that leaks 10^5 tasks
+    /// from one site (listed, moved, or new) is judged at once.
+    #[test]
+    fn a_hundred_thousand_leaks_of_one_site_are_classified_alike() {
+        let text = "[leaks.b]\nt = [\"src/a.rs:1\", \"src/b.rs:1\"]\n";
+        let b = Baseline::parse(text, "f").unwrap();
+        let many = |site: &str| vec![site.to_string(); 100_000];
+        let listed = b.classify("b", "t", &many("src/a.rs:1"));
+        assert!(listed.iter().all(|e| e.as_deref() == Some("src/a.rs:1")));
+        let moved = b.classify("b", "t", &many("src/b.rs:9"));
+        assert!(moved.iter().all(|e| e.as_deref() == Some("src/b.rs:1")));
+        let new = b.classify("b", "t", &many("src/c.rs:1"));
+        assert!(new.iter().all(Option::is_none));
     }
 }
