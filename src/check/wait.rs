@@ -149,14 +149,15 @@ impl Check {
         };
         let judge = |snapshot| {
             let binary = crate::suite::binary_name();
-            let baseline = crate::suite::baseline::current().ok();
+            // Recording rewrites the baseline: it is not read.
+            let baseline = (mode != Mode::Record)
+                .then(crate::suite::baseline::current)
+                .and_then(Result::ok);
             let inputs = Inputs {
                 rules,
                 mode,
                 backtraces,
-                baseline: baseline
-                    .filter(|_| mode != Mode::Record)
-                    .map(|b| (b, binary.as_str())),
+                baseline: baseline.map(|b| (b, binary.as_str())),
                 symbols: &Resolving,
             };
             judge::judge(snapshot, &inputs)

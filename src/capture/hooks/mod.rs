@@ -12,7 +12,9 @@ use tokio::runtime::{Builder, Handle};
 use tokio::task::Id;
 
 pub(crate) use crate::task::Stuck;
-use crate::task::{Activity, Frame, NotDumped};
+#[cfg(taskleak_taskdump)]
+use crate::task::NotDumped;
+use crate::task::{Activity, Frame};
 
 #[cfg(taskleak_hooks)]
 mod activity;
