@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use tokio::runtime::{Builder, Handle};
 use tokio::task::Id;
 
-pub(crate) use crate::task::Stuck;
 #[cfg(taskleak_taskdump)]
 use crate::task::NotDumped;
+pub(crate) use crate::task::Stuck;
 use crate::task::{Activity, Frame};
 
 #[cfg(taskleak_hooks)]
