@@ -16,17 +16,6 @@ static RESOLVED: LazyLock<Mutex<HashMap<usize, Arc<[Frame]>>>> = LazyLock::new(D
 /// that proves a passing check loads no symbols.
 static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
 
-/// Every frame behind `ips` (an address with inlined calls gives several),
-/// innermost first. Addresses resolve once per process.
-#[cfg(test)]
-pub(crate) fn resolve(ips: &[usize]) -> Vec<Frame> {
-    let mut out = Vec::with_capacity(ips.len());
-    for &ip in ips {
-        out.extend(resolve_one(ip).iter().cloned());
-    }
-    out
-}
-
 /// The frames behind one address, from the process-wide cache or else
 /// from debug info (the first lookup in a process loads it: ~0.5 s in a
 /// large debug binary).
@@ -69,7 +58,10 @@ mod tests {
             ips.push(f.ip() as usize);
             ips.len() < 8
         });
-        let frames = resolve(&ips);
+        let frames: Vec<Frame> = ips
+            .iter()
+            .flat_map(|&ip| resolve_one(ip).to_vec())
+            .collect();
         assert!(
             frames.iter().any(
                 |f| f.function().ends_with("resolves_this_functions_own_frame")

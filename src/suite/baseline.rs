@@ -128,7 +128,9 @@ impl Baseline {
             .iter()
             .map(|s| exact.contains(s.as_str()).then(|| s.clone()))
             .collect();
-        let file = |s: &str| s.rsplit_once(':').map_or(s, |(f, _)| f).to_owned();
+        fn file(site: &str) -> &str {
+            site.rsplit_once(':').map_or(site, |(f, _)| f)
+        }
         // Entries some leak of this check already is, and the entry each
         // site was given: linear in the leaks (a test may leak 10^5 tasks
         // from one site).
