@@ -205,6 +205,34 @@ fn fixture_spawns_inside_a_plain_spawn_blocking_while_two_tests_run() {
     }
 }
 
+/// A module whose background task a rule hides, with unit tests of its own.
+mod server {
+    pub fn start(rt: &tokio::runtime::Runtime) {
+        rt.spawn(super::forever());
+    }
+
+    mod tests {
+        use super::super::{forever, multi_thread};
+
+        #[test]
+        #[ignore = "fixture"]
+        fn fixture_starts_the_server() {
+            let rt = multi_thread();
+            let guard = taskleak::verify_none();
+            super::start(&rt);
+            guard.check().unwrap();
+        }
+
+        #[test]
+        #[ignore = "fixture"]
+        fn fixture_leaks_from_the_test_body() {
+            let rt = multi_thread();
+            let _guard = taskleak::verify_none();
+            rt.spawn(forever()); // SERVER_TEST_LEAK
+        }
+    }
+}
+
 fn run(fixture: &str, env: &[(&str, &str)]) -> (Output, String) {
     common::run_fixture(fixture, env)
 }
@@ -235,6 +263,73 @@ fn configure_wins_over_the_config_file_which_sets_the_rest() {
     assert!(
         text.contains("(TASKLEAK=warn: not failing the test)"),
         "{text}"
+    );
+}
+
+/// A config file in a temporary package directory, for one run.
+fn with_config_file(name: &str, text: &str, fixture: &str) -> (Output, String) {
+    let dir = std::env::temp_dir().join(format!("taskleak-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".config")).unwrap();
+    std::fs::write(dir.join(".config/taskleak.toml"), text).unwrap();
+    let out = run(fixture, &[("CARGO_MANIFEST_DIR", dir.to_str().unwrap())]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    out
+}
+
+#[test]
+fn a_rule_for_a_module_does_not_hide_the_leaks_of_its_own_tests() {
+    let config = "ignore = [\"configured::server\"]\n";
+    // The task the rule was written for is hidden...
+    let (out, text) = with_config_file(
+        "module-rule",
+        config,
+        "server::tests::fixture_starts_the_server",
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // ...but not a leak of the module's own test, whose frame is
+    // `configured::server::tests::…`.
+    let (out, text) = with_config_file(
+        "module-rule",
+        config,
+        "server::tests::fixture_leaks_from_the_test_body",
+    );
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    let line = include_str!("configured.rs")
+        .lines()
+        .position(|l| l.ends_with("// SERVER_TEST_LEAK"))
+        .unwrap()
+        + 1;
+    assert!(
+        text.contains(&format!("spawned at tests/configured.rs:{line}:")),
+        "{text}"
+    );
+}
+
+#[test]
+fn two_hundred_thousand_rules_are_read_and_judged() {
+    // Rules that match nothing, of both kinds: every one is compared with
+    // the leak's spawn site and each of its frames.
+    let mut config = String::from("ignore = [\n");
+    for i in 0..100_000 {
+        config.push_str(&format!(
+            "  \"elsewhere::m{i}\",\n  \"src/elsewhere_{i}.rs:{}\",\n",
+            i + 1
+        ));
+    }
+    config.push_str("]\n");
+    let (out, text) = with_config_file("many-rules", &config, "fixture_leaks_one");
+    assert_eq!(
+        out.status.code(),
+        Some(101),
+        "{}",
+        &text[..text.len().min(4000)]
+    );
+    assert!(
+        text.contains(&format!(
+            "spawned at tests/configured.rs:{LEAK_LINE}:{LEAK_COL}"
+        )),
+        "{}",
+        &text[..text.len().min(4000)]
     );
 }
 

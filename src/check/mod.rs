@@ -127,9 +127,11 @@ impl Guard {
     fn open(options: Options) -> Guard {
         crate::config::validate();
         crate::suite::checked();
-        let settings = options.settings();
+        let mut settings = options.settings();
         // Known to the run from now on: a rule no check uses is stale.
-        crate::suite::rules::register(settings.rules.iter());
+        let (own, shared) = settings.rules.parts();
+        crate::suite::rules::register_shared(shared);
+        crate::suite::rules::register(own);
         exit::arm();
         exit::arm_gate_if_configured();
         let current = Handle::try_current().ok();
@@ -154,6 +156,8 @@ impl Guard {
             }
         }
         let scope = Scope::open();
+        // No rule hides a task by the test's own frames (see judge::rules).
+        settings.rules = settings.rules.for_test(scope.name.clone());
         if settings.rules.need_frames() {
             scope.require_frames();
         }

@@ -14,7 +14,7 @@ pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> crate::capture::ho
     }
     #[cfg(taskleak_old_tokio)]
     crate::outputs::notices::old_tokio();
-    crate::suite::rules::register(&base.ignore); // the gate uses them
+    crate::suite::rules::register_shared(&base.ignore); // the gate uses them
     crate::exit::arm();
     crate::exit::arm_gate_if_configured();
     crate::capture::hooks::install(builder)

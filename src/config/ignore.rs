@@ -24,7 +24,8 @@ pub(crate) struct Ignore {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Kind {
-    /// A function path prefix, matched at a `::` boundary.
+    /// A function path prefix, matched at a `::` boundary; kept without
+    /// generic arguments, as names are compared.
     Path(String),
     /// A source file, optionally a line in it.
     File { file: String, line: Option<u32> },
@@ -105,10 +106,18 @@ impl Ignore {
 
     /// Does the rule match a function name (hash already stripped)?
     /// Generic arguments are left out on both sides.
+    #[cfg(test)]
     pub(crate) fn matches_function(&self, name: &str) -> bool {
+        self.matches_bare_function(&without_generics(name))
+    }
+
+    /// [`Ignore::matches_function`] for a name already without generic
+    /// arguments: the judge strips a frame's name once, not once per rule
+    /// (a config file may hold 10^5 rules).
+    pub(crate) fn matches_bare_function(&self, bare: &str) -> bool {
         match &self.kind {
             Kind::File { .. } => false,
-            Kind::Path(prefix) => path_matches(&without_generics(prefix), &without_generics(name)),
+            Kind::Path(prefix) => path_matches(prefix, bare),
         }
     }
 }
@@ -195,7 +204,7 @@ impl Kind {
     /// The grammar is `taskleak-grammar`'s, shared with `#[leak_check]`.
     fn parse(pattern: &str) -> Result<Kind, BadPattern> {
         Ok(match taskleak_grammar::parse_pattern(pattern)? {
-            Pattern::Path(path) => Kind::Path(path),
+            Pattern::Path(path) => Kind::Path(without_generics(&path).into_owned()),
             Pattern::File { file, line } => Kind::File { file, line },
         })
     }
@@ -203,7 +212,14 @@ impl Kind {
 
 /// `a/b/c.rs` ends with `c.rs` and `b/c.rs`, not with `/c.rs` or `bc.rs`.
 fn path_ends_with(path: &str, suffix: &str) -> bool {
-    let path = path.replace('\\', "/");
+    // Without allocating where there is no `\\`: every rule meets every
+    // spawn site.
+    let path: Cow<'_, str> = if path.contains('\\') {
+        Cow::Owned(path.replace('\\', "/"))
+    } else {
+        Cow::Borrowed(path)
+    };
+    let path = path.as_ref();
     if suffix.starts_with('/') {
         return path == suffix;
     }

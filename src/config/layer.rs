@@ -61,20 +61,40 @@ impl Settings {
             rules: Rules {
                 own: own.ignore,
                 shared: &base.ignore,
+                test: None,
             },
         }
     }
 }
 
 /// The ignore rules in force for one check: its own, then the process's
-/// (kept where they are, not copied per check).
+/// (kept where they are, not copied per check), and the test they judge
+/// for, whose own frames no rule matches.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Rules {
     own: Vec<Ignore>,
     shared: &'static [Ignore],
+    test: Option<String>,
 }
 
 impl Rules {
+    /// The check's own rules and the process's, apart: the process's are
+    /// the same slice for every check.
+    pub(crate) fn parts(&self) -> (&[Ignore], &'static [Ignore]) {
+        (&self.own, self.shared)
+    }
+
+    /// The test being checked (`module::test_fn`, as libtest names its
+    /// thread), if known.
+    pub(crate) fn test(&self) -> Option<&str> {
+        self.test.as_deref()
+    }
+
+    /// These rules, judging for `test`.
+    pub(crate) fn for_test(self, test: Option<String>) -> Rules {
+        Rules { test, ..self }
+    }
+
     /// Rules in their order of precedence.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Ignore> + Clone {
         self.own.iter().chain(self.shared)

@@ -7,7 +7,7 @@
 //! Checks never mark rules while they judge: the judge returns each
 //! rule's [`Use`] with its verdict, and the output step records it here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use parking_lot::Mutex;
 
@@ -16,7 +16,13 @@ use crate::config::{Ignore, Origin};
 
 struct Tally {
     rules: Vec<(String, Origin, Use)>,
-    index: HashMap<(String, Origin), usize>,
+    /// Rules by where they were written (a config file's rule has a line
+    /// of its own; one check's or `configure!`'s rules share one), so a
+    /// lookup allocates nothing.
+    index: HashMap<Origin, Vec<usize>>,
+    /// The process's shared rule lists already registered, by address:
+    /// every check stands on the same one, which may hold 10^5 rules.
+    shared: HashSet<usize>,
 }
 
 static TALLY: Mutex<Option<Tally>> = Mutex::new(None);
@@ -26,16 +32,21 @@ fn with_tally<T>(f: impl FnOnce(&mut Tally) -> T) -> T {
     f(tally.get_or_insert_with(|| Tally {
         rules: Vec::new(),
         index: HashMap::new(),
+        shared: HashSet::new(),
     }))
 }
 
 impl Tally {
     fn slot(&mut self, rule: &Ignore) -> &mut Use {
-        let key = (rule.pattern().to_owned(), rule.origin());
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
+        let same = self.index.entry(rule.origin()).or_default();
+        let found = same
+            .iter()
+            .copied()
+            .find(|&i| self.rules[i].0 == rule.pattern());
+        let i = match found {
+            Some(i) => i,
             None => {
-                self.index.insert(key, self.rules.len());
+                same.push(self.rules.len());
                 let (pattern, origin) = (rule.pattern().to_owned(), rule.origin());
                 self.rules.push((pattern, origin, Use::default()));
                 self.rules.len() - 1
@@ -54,12 +65,27 @@ pub(crate) fn register<'a>(rules: impl IntoIterator<Item = &'a Ignore>) {
     });
 }
 
-/// Adds what one check learnt of its rules.
+/// [`register`] for the process's rules, which every check shares: the
+/// first call registers them, later ones cost a set lookup.
+pub(crate) fn register_shared(rules: &'static [Ignore]) {
+    with_tally(|t| {
+        if t.shared.insert(rules.as_ptr() as usize) {
+            for rule in rules {
+                t.slot(rule);
+            }
+        }
+    });
+}
+
+/// Adds what one check learnt of its rules. A rule the check learnt
+/// nothing of is left alone (it was registered when the check began).
 pub(crate) fn record<'a>(uses: impl IntoIterator<Item = (&'a Ignore, Use)>) {
     with_tally(|t| {
         for (rule, used) in uses {
-            let slot = t.slot(rule);
-            *slot = slot.and(used);
+            if used != Use::default() {
+                let slot = t.slot(rule);
+                *slot = slot.and(used);
+            }
         }
     });
 }
