@@ -149,8 +149,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     }
     humantime::parse_duration(&format!("{number}{unit}")).map_err(|e| {
         fail(match e {
+            // humantime says the same for both: a whole part that fits
+            // means the fraction was too fine.
+            humantime::DurationError::NumberOverflow
+                if humantime::parse_duration(&format!("{}{unit}", &t[..whole_end])).is_ok() =>
+            {
+                "it is finer than a nanosecond, the smallest step of a duration".into()
+            }
             humantime::DurationError::NumberOverflow => {
-                "it is too long to represent, or finer than a nanosecond".into()
+                "it is too long to represent (a duration holds up to 2^64 seconds)".into()
             }
             // The shape was checked above; this is humantime's own word.
             other => other.to_string(),
@@ -215,9 +222,11 @@ mod tests {
         ("1e3ms", "unknown unit `e`"),
         ("1m 30s", "more than one number"),
         ("1s!", "`!` cannot follow the unit"),
-        ("0.5ns", "finer than a nanosecond"),
-        ("99999999999999999999s", "too long"),
-        ("18446744073709551615y", "too long"),
+        ("0.5ns", "it is finer than a nanosecond"),
+        ("0.0000000001ns", "it is finer than a nanosecond"),
+        ("1.0000000001s", "it is finer than a nanosecond"),
+        ("99999999999999999999s", "it is too long to represent"),
+        ("18446744073709551615y", "it is too long to represent"),
     ];
 
     #[test]

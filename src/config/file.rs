@@ -59,7 +59,9 @@ pub(crate) fn places_from(package: &Path) -> Places {
     let root = workspace_root(package);
     for dir in [package, root.as_path()] {
         let file = dir.join(".config").join(FILE_NAME);
-        if file.is_file() {
+        // Anything by that name, not only a file: a directory or a
+        // dangling link there is an error `load` names, not silence.
+        if file.symlink_metadata().is_ok() {
             return Places {
                 config: Some(file),
                 dir: dir.join(".config"),
@@ -89,11 +91,38 @@ fn workspace_root(package: &Path) -> PathBuf {
 /// Reads and checks the file at `path`.
 pub(crate) fn load(path: &Path) -> Result<Layer, ConfigError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::one(
+    let error = |line, message| {
+        ConfigError::new(
             Source::File(name.clone()),
-            "",
-            format!("cannot read {name}: {e}"),
+            vec![Problem::new(line, "", message)],
+        )
+    };
+    if path.is_dir() {
+        return Err(error(
+            None,
+            format!(
+                "{name} is a directory; taskleak reads its settings from a file by that name \
+                 (see taskleak's docs/config.md): remove the directory or make it a file"
+            ),
+        ));
+    }
+    if !path.exists() {
+        let to = std::fs::read_link(path).map_or_else(|_| "?".into(), |t| t.display().to_string());
+        return Err(error(
+            None,
+            format!(
+                "{name} is a symbolic link to {to}, which does not exist: \
+                 point it at the settings file, or remove it"
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| error(None, format!("cannot read {name}: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        error(
+            Some(line),
+            "not valid UTF-8; save the file as UTF-8".to_string(),
         )
     })?;
     parse(&text, &name)
@@ -362,5 +391,36 @@ mod tests {
             }
         );
         let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    /// Something that is not a readable file where the config file goes
+    /// is an error naming it, never ignored.
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_a_dangling_link_or_bad_utf8_in_place_of_the_file_is_named() {
+        let tmp = std::env::temp_dir().join(format!("taskleak-notfile-{}", std::process::id()));
+        let config = tmp.join(".config");
+        let file = config.join(FILE_NAME);
+        std::fs::create_dir_all(&file).unwrap();
+        assert_eq!(places_from(&tmp).config, Some(file.clone()));
+        let e = load(&file).unwrap_err().to_string();
+        assert!(
+            e.contains("taskleak.toml is a directory; taskleak reads its settings from a file"),
+            "{e}"
+        );
+        std::fs::remove_dir(&file).unwrap();
+        std::os::unix::fs::symlink(tmp.join("gone.toml"), &file).unwrap();
+        assert_eq!(places_from(&tmp).config, Some(file.clone()));
+        let e = load(&file).unwrap_err().to_string();
+        assert!(e.contains("is a symbolic link to "), "{e}");
+        assert!(e.contains("gone.toml, which does not exist"), "{e}");
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(&file, b"grace = \"1s\"\n\n# caf\xe9\n").unwrap();
+        let e = load(&file).unwrap_err().to_string();
+        assert!(
+            e.contains("taskleak.toml:3: not valid UTF-8; save the file as UTF-8"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }
