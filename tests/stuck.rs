@@ -83,6 +83,14 @@ mod dumps {
         let leaks = one_leak(&rt, nap());
         let stuck = leaks.tasks()[0].stuck_in().expect("dumped");
         assert_eq!(stuck, ["stuck::dumps::nap → sleep::Sleep"], "{leaks}");
+        // A timer that fires after the grace reads differently from a leak.
+        assert!(
+            leaks.to_string().contains(
+                "(a tokio timer: if it ends the task after the grace, the grace is too short \
+                 for this test, not a leak: raise it"
+            ),
+            "{leaks}"
+        );
     }
 
     #[test]
@@ -189,6 +197,27 @@ fn idle_busy_and_never_polled_verdicts() {
     assert!(
         never.to_string().contains("activity: never polled"),
         "{never}"
+    );
+}
+
+#[test]
+fn a_task_woken_on_a_schedule_says_how_often() {
+    let rt = multi_thread();
+    let leaks = {
+        let guard = taskleak::Options::new()
+            .grace(Duration::from_millis(400))
+            .verify_none();
+        rt.spawn(async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        });
+        guard.check().unwrap_err()
+    };
+    let text = leaks.to_string();
+    assert!(
+        text.contains("activity: idle between wake-ups · wakes periodically, about every "),
+        "{text}"
     );
 }
 

@@ -12,6 +12,9 @@ pub(crate) struct Suspension {
     pub(crate) leaf: Option<String>,
     /// Where the innermost user frame waits.
     pub(crate) at: Option<String>,
+    /// The leaf is a tokio timer (`Sleep`, `Interval`, `Timeout`): the
+    /// task may end on its own when it fires.
+    pub(crate) timer: bool,
 }
 
 impl Suspension {
@@ -26,19 +29,13 @@ impl Suspension {
 /// Reduces one dump backtrace (innermost frame first).
 pub(crate) fn suspension(frames: &[Frame]) -> Suspension {
     let first_user = frames.iter().position(|f| is_user_function(f.function()));
-    let (leaf, user_frames) = match first_user {
-        Some(i) => (
-            frames[..i]
-                .iter()
-                .rev()
-                .find_map(|f| tokio_api(f.function())),
-            &frames[i..],
-        ),
-        None => (
-            frames.iter().rev().find_map(|f| tokio_api(f.function())),
-            &frames[frames.len()..],
-        ),
-    };
+    let (below, user_frames) = frames.split_at(first_user.unwrap_or(frames.len()));
+    let leaf_frame = below
+        .iter()
+        .rev()
+        .find(|f| tokio_api(f.function()).is_some());
+    let leaf = leaf_frame.and_then(|f| tokio_api(f.function()));
+    let timer = leaf_frame.is_some_and(|f| subject(f.function()).starts_with("tokio::time::"));
     let mut user: Vec<String> = Vec::new();
     for f in user_frames
         .iter()
@@ -54,7 +51,20 @@ pub(crate) fn suspension(frames: &[Frame]) -> Suspension {
         .find(|f| is_user_function(f.function()))
         .and_then(|f| Some(format!("{}:{}", f.file()?, f.line()?)));
     user.reverse();
-    Suspension { user, leaf, at }
+    Suspension {
+        user,
+        leaf,
+        at,
+        timer,
+    }
+}
+
+/// The path a method belongs to: `X` of `<X as Trait>::f`, else the name.
+fn subject(name: &str) -> &str {
+    match name.strip_prefix('<') {
+        Some(rest) => rest.split(" as ").next().unwrap_or(rest),
+        None => name,
+    }
 }
 
 /// `tokio::net::tcp::listener::TcpListener::accept::{{closure}}` →
@@ -62,11 +72,7 @@ pub(crate) fn suspension(frames: &[Frame]) -> Suspension {
 /// core::future::future::Future>::poll` → `oneshot::Receiver`. Internal
 /// plumbing (`tokio::runtime::…`, the tracing hook) is skipped.
 fn tokio_api(name: &str) -> Option<String> {
-    let subject = match name.strip_prefix('<') {
-        Some(rest) => rest.split(" as ").next()?,
-        None => name,
-    };
-    let path = strip_generics(subject);
+    let path = strip_generics(subject(name));
     let path = path.trim_end_matches("::{{closure}}");
     if !path.starts_with("tokio::") || path.starts_with("tokio::runtime::") {
         return None;
@@ -76,9 +82,18 @@ fn tokio_api(name: &str) -> Option<String> {
     Some(tail.join("::"))
 }
 
-/// `my_app::serve::{{closure}}` → `my_app::serve`.
+/// `my_app::serve::{{closure}}` → `my_app::serve`; `<my_app::Server<T> as
+/// core::future::future::Future>::poll` → `my_app::Server::poll` (a name,
+/// not `::poll`).
 fn short_user(name: &str) -> String {
-    let mut s = strip_generics(name);
+    let method = match name.strip_prefix('<') {
+        Some(rest) => rest.rsplit_once(">::").map(|(_, m)| m),
+        None => None,
+    };
+    let mut s = match method {
+        Some(m) => format!("{}::{m}", strip_generics(subject(name))),
+        None => strip_generics(name),
+    };
     while let Some(head) = s.strip_suffix("::{{closure}}") {
         s = head.to_owned();
     }
@@ -122,6 +137,36 @@ mod tests {
             s.path(),
             "my_app::run → my_app::serve → TcpListener::accept"
         );
+    }
+
+    #[test]
+    fn a_users_trait_impl_is_named_by_its_type_and_method() {
+        let frames = [
+            frame("tokio::runtime::task::trace::trace_leaf"),
+            frame("<tokio::sync::notify::Notified as core::future::future::Future>::poll"),
+            frame("<myapp::Conn<T> as core::future::future::Future>::poll"),
+            frame("myapp::Server::start::{{closure}}"),
+            frame("<myapp::Server as core::future::future::Future>::poll"),
+            frame("tokio::runtime::task::core::Core<T,S>::poll"),
+        ];
+        let s = suspension(&frames);
+        assert_eq!(
+            s.path(),
+            "myapp::Server::poll → myapp::Server::start → myapp::Conn::poll → notify::Notified"
+        );
+        assert!(!s.timer);
+    }
+
+    #[test]
+    fn a_tokio_timer_leaf_is_known_as_one() {
+        let frames = [
+            frame("tokio::runtime::task::trace::trace_leaf"),
+            frame("<tokio::time::sleep::Sleep as core::future::future::Future>::poll"),
+            frame("myapp::nap::{{closure}}"),
+        ];
+        let s = suspension(&frames);
+        assert_eq!(s.path(), "myapp::nap → sleep::Sleep");
+        assert!(s.timer);
     }
 
     #[test]

@@ -108,6 +108,20 @@ impl Activity {
         self.verdict_at(self.age)
     }
 
+    /// How often an idle task wakes, when it wakes on a schedule (a
+    /// ticker, a heartbeat, a poll loop with a sleep): polled at least
+    /// three times, and again within two mean intervals of now. `None`
+    /// for a task parked since its last poll.
+    pub(crate) fn period(&self) -> Option<Duration> {
+        if self.polls < 3 || self.verdict() != Verdict::Idle {
+            return None;
+        }
+        let mean = self.age / u32::try_from(self.polls).unwrap_or(u32::MAX);
+        self.last_poll_ago
+            .filter(|&ago| ago <= mean * 2)
+            .map(|_| mean)
+    }
+
     pub(crate) fn verdict_at(&self, age: Duration) -> Verdict {
         if self.polls == 0 {
             return Verdict::NeverPolled;
@@ -157,5 +171,17 @@ mod tests {
         );
         // Recently polled but rarely: a timer that just fired.
         assert_eq!(activity(5, Some(1), None).verdict_at(age), Verdict::Idle);
+    }
+
+    #[test]
+    fn a_task_woken_on_a_schedule_has_a_period() {
+        // 10 polls in 500ms, the last 20ms ago: every 50ms.
+        assert_eq!(
+            activity(10, Some(20), None).period(),
+            Some(Duration::from_millis(50))
+        );
+        // Polled a few times at the start, parked since.
+        assert_eq!(activity(10, Some(400), None).period(), None);
+        assert_eq!(activity(2, Some(1), None).period(), None);
     }
 }

@@ -138,6 +138,14 @@ pub(super) fn entry(
                 " · inside one poll for {} (blocking code in async?)",
                 human(d)
             )?,
+            (Verdict::Idle, _) if a.period().is_some() => writeln!(
+                f,
+                " between wake-ups · wakes periodically, about every {} ({} in {}), {} in polls",
+                human(a.period().unwrap_or_default()),
+                plural(a.polls as usize, "poll"),
+                human(a.age),
+                human(a.busy),
+            )?,
             (verdict, _) => {
                 write!(
                     f,
@@ -178,6 +186,14 @@ pub(super) fn entry(
                     Some(at) => writeln!(f, "  {}", p.dim(format_args!("at {at}")))?,
                     None => writeln!(f)?,
                 }
+            }
+            if places.iter().any(|place| place.timer) {
+                writeln!(
+                    f,
+                    "     (a tokio timer: if it ends the task after the grace, the grace is \
+                     too short for this test, not a leak: raise it, e.g. \
+                     #[leak_check(grace = \"5s\")] or TASKLEAK_GRACE=5s)"
+                )?;
             }
         }
         None if dumped => match &first.not_dumped {
