@@ -23,11 +23,11 @@ pub(crate) fn of(task: &LeakedTask) -> String {
     if in_workspace(own.file()) {
         return at(own.file(), own.line());
     }
+    // A frame's file is already shown relative (a dependency's from its
+    // package directory): whose it is, the frame knows.
     task.backtrace()
         .iter()
-        .find_map(|f| match (f.file(), f.line()) {
-            (Some(file), Some(line)) if in_workspace(file) => Some(at(file, line)),
-            _ => None,
-        })
+        .filter(|f| f.in_workspace())
+        .find_map(|f| Some(format!("{}:{}", f.file()?, f.line()?)))
         .unwrap_or_else(|| at(own.file(), own.line()))
 }

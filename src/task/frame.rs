@@ -181,13 +181,28 @@ static ROOT: LazyLock<Option<PathBuf>> = LazyLock::new(|| {
     Some(root.unwrap_or(&cwd).to_path_buf())
 });
 
-/// `path` relative to the workspace root when it is under it.
+/// `path` relative to the workspace root when it is under it; a
+/// dependency's from its package directory (`tokio-util-0.7.20/src/…`), not
+/// from `$CARGO_HOME`, which differs between machines and says nothing.
 pub(crate) fn relative(path: &Path) -> String {
-    let rel = ROOT
+    if let Some(rel) = ROOT
         .as_deref()
         .and_then(|root| path.strip_prefix(root).ok())
-        .unwrap_or(path);
-    rel.display().to_string()
+    {
+        return rel.display().to_string();
+    }
+    let text = path.display().to_string();
+    in_package_cache(&text).map_or_else(|| text.clone(), str::to_owned)
+}
+
+/// The part of `path` from the package directory on, when it is in
+/// cargo's package cache: `…/registry/src/<index>/<package>/…` or
+/// `…/git/checkouts/<repository>/<revision>/…`.
+fn in_package_cache(path: &str) -> Option<&str> {
+    if let Some((_, rest)) = path.split_once("/registry/src/") {
+        return rest.split_once('/').map(|(_index, package)| package);
+    }
+    path.split_once("/git/checkouts/").map(|(_, rest)| rest)
 }
 
 /// The user's frames of a resolved backtrace, innermost (the spawn call)
@@ -246,6 +261,11 @@ mod tests {
             )),
         );
         assert!(hyper.is_user() && !hyper.in_workspace());
+        // Shown from its package directory, not from $CARGO_HOME.
+        assert_eq!(
+            hyper.file(),
+            Some("hyper-util-0.1.10/src/client/legacy/pool.rs")
+        );
         // A test crate named `test` is the user's, libtest or not.
         let own_test = frame("test::helper", Some("tests/test.rs"));
         assert!(own_test.is_user() && own_test.in_workspace());
