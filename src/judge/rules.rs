@@ -10,6 +10,7 @@ use crate::capture::registry::TaskRecord;
 use crate::config::Rules;
 use crate::config::ignore::{Use, without_generics};
 use crate::task::Frame;
+use crate::task::frame::without_closures;
 
 /// What the cheap part of the rules says about a task: its spawn site and
 /// its ancestors' (no symbols needed).
@@ -155,12 +156,8 @@ fn is_tests_own(f: &Frame, test: Option<&str>) -> bool {
     let Some(test) = test else {
         return false;
     };
-    let mut name = f.function();
-    while let Some(outer) = name.strip_suffix("::{{closure}}") {
-        name = outer;
-    }
     f.in_workspace()
-        && name
+        && without_closures(f.function())
             .split_once("::")
             .is_some_and(|(krate, path)| path == test && !krate.contains(['<', ' ']))
 }

@@ -2,7 +2,7 @@
 //! and the tokio future they wait on.
 
 use crate::task::Frame;
-use crate::task::frame::is_user_function;
+use crate::task::frame::{is_user_function, without_closures};
 
 /// One place a leaked task is suspended: the user's async frames, outermost
 /// first, and the tokio leaf future they await.
@@ -90,14 +90,11 @@ fn short_user(name: &str) -> String {
         Some(rest) => rest.rsplit_once(">::").map(|(_, m)| m),
         None => None,
     };
-    let mut s = match method {
+    let s = match method {
         Some(m) => format!("{}::{m}", strip_generics(subject(name))),
         None => strip_generics(name),
     };
-    while let Some(head) = s.strip_suffix("::{{closure}}") {
-        s = head.to_owned();
-    }
-    s
+    without_closures(&s).to_owned()
 }
 
 fn strip_generics(s: &str) -> String {

@@ -205,14 +205,25 @@ fn in_package_cache(path: &str) -> Option<&str> {
     path.split_once("/git/checkouts/").map(|(_, rest)| rest)
 }
 
+/// `a::f::{{closure}}::{{closure}}` → `a::f`.
+pub(crate) fn without_closures(mut function: &str) -> &str {
+    while let Some(outer) = function.strip_suffix("::{{closure}}") {
+        function = outer;
+    }
+    function
+}
+
 /// The user's frames of a resolved backtrace, innermost (the spawn call)
-/// first, with repeats of one line (an async fn and its closure) merged.
+/// first, with repeats of one line and of one function merged: an async
+/// fn, its body's closure and the closure `#[test]` wraps it in are one
+/// frame, the innermost (where the call is).
 pub(crate) fn user_frames(all: &[Frame]) -> Vec<Frame> {
     let mut out: Vec<Frame> = Vec::new();
     for f in all.iter().filter(|f| f.is_user()) {
-        let repeat = out
-            .last()
-            .is_some_and(|last| last.file() == f.file() && last.line() == f.line());
+        let repeat = out.last().is_some_and(|last| {
+            (last.file() == f.file() && last.line() == f.line())
+                || without_closures(last.function()) == without_closures(f.function())
+        });
         if !repeat {
             out.push(f.clone());
         }
@@ -300,5 +311,30 @@ mod tests {
         ] {
             assert!(frame(name, None).is_user(), "{name}");
         }
+    }
+
+    /// A test function shows as one frame: its body's closure (where the
+    /// spawn is), not also the fn and the closure `#[test]` wraps it in.
+    #[test]
+    fn one_function_is_one_frame() {
+        let at = |function: &str, line| {
+            Frame::new(function.into(), Some(Path::new("tests/x.rs")), Some(line))
+        };
+        let all = [
+            at("x::leaks::{{closure}}", 14),
+            Frame::new(
+                "core::future::poll".into(),
+                Some(Path::new("/rustc/0/library/core/src/f.rs")),
+                Some(1),
+            ),
+            at("x::leaks", 11),
+            at("x::leaks::{{closure}}", 10),
+            at("x::helper", 30),
+        ];
+        let shown: Vec<_> = user_frames(&all)
+            .iter()
+            .map(|f| format!("{} {}", f.function(), f.line().unwrap()))
+            .collect();
+        assert_eq!(shown, ["x::leaks::{{closure}} 14", "x::helper 30"]);
     }
 }
