@@ -48,6 +48,9 @@ fn main() {
     let unstable = std::env::var_os("CARGO_CFG_TOKIO_UNSTABLE").is_some();
     let taskdump = std::env::var_os("CARGO_FEATURE_TASKDUMP").is_some();
     let tokio = tokio_version();
+    // For the reports' advice (src/report/hints.rs); empty when unknown.
+    let version = tokio.map_or(String::new(), |(a, b, c)| format!("{a}.{b}.{c}"));
+    println!("cargo::rustc-env=TASKLEAK_TOKIO_VERSION={version}");
     let at_least = |min| tokio.is_none_or(|v| v >= min);
     if unstable || at_least(RUNTIME_ID) {
         println!("cargo::rustc-cfg=taskleak_runtime_id");
@@ -60,7 +63,6 @@ fn main() {
     } else if let (true, Some((a, b, c))) = (unstable, tokio) {
         // A dependency's build warnings are not shown: say it at run time too.
         println!("cargo::rustc-cfg=taskleak_old_tokio");
-        println!("cargo::rustc-env=TASKLEAK_TOKIO_VERSION={a}.{b}.{c}");
         println!(
             "cargo::warning=taskleak: tokio {a}.{b}.{c} has no TaskMeta::spawned_at, so checks \
              count live tasks instead of naming each leaked task's spawn site; tokio 1.46.1 or \

@@ -6,6 +6,7 @@
 pub(crate) mod ci;
 mod color;
 mod dumps;
+mod hints;
 mod json;
 mod render;
 mod stuck;

@@ -11,6 +11,7 @@ mod entry;
 mod tree;
 
 use super::color::Palette;
+use super::hints::Build;
 use super::{LeakedTask, Leaks};
 use crate::util::{human, plural};
 use entry::entry;
@@ -145,13 +146,13 @@ impl Display for Report<'_> {
             writeln!(
                 f,
                 "  {} counted with tokio's RuntimeMetrics::num_alive_tasks(). For spawn sites, \
-                 build with `--cfg tokio_unstable` (in .cargo/config.toml: \
-                 [build] rustflags = [\"--cfg\", \"tokio_unstable\"]).",
+                 {}.",
                 if leaks.counted == 1 {
                     "It was"
                 } else {
                     "They were"
-                }
+                },
+                Build::this().spawn_sites()
             )?;
         }
         if leaks.blocked_runtime {
@@ -188,10 +189,9 @@ impl Display for Report<'_> {
 /// How to see where tasks are stuck, when this build cannot: every check
 /// (`#[leak_check]`, `check_async`, `check`) takes task dumps where the
 /// `taskdump` feature is compiled in; the suite gate never does.
-fn dump_hint(leaks: &Leaks) -> Option<&'static str> {
+fn dump_hint(leaks: &Leaks) -> Option<String> {
     let silent = leaks.dumped || leaks.tasks.is_empty() || leaks.suite_end;
-    (!silent && !cfg!(taskleak_taskdump))
-        .then_some("enable taskleak's `taskdump` feature (Linux, with `--cfg tokio_unstable`)")
+    Build::this().dumps().filter(|_| !silent)
 }
 
 /// Survivors with the same spawn chain, in order of first spawn.
