@@ -344,3 +344,55 @@ fn baseline_cycle_under_nextest() {
     };
     baseline_cycle("cargo nextest run", "leaks ", run, 100);
 }
+
+/// `TASKLEAK=record` on `get` alone, under a time bound: (exit code,
+/// output, how long it took).
+fn record_get(dir: &Path) -> (i32, String, Duration) {
+    let start = Instant::now();
+    let (code, text) = cargo_test(dir, &["--exact", "get"], &[("TASKLEAK", "record")]);
+    (code, text, start.elapsed())
+}
+
+/// A record that could not write the baseline fails the run and names
+/// the file, which it leaves as it was; a `.lock` file left beside it (by
+/// a killed process, or an older taskleak) does not hold it up.
+#[test]
+fn a_record_that_writes_nothing_fails_the_run_naming_the_file() {
+    let dir = copy("record-fails");
+    build(&dir);
+    let file = dir.join(".config/taskleak-baseline.toml");
+    let shown = file.display().to_string();
+
+    for (what, bad) in [
+        ("not TOML", "[leaks.leaks\n"),
+        ("an unknown table", "[other]\n\"get\" = []\n"),
+    ] {
+        std::fs::write(&file, bad).unwrap();
+        let (code, text, _) = record_get(&dir);
+        assert_eq!(code, 101, "{what}:\n{text}");
+        assert!(
+            text.contains("taskleak: TASKLEAK=record failed, the baseline was not written: ")
+                && text.contains(&shown),
+            "{what}:\n{text}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), bad, "{what}");
+    }
+
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let (code, text, _) = record_get(&dir);
+    assert_eq!(code, 101, "a directory:\n{text}");
+    assert!(text.contains(&format!("cannot read {shown}")), "{text}");
+    std::fs::remove_dir(&file).unwrap();
+
+    // A fresh lock file of the kind taskleak once used: not a lock.
+    std::fs::write(dir.join(".config/taskleak-baseline.toml.lock"), "").unwrap();
+    let (code, text, took) = record_get(&dir);
+    assert_eq!(code, 0, "{text}");
+    assert!(took < Duration::from_secs(15), "waited {took:?}:\n{text}");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        written.contains(&format!("\"get\" = [\"{}\"]", site("SERVER"))),
+        "{written}"
+    );
+}

@@ -8,9 +8,10 @@ use crate::suite::baseline::{Baseline, path};
 
 /// Merges one process's recording into the baseline file: the tests that
 /// ran a check here get exactly the leaks recorded here; other tests'
-/// entries (other binaries, other nextest processes) stay. Under a lock,
-/// written by an atomic rename. Returns the path and how many leaks this
-/// process recorded.
+/// entries (other binaries, other nextest processes) stay. Under a lock
+/// on the directory, written by an atomic rename. Returns the path and how
+/// many leaks this process recorded, or why nothing was written (a file
+/// that cannot be read or parsed is left as it is: it is a team's data).
 pub(crate) fn record(
     places: &Places,
     binary: &str,
@@ -20,7 +21,8 @@ pub(crate) fn record(
     let file = path(places);
     std::fs::create_dir_all(&places.dir)
         .map_err(|e| format!("cannot create {}: {e}", places.dir.display()))?;
-    let _lock = super::files::Lock::take(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let _lock = super::lock::Lock::take(&places.dir)
+        .map_err(|e| format!("cannot lock {}: {e}", places.dir.display()))?;
     let mut baseline = Baseline::load(&file)?;
     baseline.replace(binary, checked, leaked);
     super::files::write_atomic(&file, baseline.to_toml().as_bytes())

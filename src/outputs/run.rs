@@ -27,11 +27,12 @@ pub(crate) fn stale_notice() {
 }
 
 /// At the end of the binary: record the baseline, or print the summary
-/// and add this process's part to the report directory's.
-pub(crate) fn summary() {
+/// and add this process's part to the report directory's. `false` when
+/// the run must fail: `TASKLEAK=record` wrote nothing.
+pub(crate) fn summary() -> bool {
     let seen = suite::take();
     if seen.checked.is_empty() && seen.leaked.is_empty() {
-        return;
+        return true;
     }
     let places = crate::config::places();
     if crate::config::base().mode == Some(Mode::Record) {
@@ -41,9 +42,13 @@ pub(crate) fn summary() {
                 crate::util::plural(n, "leak"),
                 path.display()
             ),
-            Err(e) => eprintln!("taskleak: TASKLEAK=record: {e}"),
+            Err(e) => {
+                let e = e.strip_prefix("taskleak: ").unwrap_or(&e);
+                eprintln!("taskleak: TASKLEAK=record failed, the baseline was not written: {e}");
+                return false;
+            }
         }
-        return;
+        return true;
     }
     let fixed = match suite::baseline::current() {
         Ok(b) => suite::fixed(&seen, b, &suite::binary_name()),
@@ -81,6 +86,7 @@ pub(crate) fn summary() {
             std::path::Path::new(&dir).display()
         );
     }
+    true
 }
 
 /// Under GitHub Actions, adds the binary's summary to the job's page.
