@@ -396,3 +396,28 @@ fn a_record_that_writes_nothing_fails_the_run_naming_the_file() {
         "{written}"
     );
 }
+
+/// A baseline that is a symbolic link (to a file kept elsewhere) is
+/// written through the link, which stays a link.
+#[cfg(unix)]
+#[test]
+fn a_symlinked_baseline_is_written_through_the_link() {
+    let dir = copy("record-link");
+    build(&dir);
+    std::fs::create_dir_all(dir.join("shared")).unwrap();
+    let target = dir.join("shared/baseline.toml");
+    std::fs::write(&target, "[leaks.other]\n\"t\" = [\"src/x.rs:1\"]\n").unwrap();
+    let link = dir.join(".config/taskleak-baseline.toml");
+    std::os::unix::fs::symlink("../shared/baseline.toml", &link).unwrap();
+
+    let (code, text, _) = record_get(&dir);
+    assert_eq!(code, 0, "{text}");
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_symlink(), "replaced by a file:\n{text}");
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert!(
+        written.contains(&format!("\"get\" = [\"{}\"]", site("SERVER")))
+            && written.contains("\"t\" = [\"src/x.rs:1\"]"),
+        "{written}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Writing the baseline (`TASKLEAK=record`): the one place it changes.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::file::Places;
 use crate::suite::baseline::{Baseline, path};
@@ -18,16 +18,38 @@ pub(crate) fn record(
     checked: &BTreeSet<String>,
     leaked: &BTreeSet<(String, String)>,
 ) -> Result<(PathBuf, usize), String> {
-    let file = path(places);
     std::fs::create_dir_all(&places.dir)
         .map_err(|e| format!("cannot create {}: {e}", places.dir.display()))?;
-    let _lock = super::lock::Lock::take(&places.dir)
-        .map_err(|e| format!("cannot lock {}: {e}", places.dir.display()))?;
+    // A link (to a file shared by several workspaces, say) stays a link:
+    // the file it points to is the one replaced.
+    let file = through_links(path(places))?;
+    let dir = file.parent().unwrap_or(&places.dir);
+    let _lock =
+        super::lock::Lock::take(dir).map_err(|e| format!("cannot lock {}: {e}", dir.display()))?;
     let mut baseline = Baseline::load(&file)?;
     baseline.replace(binary, checked, leaked);
     super::files::write_atomic(&file, baseline.to_toml().as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     Ok((file, leaked.len()))
+}
+
+/// The file `path` names once its symbolic links are followed (it need
+/// not exist).
+fn through_links(mut path: PathBuf) -> Result<PathBuf, String> {
+    for _ in 0..40 {
+        match std::fs::read_link(&path) {
+            Ok(target) => {
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                path = base.join(target);
+            }
+            // Not a link, or nothing there yet: this is the file.
+            Err(_) => return Ok(path),
+        }
+    }
+    Err(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    ))
 }
 
 #[cfg(test)]
