@@ -275,7 +275,10 @@ fn baseline_cycle(
 fn assert_recorded(dir: &Path) {
     let baseline = std::fs::read_to_string(dir.join(".config/taskleak-baseline.toml")).unwrap();
     let server = site("SERVER");
-    assert!(baseline.contains("\n[leaks.leaks]\n"), "{baseline}");
+    // The copy's directory is named as its package.
+    let package = dir.file_name().unwrap().to_str().unwrap();
+    let table = format!("\n[leaks.{package}.leaks]\n");
+    assert!(baseline.contains(&table), "{baseline}");
     for line in [
         format!("\"delete\" = [\"{server}\"]"),
         format!("\"fixed_later\" = [\"{}\"]", site("FIXED_LATER")),
@@ -420,4 +423,98 @@ fn a_symlinked_baseline_is_written_through_the_link() {
             && written.contains("\"t\" = [\"src/x.rs:1\"]"),
         "{written}"
     );
+}
+
+/// Writes `files` (path, text) under a fresh directory `name`.
+fn project(name: &str, files: &[(&str, String)]) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"),
+        dir.join("Cargo.lock"),
+    )
+    .unwrap();
+    dir
+}
+
+/// A member of a workspace whose `tests/integration.rs` has a test
+/// `basic` that leaks from line 3.
+fn member(name: &str) -> [(String, String); 3] {
+    [
+        (
+            format!("{name}/Cargo.toml"),
+            format!(
+                "[package]\nname = \"ws-{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+                 publish = false\n\n[dev-dependencies]\n\
+                 taskleak = {{ path = {:?} }}\n\
+                 tokio = {{ version = \"1\", features = [\"rt\", \"macros\"] }}\n",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+        ),
+        (format!("{name}/src/lib.rs"), String::new()),
+        (
+            format!("{name}/tests/integration.rs"),
+            "#[taskleak::leak_check]\nasync fn basic() {\n    \
+             tokio::spawn(std::future::pending::<()>());\n}\n"
+                .into(),
+        ),
+    ]
+}
+
+/// Two members with a test binary of the same name and a test of the
+/// same name: each has its own table, keyed by package and binary, and
+/// a table of the older format (binary alone) still applies.
+#[test]
+fn baseline_tables_of_two_workspace_members_do_not_collide() {
+    let mut files: Vec<(String, String)> = vec![
+        (
+            "Cargo.toml".into(),
+            "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n".into(),
+        ),
+        (".config/taskleak.toml".into(), "grace = \"50ms\"\n".into()),
+    ];
+    files.extend(member("a"));
+    files.extend(member("b"));
+    let files: Vec<(&str, String)> = files.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
+    let dir = project("workspace-members", &files);
+    let (code, text) = cargo(&dir, &["test", "--workspace", "--no-run"], &[], BUILD_BOUND);
+    assert_eq!(code, 0, "the workspace does not build:\n{text}");
+    let test = |env: &[(&str, &str)]| {
+        cargo(
+            &dir,
+            &["test", "--workspace", "--quiet", "--test", "integration"],
+            env,
+            RUN_BOUND,
+        )
+    };
+
+    let (code, text) = test(&[("TASKLEAK", "record")]);
+    assert_eq!(code, 0, "{text}");
+    let file = dir.join(".config/taskleak-baseline.toml");
+    let written = std::fs::read_to_string(&file).unwrap();
+    for m in ["a", "b"] {
+        let table =
+            format!("\n[leaks.ws-{m}.integration]\n\"basic\" = [\"{m}/tests/integration.rs:3\"]\n");
+        assert!(written.contains(&table), "{table}\n{written}");
+    }
+    let (code, text) = test(&[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("fixed:"), "{text}");
+    assert_eq!(text.matches("known: 1 test leaked").count(), 2, "{text}");
+
+    // The older format, one table per binary name.
+    std::fs::write(
+        &file,
+        "[leaks.integration]\n\"basic\" = [\"a/tests/integration.rs:3\", \
+         \"b/tests/integration.rs:3\"]\n",
+    )
+    .unwrap();
+    let (code, text) = test(&[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("fixed:"), "{text}");
 }

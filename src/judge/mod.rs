@@ -19,7 +19,7 @@ use crate::capture::threads::LeakedThread;
 use crate::config::ignore::Use;
 use crate::config::{Backtraces, Mode, Rules};
 use crate::report::Leaks;
-use crate::suite::baseline::Baseline;
+use crate::suite::baseline::{Baseline, Binary};
 use symbols::Symbols;
 
 /// Where a snapshot was taken.
@@ -55,9 +55,9 @@ pub(crate) struct Inputs<'a> {
     pub(crate) rules: &'a Rules,
     pub(crate) mode: Mode,
     pub(crate) backtraces: Backtraces,
-    /// The baseline of known leaks and this binary's name in it; `None`
+    /// The baseline of known leaks and this binary in it; `None`
     /// when there is none to apply (recording, or not a test's check).
-    pub(crate) baseline: Option<(&'a Baseline, &'a str)>,
+    pub(crate) baseline: Option<(&'a Baseline, &'a Binary)>,
     pub(crate) symbols: &'a dyn Symbols,
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::config::file::Places;
-use crate::suite::baseline::{Baseline, path};
+use crate::suite::baseline::{Baseline, Binary, path};
 
 /// Merges one process's recording into the baseline file: the tests that
 /// ran a check here get exactly the leaks recorded here; other tests'
@@ -14,7 +14,7 @@ use crate::suite::baseline::{Baseline, path};
 /// that cannot be read or parsed is left as it is: it is a team's data).
 pub(crate) fn record(
     places: &Places,
-    binary: &str,
+    binary: &Binary,
     checked: &BTreeSet<String>,
     leaked: &BTreeSet<(String, String)>,
 ) -> Result<(PathBuf, usize), String> {
@@ -69,19 +69,22 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect::<BTreeSet<_>>()
         };
-        let rec = |binary, checked: &[&str], leaked: &[(&str, &str)]| {
+        let rec = |binary: &Binary, checked: &[&str], leaked: &[(&str, &str)]| {
             record(&places, binary, &set(checked), &pairs(leaked)).unwrap();
         };
-        rec("x", &["a", "b"], &[("a", "s:1"), ("b", "s:2")]);
+        let (x, y) = (Binary::new("p", "x"), Binary::new("p", "y"));
+        rec(&x, &["a", "b"], &[("a", "s:1"), ("b", "s:2")]);
         // Another process ran only `b` (fixed) and `c`.
-        rec("x", &["b", "c"], &[("c", "s:3")]);
+        rec(&x, &["b", "c"], &[("c", "s:3")]);
         // Another binary, with a test `a` of its own.
-        rec("y", &["a"], &[("a", "s:4")]);
+        rec(&y, &["a"], &[("a", "s:4")]);
+        // A binary of the same name in another package of the workspace.
+        let other = Binary::new("q", "x");
+        rec(&other, &["a"], &[("a", "s:5")]);
         let b = Baseline::load(&path(&places)).unwrap();
-        let all: Vec<(&str, &str)> = b.entries("x").collect();
-        assert_eq!(all, [("a", "s:1"), ("c", "s:3")]);
-        let all: Vec<(&str, &str)> = b.entries("y").collect();
-        assert_eq!(all, [("a", "s:4")]);
+        assert_eq!(b.entries(&x), [("a", "s:1"), ("c", "s:3")]);
+        assert_eq!(b.entries(&y), [("a", "s:4")]);
+        assert_eq!(b.entries(&other), [("a", "s:5")]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -36,7 +36,7 @@ pub(crate) fn summary() -> bool {
     }
     let places = crate::config::places();
     if crate::config::base().mode == Some(Mode::Record) {
-        match super::baseline::record(places, &suite::binary_name(), &seen.checked, &seen.leaked) {
+        match super::baseline::record(places, &suite::binary(), &seen.checked, &seen.leaked) {
             Ok((path, n)) => eprintln!(
                 "taskleak: TASKLEAK=record: {} of this test binary written to {}",
                 crate::util::plural(n, "leak"),
@@ -51,7 +51,7 @@ pub(crate) fn summary() -> bool {
         return true;
     }
     let fixed = match suite::baseline::current() {
-        Ok(b) => suite::fixed(&seen, b, &suite::binary_name()),
+        Ok(b) => suite::fixed(&seen, b, &suite::binary()),
         Err(_) => Vec::new(),
     };
     let mut entries: Vec<Entry> = Vec::new();

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use parking_lot::Mutex;
 
-use baseline::Baseline;
+use baseline::{Baseline, Binary};
 
 /// What this process saw.
 #[derive(Default)]
@@ -81,14 +81,22 @@ pub(crate) fn leaked_count() -> usize {
 
 /// Baseline entries of `binary` for tests that ran a check here and that
 /// no leak matched: fixed, as far as this process can tell.
-pub(crate) fn fixed(seen: &Seen, baseline: &Baseline, binary: &str) -> Vec<(String, String)> {
+pub(crate) fn fixed(seen: &Seen, baseline: &Baseline, binary: &Binary) -> Vec<(String, String)> {
     baseline
         .entries(binary)
+        .into_iter()
         .filter(|(t, s)| {
             seen.checked.contains(*t) && !seen.matched.contains(&(t.to_string(), s.to_string()))
         })
         .map(|(t, s)| (t.to_owned(), s.to_owned()))
         .collect()
+}
+
+/// This test binary, as the baseline keys it: its package (cargo and
+/// nextest set `CARGO_PKG_NAME` for the tests they run) and its name.
+pub(crate) fn binary() -> Binary {
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    Binary::new(&package, &binary_name())
 }
 
 /// This test binary's name, without cargo's hash suffix.
