@@ -303,7 +303,9 @@ fn baseline_cycle_under_cargo_test() {
     baseline_cycle("cargo test", "", run, 101);
 
     // Lines added above the spawn calls move them: the leaks are still the
-    // ones the baseline lists, not new ones and fixed ones.
+    // ones the baseline lists, not new ones and fixed ones, and the
+    // summary names each move (a move cannot be told from a fix plus a new
+    // leak in the same file, so it is never matched silently).
     let file = dir.join("tests/leaks.rs");
     let source = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, format!("// a new first line\n{source}")).unwrap();
@@ -314,6 +316,37 @@ fn baseline_cycle_under_cargo_test() {
         "{text}"
     );
     assert!(!text.contains("fixed:"), "{text}");
+    let moved = |marker: &str| {
+        let old = site(marker);
+        let line: usize = old.rsplit_once(':').unwrap().1.parse().unwrap();
+        (old.clone(), format!("{old} → :{}", line + 1))
+    };
+    for (marker, tests) in [
+        ("SERVER", "delete, get, set"),
+        ("FIXED_LATER", "fixed_later"),
+    ] {
+        let line = format!(
+            "  known leak moved: {} ({tests}); re-record with TASKLEAK=record to update \
+             .config/taskleak-baseline.toml\n",
+            moved(marker).1
+        );
+        assert!(text.contains(&line), "{line}\n{text}");
+    }
+
+    // Recording rewrites the moved entries; then nothing has moved.
+    let (code, text) = cargo_test(&dir, &[], &[("TASKLEAK", "record")]);
+    assert_eq!(code, 0, "{text}");
+    let baseline = std::fs::read_to_string(dir.join(".config/taskleak-baseline.toml")).unwrap();
+    let (old, _) = moved("SERVER");
+    let line: usize = old.rsplit_once(':').unwrap().1.parse().unwrap();
+    let now = format!("tests/leaks.rs:{}", line + 1);
+    assert!(
+        baseline.contains(&now) && !baseline.contains(&format!("\"{old}\"")),
+        "{baseline}"
+    );
+    let (code, text) = cargo_test(&dir, &[], &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("moved"), "{text}");
 }
 
 #[test]

@@ -107,7 +107,11 @@ fn clean(s: &str) -> String {
 fn json(s: &Summary) -> String {
     let mut o = String::from("{\"schema\":\"taskleak-summary/1\"");
     let _ = write!(o, ",\"checked_tests\":{}", s.checked());
-    for (state, key) in [(State::Leaked, "leaked"), (State::Known, "known")] {
+    for (state, key) in [
+        (State::Leaked, "leaked"),
+        (State::Known, "known"),
+        (State::Moved, "moved"),
+    ] {
         let _ = write!(o, ",\"{key}\":[");
         for (i, g) in s.groups(state).iter().enumerate() {
             if i > 0 {

@@ -61,6 +61,9 @@ pub(crate) fn summary() -> bool {
     for (test, site) in &seen.known {
         entries.push(Entry::known(test, site));
     }
+    for (test, entry, site) in &seen.moved {
+        entries.push(Entry::moved(test, entry, site));
+    }
     for (test, site) in &fixed {
         entries.push(Entry::fixed(test, site));
     }

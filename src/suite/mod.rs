@@ -29,6 +29,9 @@ pub(crate) struct Seen {
     pub(crate) known: BTreeSet<(String, String)>,
     /// (test, baseline entry) of the entries those leaks matched.
     pub(crate) matched: BTreeSet<(String, String)>,
+    /// (test, baseline entry, site) of known leaks whose spawn call moved
+    /// within its file: the entry matched by file, not by line.
+    pub(crate) moved: BTreeSet<(String, String, String)>,
 }
 
 static SEEN: Mutex<Seen> = Mutex::new(Seen {
@@ -36,6 +39,7 @@ static SEEN: Mutex<Seen> = Mutex::new(Seen {
     leaked: BTreeSet::new(),
     known: BTreeSet::new(),
     matched: BTreeSet::new(),
+    moved: BTreeSet::new(),
 });
 
 /// A test opened a leak check (counted in the summary).
@@ -59,6 +63,10 @@ pub(crate) fn note(test: &str, leaked: &[String], known: &[(String, String)]) {
     for (site, entry) in known {
         seen.known.insert((test.to_owned(), site.clone()));
         seen.matched.insert((test.to_owned(), entry.clone()));
+        if site != entry {
+            seen.moved
+                .insert((test.to_owned(), entry.clone(), site.clone()));
+        }
     }
 }
 
