@@ -551,3 +551,57 @@ fn baseline_tables_of_two_workspace_members_do_not_collide() {
     assert_eq!(code, 0, "{text}");
     assert!(!text.contains("fixed:"), "{text}");
 }
+
+/// Built without `--cfg tokio_unstable` (CI's `RUSTFLAGS` replaces
+/// `.cargo/config.toml`'s rustflags), checks count tasks but cannot see
+/// spawn sites: the run neither judges the baseline and the rules (no
+/// entry fixed, no rule stale) nor writes the baseline (`TASKLEAK=record`
+/// fails), and says so once, naming `RUSTFLAGS`.
+#[test]
+fn a_build_without_spawn_sites_never_judges_or_writes_the_baseline() {
+    let dir = copy("blind");
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::write(
+        dir.join(".cargo/config.toml"),
+        "[build]\nrustflags = [\"--cfg\", \"tokio_unstable\"]\n",
+    )
+    .unwrap();
+    let blind = [("RUSTFLAGS", "")];
+    let (code, text) = cargo(&dir, &["test", "--no-run"], &blind, BUILD_BOUND);
+    assert_eq!(code, 0, "the fixture crate does not build:\n{text}");
+    let file = dir.join(".config/taskleak-baseline.toml");
+    let baseline = format!(
+        "[leaks.adopter-blind.leaks]\n\"fixed_later\" = [\"{}\"]\n\"get\" = [\"{}\"]\n",
+        site("FIXED_LATER"),
+        site("SERVER")
+    );
+    std::fs::write(&file, &baseline).unwrap();
+    let notice = "taskleak: built without `--cfg tokio_unstable`, checks count tasks but cannot \
+                  see their spawn sites: ";
+    let names_rustflags = format!(
+        "{} sets it, but this build did not get it: a RUSTFLAGS environment variable replaces \
+         the file's rustflags (RUSTFLAGS=\"\" here). Add `--cfg tokio_unstable` to RUSTFLAGS.",
+        dir.join(".cargo/config.toml").display()
+    );
+
+    let (code, text) = cargo_test(&dir, &[], &[("RUSTFLAGS", ""), ("ADOPTER_FIXED", "1")]);
+    assert_eq!(code, 101, "the counted leaks fail:\n{text}");
+    assert!(!text.contains("fixed:"), "{text}");
+    assert!(
+        !text.contains("matched no task"),
+        "no rule is stale:\n{text}"
+    );
+    assert_eq!(text.matches(notice).count(), 1, "{text}");
+    assert!(text.contains(&names_rustflags), "{text}");
+
+    let (code, text) = cargo_test(&dir, &[], &[("RUSTFLAGS", ""), ("TASKLEAK", "record")]);
+    assert_eq!(code, 101, "{text}");
+    assert!(
+        text.contains(&format!(
+            "{notice}TASKLEAK=record was refused, and the baseline was not written. "
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches(notice).count(), 1, "{text}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), baseline);
+}

@@ -126,9 +126,10 @@ pub(crate) fn judge(snapshot: Snapshot, inputs: &Inputs<'_>) -> Judgement {
     // A test's leaks are filed for the summary and the baseline; the suite
     // gate's, and a check outside any test (an example's `main`), are not.
     let test = leaks.test.clone().filter(|_| snapshot.at != At::SuiteEnd);
-    // A leak outside any test cannot be recorded: it fails instead.
+    // A leak outside any test cannot be recorded, nor one without a spawn
+    // site (a build without `--cfg tokio_unstable`): it fails instead.
     let mode = match inputs.mode {
-        Mode::Record if test.is_none() => Mode::Fail,
+        Mode::Record if test.is_none() || !crate::capture::TRACKING => Mode::Fail,
         mode => mode,
     };
     let mut judgement = Judgement::clean(mode, uses);

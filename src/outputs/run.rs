@@ -12,6 +12,10 @@ use crate::suite::{self, rules};
 /// rot otherwise). Rules of the whole binary are judged only when this
 /// process ran the whole binary.
 pub(crate) fn stale_notice() {
+    // Without spawn sites no rule could match: none is judged.
+    if !crate::capture::TRACKING {
+        return;
+    }
     for rule in rules::stale(!crate::util::per_test_process()) {
         let (pattern, origin) = (&rule.pattern, &rule.origin);
         let hint = if rule.same_file {
@@ -35,7 +39,19 @@ pub(crate) fn summary() -> bool {
         return true;
     }
     let places = crate::config::places();
-    if crate::config::base().mode == Some(Mode::Record) {
+    let record = crate::config::base().mode == Some(Mode::Record);
+    // Without spawn sites nothing can be matched to the baseline or the
+    // rules: neither is judged nor written, and the run says so once.
+    if !crate::capture::TRACKING {
+        // (In such a build no rule ever matches: any rule is listed.)
+        let rules = !rules::stale(true).is_empty();
+        let has_data = rules || suite::baseline::path(places).exists();
+        super::notices::no_spawn_sites(record, has_data);
+        if record {
+            return false;
+        }
+    }
+    if record {
         match super::baseline::record(places, &suite::binary(), &seen.checked, &seen.leaked) {
             Ok((path, n)) => eprintln!(
                 "taskleak: TASKLEAK=record: {} of this test binary written to {}",
@@ -51,8 +67,8 @@ pub(crate) fn summary() -> bool {
         return true;
     }
     let fixed = match suite::baseline::current() {
-        Ok(b) => suite::fixed(&seen, b, &suite::binary()),
-        Err(_) => Vec::new(),
+        Ok(b) if crate::capture::TRACKING => suite::fixed(&seen, b, &suite::binary()),
+        _ => Vec::new(),
     };
     let mut entries: Vec<Entry> = Vec::new();
     for (test, site) in &seen.leaked {
