@@ -2,7 +2,8 @@
 //! installed on first need, that prints the stale-rule notice and the
 //! summary, writes the baseline, and runs the suite gate. libtest calls
 //! `exit` both when all tests passed and when some failed (101), and the
-//! handler runs after its summary is printed.
+//! handler runs after its summary is printed. A gate that found leaks, or
+//! a `TASKLEAK=record` that wrote nothing, ends the run with 101.
 
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -46,15 +47,19 @@ extern "C" fn at_exit() {
     // Nothing may unwind out of an `extern "C"` function.
     let verdict = std::panic::catch_unwind(|| {
         outputs::run::stale_notice();
-        outputs::run::summary();
-        if GATE.load(Relaxed) {
+        let recorded = outputs::run::summary();
+        let gate = if GATE.load(Relaxed) {
             unclaimed()
         } else {
             None
+        };
+        if let Some(leaks) = &gate {
+            outputs::gate(leaks);
         }
+        // A record that wrote nothing fails the run, as a gate's leak does.
+        !recorded || gate.is_some()
     });
-    if let Ok(Some(leaks)) = verdict {
-        outputs::gate(&leaks);
+    if matches!(verdict, Ok(true)) {
         // SAFETY: ends the process without re-running exit handlers.
         unsafe { libc::_exit(FAILED) }
     }

@@ -148,7 +148,7 @@ impl Check {
             at: At::Check,
         };
         let judge = |snapshot| {
-            let binary = crate::suite::binary_name();
+            let binary = crate::suite::binary();
             // Recording rewrites the baseline: it is not read.
             let baseline = (mode != Mode::Record)
                 .then(crate::suite::baseline::current)
@@ -157,7 +157,7 @@ impl Check {
                 rules,
                 mode,
                 backtraces,
-                baseline: baseline.map(|b| (b, binary.as_str())),
+                baseline: baseline.map(|b| (b, &binary)),
                 symbols: &Resolving,
             };
             judge::judge(snapshot, &inputs)

@@ -8,6 +8,7 @@
 //! `taskleak::configure!`, which wins over `.config/taskleak.toml`, which
 //! wins over the built-in defaults (`layer`).
 
+pub(crate) mod cargo;
 pub(crate) mod configure;
 mod duration;
 pub(crate) mod env;

@@ -19,7 +19,7 @@ use crate::capture::threads::LeakedThread;
 use crate::config::ignore::Use;
 use crate::config::{Backtraces, Mode, Rules};
 use crate::report::Leaks;
-use crate::suite::baseline::Baseline;
+use crate::suite::baseline::{Baseline, Binary};
 use symbols::Symbols;
 
 /// Where a snapshot was taken.
@@ -55,9 +55,9 @@ pub(crate) struct Inputs<'a> {
     pub(crate) rules: &'a Rules,
     pub(crate) mode: Mode,
     pub(crate) backtraces: Backtraces,
-    /// The baseline of known leaks and this binary's name in it; `None`
+    /// The baseline of known leaks and this binary in it; `None`
     /// when there is none to apply (recording, or not a test's check).
-    pub(crate) baseline: Option<(&'a Baseline, &'a str)>,
+    pub(crate) baseline: Option<(&'a Baseline, &'a Binary)>,
     pub(crate) symbols: &'a dyn Symbols,
 }
 
@@ -126,9 +126,10 @@ pub(crate) fn judge(snapshot: Snapshot, inputs: &Inputs<'_>) -> Judgement {
     // A test's leaks are filed for the summary and the baseline; the suite
     // gate's, and a check outside any test (an example's `main`), are not.
     let test = leaks.test.clone().filter(|_| snapshot.at != At::SuiteEnd);
-    // A leak outside any test cannot be recorded: it fails instead.
+    // A leak outside any test cannot be recorded, nor one without a spawn
+    // site (a build without `--cfg tokio_unstable`): it fails instead.
     let mode = match inputs.mode {
-        Mode::Record if test.is_none() => Mode::Fail,
+        Mode::Record if test.is_none() || !crate::capture::TRACKING => Mode::Fail,
         mode => mode,
     };
     let mut judgement = Judgement::clean(mode, uses);

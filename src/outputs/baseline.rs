@@ -1,31 +1,55 @@
 //! Writing the baseline (`TASKLEAK=record`): the one place it changes.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::file::Places;
-use crate::suite::baseline::{Baseline, path};
+use crate::suite::baseline::{Baseline, Binary, path};
 
 /// Merges one process's recording into the baseline file: the tests that
 /// ran a check here get exactly the leaks recorded here; other tests'
-/// entries (other binaries, other nextest processes) stay. Under a lock,
-/// written by an atomic rename. Returns the path and how many leaks this
-/// process recorded.
+/// entries (other binaries, other nextest processes) stay. Under a lock
+/// on the directory, written by an atomic rename. Returns the path and how
+/// many leaks this process recorded, or why nothing was written (a file
+/// that cannot be read or parsed is left as it is: it is a team's data).
 pub(crate) fn record(
     places: &Places,
-    binary: &str,
+    binary: &Binary,
     checked: &BTreeSet<String>,
     leaked: &BTreeSet<(String, String)>,
 ) -> Result<(PathBuf, usize), String> {
-    let file = path(places);
     std::fs::create_dir_all(&places.dir)
         .map_err(|e| format!("cannot create {}: {e}", places.dir.display()))?;
-    let _lock = super::files::Lock::take(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    // A link (to a file shared by several workspaces, say) stays a link:
+    // the file it points to is the one replaced.
+    let file = through_links(path(places))?;
+    let dir = file.parent().unwrap_or(&places.dir);
+    let _lock =
+        super::lock::Lock::take(dir).map_err(|e| format!("cannot lock {}: {e}", dir.display()))?;
     let mut baseline = Baseline::load(&file)?;
     baseline.replace(binary, checked, leaked);
     super::files::write_atomic(&file, baseline.to_toml().as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     Ok((file, leaked.len()))
+}
+
+/// The file `path` names once its symbolic links are followed (it need
+/// not exist).
+fn through_links(mut path: PathBuf) -> Result<PathBuf, String> {
+    for _ in 0..40 {
+        match std::fs::read_link(&path) {
+            Ok(target) => {
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                path = base.join(target);
+            }
+            // Not a link, or nothing there yet: this is the file.
+            Err(_) => return Ok(path),
+        }
+    }
+    Err(format!(
+        "{}: too many levels of symbolic links",
+        path.display()
+    ))
 }
 
 #[cfg(test)]
@@ -45,19 +69,22 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect::<BTreeSet<_>>()
         };
-        let rec = |binary, checked: &[&str], leaked: &[(&str, &str)]| {
+        let rec = |binary: &Binary, checked: &[&str], leaked: &[(&str, &str)]| {
             record(&places, binary, &set(checked), &pairs(leaked)).unwrap();
         };
-        rec("x", &["a", "b"], &[("a", "s:1"), ("b", "s:2")]);
+        let (x, y) = (Binary::new("p", "x"), Binary::new("p", "y"));
+        rec(&x, &["a", "b"], &[("a", "s:1"), ("b", "s:2")]);
         // Another process ran only `b` (fixed) and `c`.
-        rec("x", &["b", "c"], &[("c", "s:3")]);
+        rec(&x, &["b", "c"], &[("c", "s:3")]);
         // Another binary, with a test `a` of its own.
-        rec("y", &["a"], &[("a", "s:4")]);
+        rec(&y, &["a"], &[("a", "s:4")]);
+        // A binary of the same name in another package of the workspace.
+        let other = Binary::new("q", "x");
+        rec(&other, &["a"], &[("a", "s:5")]);
         let b = Baseline::load(&path(&places)).unwrap();
-        let all: Vec<(&str, &str)> = b.entries("x").collect();
-        assert_eq!(all, [("a", "s:1"), ("c", "s:3")]);
-        let all: Vec<(&str, &str)> = b.entries("y").collect();
-        assert_eq!(all, [("a", "s:4")]);
+        assert_eq!(b.entries(&x), [("a", "s:1"), ("c", "s:3")]);
+        assert_eq!(b.entries(&y), [("a", "s:4")]);
+        assert_eq!(b.entries(&other), [("a", "s:5")]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

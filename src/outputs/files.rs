@@ -1,4 +1,4 @@
-//! Files that several test processes write: a lock, atomic replacement,
+//! Files that several test processes write: atomic replacement,
 //! and the run-wide summary in `TASKLEAK_REPORT_DIR`.
 //!
 //! The report directory keeps a log, one line per fact a process adds
@@ -13,63 +13,11 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
+use super::lock::Lock;
 use crate::suite::summary::{Entry, State, Summary};
 
-/// How long a process waits for another's lock before giving up.
-const LOCK_WAIT: Duration = Duration::from_secs(20);
-/// A lock older than this was left by a process that died holding it.
-const STALE_LOCK: Duration = Duration::from_secs(60);
-
 pub(crate) const LOG: &str = "taskleak-summary.log";
-
-/// An exclusive lock on `<path>.lock`, held while alive: a file created
-/// with `create_new`, which is atomic on every platform.
-pub(crate) struct Lock(PathBuf);
-
-impl Lock {
-    pub(crate) fn take(path: &Path) -> std::io::Result<Lock> {
-        let mut name = path.as_os_str().to_owned();
-        name.push(".lock");
-        let lock = PathBuf::from(name);
-        let deadline = Instant::now() + LOCK_WAIT;
-        loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&lock)
-            {
-                Ok(_) => return Ok(Lock(lock)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let stale = std::fs::metadata(&lock)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > STALE_LOCK);
-                    if stale {
-                        let _ = std::fs::remove_file(&lock);
-                        continue;
-                    }
-                    if Instant::now() >= deadline {
-                        return Err(std::io::Error::other(format!(
-                            "{} is held by another process; delete it if none is running",
-                            lock.display()
-                        )));
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 /// Replaces `path` with `bytes` at once: readers see the old or the new
 /// file, never half of one.
@@ -91,7 +39,7 @@ pub(crate) fn add_to_report_dir(
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let log = dir.join(LOG);
-    let _lock = Lock::take(&log)?;
+    let _lock = Lock::take(dir)?;
     let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_default();
     let old = std::fs::read_to_string(&log).unwrap_or_default();
     let same_run = old.lines().next() == Some(&format!("run\t{run}"));
@@ -159,7 +107,11 @@ fn clean(s: &str) -> String {
 fn json(s: &Summary) -> String {
     let mut o = String::from("{\"schema\":\"taskleak-summary/1\"");
     let _ = write!(o, ",\"checked_tests\":{}", s.checked());
-    for (state, key) in [(State::Leaked, "leaked"), (State::Known, "known")] {
+    for (state, key) in [
+        (State::Leaked, "leaked"),
+        (State::Known, "known"),
+        (State::Moved, "moved"),
+    ] {
         let _ = write!(o, ",\"{key}\":[");
         for (i, g) in s.groups(state).iter().enumerate() {
             if i > 0 {

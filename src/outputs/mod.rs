@@ -7,6 +7,7 @@
 pub(crate) mod baseline;
 pub(crate) mod ci;
 mod files;
+mod lock;
 pub(crate) mod notices;
 pub(crate) mod run;
 

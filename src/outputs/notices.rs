@@ -22,6 +22,45 @@ pub(crate) fn blind() {
     });
 }
 
+/// Says, once, that this build cannot see spawn sites, so the baseline
+/// and the ignore rules were neither applied to them nor judged (no entry
+/// is fixed, no rule stale) nor written: `record` when `TASKLEAK=record`
+/// was refused for it. Names `RUSTFLAGS` when the workspace's
+/// `.cargo/config.toml` asks for the cfg and the build did not get it.
+/// Silent when there is nothing it could have judged (`has_data`), the
+/// cfg was not asked for, and nothing was to be recorded.
+pub(crate) fn no_spawn_sites(record: bool, has_data: bool) {
+    let asked = crate::config::cargo::asks_here();
+    if !record && !has_data && asked.is_none() {
+        return;
+    }
+    let what = if record {
+        "TASKLEAK=record was refused, and the baseline was not written"
+    } else {
+        "the baseline and the ignore rules were not applied to them, and no baseline entry \
+         is called fixed nor any rule stale"
+    };
+    let fix = match asked {
+        Some(file) => {
+            let now = std::env::var("RUSTFLAGS")
+                .map(|f| format!(" (RUSTFLAGS={f:?} here)"))
+                .unwrap_or_default();
+            format!(
+                "{} sets it, but this build did not get it: a RUSTFLAGS environment variable \
+                 replaces the file's rustflags{now}. Add `--cfg tokio_unstable` to RUSTFLAGS",
+                file.display()
+            )
+        }
+        None => "Build with `--cfg tokio_unstable` (in .cargo/config.toml: [build] rustflags = \
+                 [\"--cfg\", \"tokio_unstable\"])"
+            .to_owned(),
+    };
+    past_capture(&format!(
+        "taskleak: built without `--cfg tokio_unstable`, checks count tasks but cannot see \
+         their spawn sites: {what}. {fix}."
+    ));
+}
+
 /// Says that a check runs on a runtime whose tasks taskleak cannot see
 /// (`runtime`: how to tell which), rather than passing in silence.
 pub(crate) fn untracked(runtime: &dyn std::fmt::Debug) {

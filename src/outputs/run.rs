@@ -12,6 +12,10 @@ use crate::suite::{self, rules};
 /// rot otherwise). Rules of the whole binary are judged only when this
 /// process ran the whole binary.
 pub(crate) fn stale_notice() {
+    // Without spawn sites no rule could match: none is judged.
+    if !crate::capture::TRACKING {
+        return;
+    }
     for rule in rules::stale(!crate::util::per_test_process()) {
         let (pattern, origin) = (&rule.pattern, &rule.origin);
         let hint = if rule.same_file {
@@ -27,27 +31,44 @@ pub(crate) fn stale_notice() {
 }
 
 /// At the end of the binary: record the baseline, or print the summary
-/// and add this process's part to the report directory's.
-pub(crate) fn summary() {
+/// and add this process's part to the report directory's. `false` when
+/// the run must fail: `TASKLEAK=record` wrote nothing.
+pub(crate) fn summary() -> bool {
     let seen = suite::take();
     if seen.checked.is_empty() && seen.leaked.is_empty() {
-        return;
+        return true;
     }
     let places = crate::config::places();
-    if crate::config::base().mode == Some(Mode::Record) {
-        match super::baseline::record(places, &suite::binary_name(), &seen.checked, &seen.leaked) {
+    let record = crate::config::base().mode == Some(Mode::Record);
+    // Without spawn sites nothing can be matched to the baseline or the
+    // rules: neither is judged nor written, and the run says so once.
+    if !crate::capture::TRACKING {
+        // (In such a build no rule ever matches: any rule is listed.)
+        let rules = !rules::stale(true).is_empty();
+        let has_data = rules || suite::baseline::path(places).exists();
+        super::notices::no_spawn_sites(record, has_data);
+        if record {
+            return false;
+        }
+    }
+    if record {
+        match super::baseline::record(places, &suite::binary(), &seen.checked, &seen.leaked) {
             Ok((path, n)) => eprintln!(
                 "taskleak: TASKLEAK=record: {} of this test binary written to {}",
                 crate::util::plural(n, "leak"),
                 path.display()
             ),
-            Err(e) => eprintln!("taskleak: TASKLEAK=record: {e}"),
+            Err(e) => {
+                let e = e.strip_prefix("taskleak: ").unwrap_or(&e);
+                eprintln!("taskleak: TASKLEAK=record failed, the baseline was not written: {e}");
+                return false;
+            }
         }
-        return;
+        return true;
     }
     let fixed = match suite::baseline::current() {
-        Ok(b) => suite::fixed(&seen, b, &suite::binary_name()),
-        Err(_) => Vec::new(),
+        Ok(b) if crate::capture::TRACKING => suite::fixed(&seen, b, &suite::binary()),
+        _ => Vec::new(),
     };
     let mut entries: Vec<Entry> = Vec::new();
     for (test, site) in &seen.leaked {
@@ -55,6 +76,9 @@ pub(crate) fn summary() {
     }
     for (test, site) in &seen.known {
         entries.push(Entry::known(test, site));
+    }
+    for (test, entry, site) in &seen.moved {
+        entries.push(Entry::moved(test, entry, site));
     }
     for (test, site) in &fixed {
         entries.push(Entry::fixed(test, site));
@@ -81,6 +105,7 @@ pub(crate) fn summary() {
             std::path::Path::new(&dir).display()
         );
     }
+    true
 }
 
 /// Under GitHub Actions, adds the binary's summary to the job's page.

@@ -1,13 +1,19 @@
 //! The baseline: leaks a team knows about, as (test, spawn site), in
 //! `.config/taskleak-baseline.toml` beside the config file, a table per
-//! test binary (test names repeat across binaries: `tests/client.rs` and
-//! `tests/server.rs` may both have `get_set`). A check passes a leak the
-//! baseline lists for its test; `TASKLEAK=record` writes it.
+//! package and test binary (test names repeat across binaries:
+//! `tests/client.rs` and `tests/server.rs` may both have `get_set`, and
+//! binary names across the members of a workspace: `a/tests/integration.rs`
+//! and `b/tests/integration.rs`). A check passes a leak the baseline lists
+//! for its test; `TASKLEAK=record` writes it.
 //!
 //! ```toml
-//! [leaks.client]
+//! [leaks.my-package.client]
 //! "get_after_set" = ["tests/support/mod.rs:42"]
 //! ```
+//!
+//! A table of the older format, `[leaks.<test binary>]`, still applies to
+//! the binaries of that name in every package; recording moves the tests
+//! that ran out of it into their package's table.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -33,11 +39,39 @@ pub(crate) fn path(places: &Places) -> PathBuf {
     places.dir.join(FILE_NAME)
 }
 
-/// Known leaks: per test binary and test, the spawn sites (`file:line`)
-/// it may leak from.
+/// A test binary: its package (empty when unknown: the older tables,
+/// keyed by binary alone) and its name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Binary {
+    pub(crate) package: String,
+    pub(crate) name: String,
+}
+
+impl Binary {
+    pub(crate) fn new(package: &str, name: &str) -> Binary {
+        Binary {
+            package: package.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// The tables that apply to it: its own, and the older format's.
+    fn tables(&self) -> impl Iterator<Item = Binary> {
+        let old = Binary::new("", &self.name);
+        let own = (!self.package.is_empty()).then(|| self.clone());
+        own.into_iter().chain(std::iter::once(old))
+    }
+}
+
+/// Tests of one binary, each with the spawn sites (`file:line`) it may
+/// leak from.
+type Tests = BTreeMap<String, BTreeSet<String>>;
+
+/// Known leaks: per test binary and test, the spawn sites it may leak
+/// from.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Baseline {
-    leaks: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    leaks: BTreeMap<Binary, Tests>,
 }
 
 impl Baseline {
@@ -67,44 +101,85 @@ impl Baseline {
             let at = line(key.span().start);
             let DeValue::Table(binaries) = value.get_ref() else {
                 return Err(format!(
-                    "taskleak: {name}:{at}: expected only [leaks.<test binary>] tables; {fix}"
+                    "taskleak: {name}:{at}: expected only [leaks.<package>.<test binary>] tables; {fix}"
                 ));
             };
             if &**key.get_ref() != "leaks" {
                 return Err(format!(
                     "taskleak: {name}:{at}: unknown table [{}]; the baseline has only \
-                     [leaks.<test binary>] tables; {fix}",
+                     [leaks.<package>.<test binary>] tables; {fix}",
                     key.get_ref()
                 ));
             }
-            for (binary, tests) in binaries.iter() {
-                let at = line(binary.span().start);
-                let DeValue::Table(tests) = tests.get_ref() else {
+            for (first, value) in binaries.iter() {
+                let at = line(first.span().start);
+                let DeValue::Table(inner) = value.get_ref() else {
                     return Err(format!(
                         "taskleak: {name}:{at}: expected a table [leaks.{}]; {fix}",
-                        binary.get_ref()
+                        first.get_ref()
                     ));
                 };
-                let known = out.leaks.entry(binary.get_ref().to_string()).or_default();
-                for (test, sites) in tests.iter() {
-                    let at = line(test.span().start);
-                    let bad = || {
-                        format!(
-                            "taskleak: {name}:{at}: write a test's known leaks as \
-                             \"test name\" = [\"file.rs:line\", ...]; {fix}"
-                        )
-                    };
-                    let DeValue::Array(sites) = sites.get_ref() else {
-                        return Err(bad());
-                    };
-                    let set = known.entry(test.get_ref().to_string()).or_default();
-                    for s in sites.iter() {
-                        set.insert(s.get_ref().as_str().ok_or_else(bad)?.to_owned());
+                for (key, value) in inner.iter() {
+                    match value.get_ref() {
+                        // `[leaks.<package>.<binary>]`
+                        DeValue::Table(tests) => {
+                            let binary = Binary::new(first.get_ref(), key.get_ref());
+                            for (test, sites) in tests.iter() {
+                                let at = (name, line(test.span().start));
+                                out.add(binary.clone(), test.get_ref(), sites.get_ref(), at)?;
+                            }
+                        }
+                        // `[leaks.<binary>]`, the older format.
+                        sites => {
+                            let binary = Binary::new("", first.get_ref());
+                            let at = (name, line(key.span().start));
+                            out.add(binary, key.get_ref(), sites, at)?;
+                        }
                     }
                 }
             }
         }
         Ok(out)
+    }
+
+    /// One test's entry, `"test" = ["file.rs:line", ...]`, at line `at`.
+    fn add(
+        &mut self,
+        binary: Binary,
+        test: &str,
+        sites: &DeValue<'_>,
+        (name, at): (&str, usize),
+    ) -> Result<(), String> {
+        let bad = || {
+            format!(
+                "taskleak: {name}:{at}: write a test's known leaks as \
+                 \"test name\" = [\"file.rs:line\", ...]; fix it, or delete it and \
+                 re-record with TASKLEAK=record"
+            )
+        };
+        let DeValue::Array(sites) = sites else {
+            return Err(bad());
+        };
+        let set = self
+            .leaks
+            .entry(binary)
+            .or_default()
+            .entry(test.to_owned())
+            .or_default();
+        for s in sites.iter() {
+            set.insert(s.get_ref().as_str().ok_or_else(bad)?.to_owned());
+        }
+        Ok(())
+    }
+
+    /// The sites listed for `binary`'s `test`, from every table that
+    /// applies to it.
+    fn listed(&self, binary: &Binary, test: &str) -> BTreeSet<&String> {
+        binary
+            .tables()
+            .filter_map(|t| self.leaks.get(&t)?.get(test))
+            .flatten()
+            .collect()
     }
 
     /// Which entry of `binary`'s `test` each leak (by site) is: the entry
@@ -113,16 +188,11 @@ impl Baseline {
     /// edited); `None` for a leak the baseline does not list.
     pub(crate) fn classify(
         &self,
-        binary: &str,
+        binary: &Binary,
         test: &str,
         sites: &[String],
     ) -> Vec<Option<String>> {
-        let listed: Vec<&String> = self
-            .leaks
-            .get(binary)
-            .and_then(|tests| tests.get(test))
-            .map(|s| s.iter().collect())
-            .unwrap_or_default();
+        let listed: Vec<&String> = self.listed(binary, test).into_iter().collect();
         let exact: HashSet<&str> = listed.iter().map(|l| l.as_str()).collect();
         let mut out: Vec<Option<String>> = sites
             .iter()
@@ -158,30 +228,36 @@ impl Baseline {
     }
 
     /// `binary`'s entries for the tests in `checked` become exactly the
-    /// leaks in `leaked`; other tests' entries (other binaries, other
-    /// nextest processes) stay.
+    /// leaks in `leaked`, in its package's table (the older format's table
+    /// of that binary name loses them); other tests' entries (other
+    /// binaries, other nextest processes) stay.
     pub(crate) fn replace(
         &mut self,
-        binary: &str,
+        binary: &Binary,
         checked: &BTreeSet<String>,
         leaked: &BTreeSet<(String, String)>,
     ) {
-        let known = self.leaks.entry(binary.to_owned()).or_default();
-        for test in checked {
-            known.remove(test);
+        for table in binary.tables() {
+            if let Some(known) = self.leaks.get_mut(&table) {
+                for test in checked {
+                    known.remove(test);
+                }
+            }
         }
+        let known = self.leaks.entry(binary.clone()).or_default();
         for (test, site) in leaked {
             known.entry(test.clone()).or_default().insert(site.clone());
         }
     }
 
-    /// Every (test, site) pair of `binary`.
-    pub(crate) fn entries(&self, binary: &str) -> impl Iterator<Item = (&str, &str)> {
-        self.leaks.get(binary).into_iter().flat_map(|tests| {
-            tests
-                .iter()
-                .flat_map(|(t, sites)| sites.iter().map(move |s| (t.as_str(), s.as_str())))
-        })
+    /// Every (test, site) pair of `binary`'s own table: what a run of it
+    /// can call fixed. An older table's entries are not: the binaries of
+    /// that name in other packages may be the ones that leak them.
+    pub(crate) fn entries(&self, binary: &Binary) -> Vec<(&str, &str)> {
+        let tests = self.leaks.get(binary).into_iter().flatten();
+        tests
+            .flat_map(|(t, sites)| sites.iter().map(move |s| (t.as_str(), s.as_str())))
+            .collect()
     }
 
     /// The file's text, sorted so that re-recording the same leaks changes
@@ -191,21 +267,33 @@ impl Baseline {
             "# Known task leaks, written by `TASKLEAK=record cargo test` (taskleak).\n\
              # A leak listed here for its test passes and is counted as known in the\n\
              # summary; a leak not listed fails. Remove an entry once its leak is fixed\n\
-             # (the summary lists those), or re-record. A table per test binary.\n",
+             # (the summary lists those), or re-record. A table per package and\n\
+             # test binary.\n",
         );
+        let key = |name: &str| {
+            let bare = name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if bare && !name.is_empty() {
+                name.to_owned()
+            } else {
+                crate::util::quote(name)
+            }
+        };
         for (binary, tests) in &self.leaks {
             if tests.values().all(BTreeSet::is_empty) {
                 continue;
             }
-            let bare = binary
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            let key = if bare && !binary.is_empty() {
-                binary.clone()
+            let _ = if binary.package.is_empty() {
+                writeln!(o, "\n[leaks.{}]", key(&binary.name))
             } else {
-                crate::util::quote(binary)
+                writeln!(
+                    o,
+                    "\n[leaks.{}.{}]",
+                    key(&binary.package),
+                    key(&binary.name)
+                )
             };
-            let _ = writeln!(o, "\n[leaks.{key}]");
             for (test, sites) in tests.iter().filter(|(_, s)| !s.is_empty()) {
                 let sites: Vec<String> = sites.iter().map(|s| crate::util::quote(s)).collect();
                 let _ = writeln!(o, "{} = [{}]", crate::util::quote(test), sites.join(", "));
@@ -222,7 +310,7 @@ mod tests {
     #[test]
     fn round_trips_and_lists() {
         let mut b = Baseline::default();
-        let client = b.leaks.entry("client".into()).or_default();
+        let client = b.leaks.entry(Binary::new("p", "client")).or_default();
         client
             .entry("a::b \"q\"".into())
             .or_default()
@@ -232,20 +320,22 @@ mod tests {
             .or_default()
             .extend(["src/y.rs:1".to_string(), "src/y.rs:2".to_string()]);
         b.leaks
-            .entry("odd name".into())
+            .entry(Binary::new("p", "odd name"))
             .or_default()
             .entry("c".into())
             .or_default()
             .insert("src/z.rs:9".into());
         let text = b.to_toml();
         assert!(
-            text.contains("\n[leaks.client]\n\"a::b \\\"q\\\"\" = [\"src/x.rs:3\"]\n"),
+            text.contains("\n[leaks.p.client]\n\"a::b \\\"q\\\"\" = [\"src/x.rs:3\"]\n"),
             "{text}"
         );
-        assert!(text.contains("\n[leaks.\"odd name\"]\n"), "{text}");
+        assert!(text.contains("\n[leaks.p.\"odd name\"]\n"), "{text}");
         let back = Baseline::parse(&text, "f").unwrap();
         assert_eq!(back, b);
-        let one = |b: &str, t: &str, s: &str| back.classify(b, t, &[s.to_string()])[0].clone();
+        let one = |b: &str, t: &str, s: &str| {
+            back.classify(&Binary::new("p", b), t, &[s.to_string()])[0].clone()
+        };
         assert_eq!(
             one("client", "c", "src/y.rs:2").as_deref(),
             Some("src/y.rs:2")
@@ -253,14 +343,14 @@ mod tests {
         assert_eq!(one("client", "c", "src/w.rs:3"), None);
         // The same test name in another binary is another test.
         assert_eq!(one("odd name", "c", "src/y.rs:2"), None);
-        assert_eq!(back.entries("client").count(), 3);
+        assert_eq!(back.entries(&Binary::new("p", "client")).len(), 3);
     }
 
     #[test]
     fn a_moved_spawn_call_is_still_known_a_second_one_is_not() {
         let mut b = Baseline::default();
         b.leaks
-            .entry("x".into())
+            .entry(Binary::new("p", "x"))
             .or_default()
             .entry("t".into())
             .or_default()
@@ -268,22 +358,80 @@ mod tests {
         let sites = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let known = |s: &str| Some(s.to_string());
         assert_eq!(
-            b.classify("x", "t", &sites(&["tests/a.rs:10", "tests/a.rs:10"])),
+            b.classify(
+                &Binary::new("p", "x"),
+                "t",
+                &sites(&["tests/a.rs:10", "tests/a.rs:10"])
+            ),
             [known("tests/a.rs:10"), known("tests/a.rs:10")]
         );
         // Lines above it were edited: the same entry.
         assert_eq!(
-            b.classify("x", "t", &sites(&["tests/a.rs:14", "tests/a.rs:14"])),
+            b.classify(
+                &Binary::new("p", "x"),
+                "t",
+                &sites(&["tests/a.rs:14", "tests/a.rs:14"])
+            ),
             [known("tests/a.rs:10"), known("tests/a.rs:10")]
         );
         // The listed leak, and a new one in the same file.
         assert_eq!(
-            b.classify("x", "t", &sites(&["tests/a.rs:10", "tests/a.rs:30"])),
+            b.classify(
+                &Binary::new("p", "x"),
+                "t",
+                &sites(&["tests/a.rs:10", "tests/a.rs:30"])
+            ),
             [known("tests/a.rs:10"), None]
         );
-        assert_eq!(b.classify("x", "t", &sites(&["tests/b.rs:10"])), [None]);
-        assert_eq!(b.classify("x", "u", &sites(&["tests/a.rs:10"])), [None]);
-        assert_eq!(b.classify("y", "t", &sites(&["tests/a.rs:10"])), [None]);
+        assert_eq!(
+            b.classify(&Binary::new("p", "x"), "t", &sites(&["tests/b.rs:10"])),
+            [None]
+        );
+        assert_eq!(
+            b.classify(&Binary::new("p", "x"), "u", &sites(&["tests/a.rs:10"])),
+            [None]
+        );
+        assert_eq!(
+            b.classify(&Binary::new("p", "y"), "t", &sites(&["tests/a.rs:10"])),
+            [None]
+        );
+    }
+
+    /// Two members of a workspace, each with `tests/integration.rs` and a
+    /// test `basic`: a table each. A table of the older format, keyed by
+    /// the binary alone, applies to both, until recording moves the tests
+    /// that ran out of it.
+    #[test]
+    fn tables_are_per_package_and_the_older_ones_still_apply() {
+        let (a, b) = (
+            Binary::new("a", "integration"),
+            Binary::new("b", "integration"),
+        );
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let leak = |s: &str| BTreeSet::from([("basic".to_string(), s.to_string())]);
+        let mut bl = Baseline::default();
+        bl.replace(&a, &set(&["basic"]), &leak("a/tests/integration.rs:5"));
+        bl.replace(&b, &set(&["basic"]), &leak("b/tests/integration.rs:5"));
+        let text = bl.to_toml();
+        assert!(
+            text.contains("\n[leaks.a.integration]\n\"basic\" = [\"a/tests/integration.rs:5\"]\n")
+                && text.contains(
+                    "\n[leaks.b.integration]\n\"basic\" = [\"b/tests/integration.rs:5\"]\n"
+                ),
+            "{text}"
+        );
+        let back = Baseline::parse(&text, "f").unwrap();
+        assert_eq!(back, bl);
+        assert_eq!(back.entries(&a), [("basic", "a/tests/integration.rs:5")]);
+
+        let old = "[leaks.integration]\nbasic = [\"a/tests/integration.rs:5\"]\n";
+        let mut bl = Baseline::parse(old, "f").unwrap();
+        let site = ["a/tests/integration.rs:5".to_string()];
+        assert_eq!(bl.classify(&a, "basic", &site), [Some(site[0].clone())]);
+        bl.replace(&a, &set(&["basic"]), &leak(&site[0]));
+        let text = bl.to_toml();
+        assert!(!text.contains("[leaks.integration]"), "{text}");
+        assert!(text.contains("[leaks.a.integration]"), "{text}");
     }
 
     #[test]
@@ -304,14 +452,15 @@ mod tests {
     /// from one site (listed, moved, or new) is judged at once.
     #[test]
     fn a_hundred_thousand_leaks_of_one_site_are_classified_alike() {
-        let text = "[leaks.b]\nt = [\"src/a.rs:1\", \"src/b.rs:1\"]\n";
+        let text = "[leaks.p.b]\nt = [\"src/a.rs:1\", \"src/b.rs:1\"]\n";
         let b = Baseline::parse(text, "f").unwrap();
+        let bin = Binary::new("p", "b");
         let many = |site: &str| vec![site.to_string(); 100_000];
-        let listed = b.classify("b", "t", &many("src/a.rs:1"));
+        let listed = b.classify(&bin, "t", &many("src/a.rs:1"));
         assert!(listed.iter().all(|e| e.as_deref() == Some("src/a.rs:1")));
-        let moved = b.classify("b", "t", &many("src/b.rs:9"));
+        let moved = b.classify(&bin, "t", &many("src/b.rs:9"));
         assert!(moved.iter().all(|e| e.as_deref() == Some("src/b.rs:1")));
-        let new = b.classify("b", "t", &many("src/c.rs:1"));
+        let new = b.classify(&bin, "t", &many("src/c.rs:1"));
         assert!(new.iter().all(Option::is_none));
     }
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use parking_lot::Mutex;
 
-use baseline::Baseline;
+use baseline::{Baseline, Binary};
 
 /// What this process saw.
 #[derive(Default)]
@@ -29,6 +29,9 @@ pub(crate) struct Seen {
     pub(crate) known: BTreeSet<(String, String)>,
     /// (test, baseline entry) of the entries those leaks matched.
     pub(crate) matched: BTreeSet<(String, String)>,
+    /// (test, baseline entry, site) of known leaks whose spawn call moved
+    /// within its file: the entry matched by file, not by line.
+    pub(crate) moved: BTreeSet<(String, String, String)>,
 }
 
 static SEEN: Mutex<Seen> = Mutex::new(Seen {
@@ -36,6 +39,7 @@ static SEEN: Mutex<Seen> = Mutex::new(Seen {
     leaked: BTreeSet::new(),
     known: BTreeSet::new(),
     matched: BTreeSet::new(),
+    moved: BTreeSet::new(),
 });
 
 /// A test opened a leak check (counted in the summary).
@@ -59,6 +63,10 @@ pub(crate) fn note(test: &str, leaked: &[String], known: &[(String, String)]) {
     for (site, entry) in known {
         seen.known.insert((test.to_owned(), site.clone()));
         seen.matched.insert((test.to_owned(), entry.clone()));
+        if site != entry {
+            seen.moved
+                .insert((test.to_owned(), entry.clone(), site.clone()));
+        }
     }
 }
 
@@ -81,14 +89,22 @@ pub(crate) fn leaked_count() -> usize {
 
 /// Baseline entries of `binary` for tests that ran a check here and that
 /// no leak matched: fixed, as far as this process can tell.
-pub(crate) fn fixed(seen: &Seen, baseline: &Baseline, binary: &str) -> Vec<(String, String)> {
+pub(crate) fn fixed(seen: &Seen, baseline: &Baseline, binary: &Binary) -> Vec<(String, String)> {
     baseline
         .entries(binary)
+        .into_iter()
         .filter(|(t, s)| {
             seen.checked.contains(*t) && !seen.matched.contains(&(t.to_string(), s.to_string()))
         })
         .map(|(t, s)| (t.to_owned(), s.to_owned()))
         .collect()
+}
+
+/// This test binary, as the baseline keys it: its package (cargo and
+/// nextest set `CARGO_PKG_NAME` for the tests they run) and its name.
+pub(crate) fn binary() -> Binary {
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    Binary::new(&package, &binary_name())
 }
 
 /// This test binary's name, without cargo's hash suffix.

@@ -18,6 +18,9 @@ pub(crate) enum State {
     Leaked,
     /// It leaked and the baseline lists it: the check passed.
     Known,
+    /// A known leak whose spawn call moved within its file: the entry
+    /// matched by file (its site reads `file:old → :new`).
+    Moved,
     /// The baseline lists it, the test ran, and it did not leak.
     Fixed,
 }
@@ -27,6 +30,7 @@ impl State {
         match self {
             State::Leaked => "leaked",
             State::Known => "known",
+            State::Moved => "moved",
             State::Fixed => "fixed",
         }
     }
@@ -35,6 +39,7 @@ impl State {
         match w {
             "leaked" => Some(State::Leaked),
             "known" => Some(State::Known),
+            "moved" => Some(State::Moved),
             "fixed" => Some(State::Fixed),
             _ => None,
         }
@@ -54,6 +59,15 @@ impl Entry {
     }
     pub(crate) fn known(test: &str, site: &str) -> Entry {
         Entry::new(State::Known, test, site)
+    }
+    /// The baseline lists `entry`; the leak came from `site`, elsewhere
+    /// in the same file.
+    pub(crate) fn moved(test: &str, entry: &str, site: &str) -> Entry {
+        let new = match (entry.rsplit_once(':'), site.rsplit_once(':')) {
+            (Some((a, _)), Some((b, line))) if a == b => format!(":{line}"),
+            _ => site.to_owned(),
+        };
+        Entry::new(State::Moved, test, &format!("{entry} → {new}"))
     }
     pub(crate) fn fixed(test: &str, site: &str) -> Entry {
         Entry::new(State::Fixed, test, site)
@@ -176,6 +190,15 @@ impl Summary {
                 group_line(&mut o, g);
             }
         }
+        for g in self.groups(State::Moved) {
+            let _ = writeln!(
+                o,
+                "  known leak moved: {} ({}); re-record with TASKLEAK=record to update {}",
+                g.site,
+                names(&g.tests, |t| t.to_string()),
+                self.baseline.display()
+            );
+        }
         let fixed = self.in_state(State::Fixed);
         if !fixed.is_empty() {
             let _ = writeln!(
@@ -231,6 +254,15 @@ impl Summary {
                 );
             }
             o.push('\n');
+        }
+        for g in self.groups(State::Moved) {
+            let _ = writeln!(
+                o,
+                "Known leak moved: `{}` ({}); re-record with `TASKLEAK=record` to update `{}`\n",
+                md(g.site),
+                names(&g.tests, |t| format!("`{}`", md(t))),
+                self.baseline.display()
+            );
         }
         let fixed = self.in_state(State::Fixed);
         if !fixed.is_empty() {
