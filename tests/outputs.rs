@@ -1,0 +1,78 @@
+//! What the end of a run leaves behind: the exit handlers that still run
+//! after a failing suite gate, where the report directory is, the report
+//! files of tests that finished before the binary hung or was killed,
+//! text that reaches a CI log or Markdown, and the cost of reporting many
+//! leaks.
+//!
+//! Most of it is about a whole test process, so the `#[ignore]`d fixtures
+//! below run in a child process (this same test binary) under a time
+//! bound, and the tests read what it printed and wrote.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use common::{forever, multi_thread, run_fixture_within};
+
+taskleak::configure! {
+    grace: "30ms",
+    suite_gate: true,
+}
+
+/// A runtime shared by the whole binary, as many suites have.
+static SHARED: LazyLock<tokio::runtime::Runtime> = LazyLock::new(multi_thread);
+
+/// A directory of its own for one test, empty.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("outputs-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const BOUND: Duration = Duration::from_secs(60);
+
+// ------------------------------------------------- exit handlers (atexit)
+
+/// Stands in for a coverage profiler's exit handler: it writes a file.
+extern "C" fn mark_exit() {
+    if let Some(path) = std::env::var_os("OUTPUTS_EXIT_MARK") {
+        let _ = std::fs::write(path, b"ran");
+    }
+}
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_registers_an_exit_handler_then_leaves_a_task() {
+    // Registered before taskleak's own handler (which the first tracked
+    // runtime installs), as a profiler's is, before `main`.
+    // SAFETY: registers a function with no preconditions.
+    unsafe { libc::atexit(mark_exit) };
+    // Spawned from a plain thread: no check claims it; the gate reports it.
+    std::thread::spawn(|| {
+        SHARED.spawn(forever());
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn a_failing_suite_gate_lets_earlier_exit_handlers_run() {
+    let dir = scratch("atexit");
+    let mark = dir.join("mark");
+    let (status, text) = run_fixture_within(
+        "fixture_registers_an_exit_handler_then_leaves_a_task",
+        &[("OUTPUTS_EXIT_MARK", mark.to_str().unwrap())],
+        BOUND,
+    );
+    assert!(text.contains("claimed by no check"), "{text}");
+    assert_eq!(status.and_then(|s| s.code()), Some(101), "{text}");
+    assert_eq!(
+        std::fs::read(&mark).ok().as_deref(),
+        Some(&b"ran"[..]),
+        "the exit handler registered before taskleak's did not run:\n{text}"
+    );
+}
