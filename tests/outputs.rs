@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use common::{forever, multi_thread, run_fixture_within};
+use common::{forever, multi_thread, output_within, run_fixture_within};
 
 taskleak::configure! {
     grace: "30ms",
@@ -33,6 +33,51 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 const BOUND: Duration = Duration::from_secs(60);
+
+/// This test binary running `fixture` alone in `cwd`, as cargo runs a
+/// member's tests (in the package's directory, `CARGO_MANIFEST_DIR` set to
+/// it), with `env` and none of taskleak's variables otherwise. Killed
+/// after [`BOUND`].
+fn run_in(fixture: &str, cwd: &Path, env: &[(&str, &str)]) -> (std::process::Output, String) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--ignored", "--exact", fixture, "--test-threads=1"])
+        .current_dir(cwd)
+        .env("CARGO_MANIFEST_DIR", cwd)
+        .env("NO_COLOR", "1");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TASKLEAK") || k.starts_with("NEXTEST") || k.starts_with("GITHUB_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    let out = output_within(cmd, BOUND);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
+/// The files in `dir`, by name, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_leaks_one() {
+    let rt = multi_thread();
+    let _guard = taskleak::verify_none();
+    rt.spawn(forever());
+}
 
 // ------------------------------------------------- exit handlers (atexit)
 
@@ -75,4 +120,42 @@ fn a_failing_suite_gate_lets_earlier_exit_handlers_run() {
         Some(&b"ran"[..]),
         "the exit handler registered before taskleak's did not run:\n{text}"
     );
+}
+
+// ------------------------------------------------------ the report directory
+
+#[test]
+fn a_relative_report_dir_is_one_directory_at_the_workspace_root() {
+    let ws = scratch("workspace");
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"a\", \"b\"]\n",
+    )
+    .unwrap();
+    for member in ["a", "b"] {
+        let dir = ws.join(member);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            format!("[package]\nname = \"{member}\"\nversion = \"0.1.0\"\n"),
+        )
+        .unwrap();
+        let (out, text) = run_in(
+            "fixture_leaks_one",
+            &dir,
+            &[("TASKLEAK_REPORT_DIR", "target/taskleak")],
+        );
+        assert_eq!(out.status.code(), Some(101), "{text}");
+        assert!(!dir.join("target").exists(), "{member}: {text}");
+    }
+    let files = names(&ws.join("target/taskleak"));
+    assert!(
+        files.iter().any(|f| f == "taskleak-summary.txt"),
+        "{files:?}"
+    );
+    let reports = files
+        .iter()
+        .filter(|f| f.starts_with("fixture_leaks_one-") && f.ends_with(".json"))
+        .count();
+    assert_eq!(reports, 2, "one report of each member's run: {files:?}");
 }

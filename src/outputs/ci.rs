@@ -28,12 +28,12 @@ pub(crate) fn publish(leaks: &Leaks, mode: Mode) {
         let _ = out.write_all(annotations(leaks, level).as_bytes());
         let _ = out.flush();
     }
-    if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())
-        && let Err(e) = write_json(PathBuf::from(&dir), leaks)
+    if let Some(dir) = super::files::report_dir()
+        && let Err(e) = write_json(dir.clone(), leaks)
     {
         eprintln!(
-            "taskleak: could not write the JSON report to TASKLEAK_REPORT_DIR={}: {e}",
-            PathBuf::from(dir).display()
+            "taskleak: could not write the JSON report to TASKLEAK_REPORT_DIR ({}): {e}",
+            dir.display()
         );
     }
 }

@@ -68,17 +68,17 @@ pub(crate) fn summary() {
         eprintln!("\n{}", summary.text());
         to_step_summary(&summary);
     }
-    if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())
+    if let Some(dir) = super::files::report_dir()
         && let Err(e) = super::files::add_to_report_dir(
-            std::path::Path::new(&dir),
+            &dir,
             &seen.checked,
             &entries,
             &suite::baseline::path(places),
         )
     {
         eprintln!(
-            "taskleak: could not add to the summary in TASKLEAK_REPORT_DIR={}: {e}",
-            std::path::Path::new(&dir).display()
+            "taskleak: could not add to the summary in TASKLEAK_REPORT_DIR ({}): {e}",
+            dir.display()
         );
     }
 }
