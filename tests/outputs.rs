@@ -159,3 +159,66 @@ fn a_relative_report_dir_is_one_directory_at_the_workspace_root() {
         .count();
     assert_eq!(reports, 2, "one report of each member's run: {files:?}");
 }
+
+// ------------------------------------- reports that outlive their binary
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_killed_1_leaks() {
+    let rt = multi_thread();
+    let _guard = taskleak::verify_none();
+    rt.spawn(forever());
+}
+
+#[test]
+#[ignore = "fixture"]
+fn fixture_killed_2_aborts() {
+    // A binary that dies before libtest prints the failures it captured.
+    std::process::abort();
+}
+
+#[test]
+fn a_failing_checks_report_files_survive_a_binary_that_dies_later() {
+    let dir = scratch("killed");
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    // Tests run in name order on one thread: the leak, then the abort.
+    cmd.args(["--ignored", "fixture_killed_", "--test-threads=1"])
+        .env("NO_COLOR", "1")
+        .env("TASKLEAK_REPORT_DIR", &dir)
+        .env_remove("NEXTEST_RUN_ID")
+        .env_remove("GITHUB_ACTIONS");
+    let out = output_within(cmd, BOUND);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), None, "killed by SIGABRT: {text}");
+    assert!(
+        !text.contains("still running 30ms"),
+        "libtest never printed it: {text}"
+    );
+
+    let files = names(&dir);
+    let report = |ext: &str| {
+        let name = files
+            .iter()
+            .find(|f| f.starts_with("fixture_killed_1_leaks-") && f.ends_with(ext))
+            .unwrap_or_else(|| panic!("no {ext} report in {files:?}"));
+        std::fs::read_to_string(dir.join(name)).unwrap()
+    };
+    let txt = report(".txt");
+    assert!(
+        txt.starts_with("taskleak: test `fixture_killed_1_leaks` leaked 1 task"),
+        "{txt}"
+    );
+    assert!(txt.contains("spawned at tests/outputs.rs:"), "{txt}");
+    let json: serde_json::Value = serde_json::from_str(&report(".json")).unwrap();
+    assert_eq!(json["test"], "fixture_killed_1_leaks");
+    assert_eq!(json["leaked"], 1);
+    assert_eq!(
+        files.len(),
+        2,
+        "the two reports, no temporary file: {files:?}"
+    );
+}
