@@ -12,6 +12,7 @@ use super::files::write_atomic;
 use crate::config::Mode;
 use crate::report::Leaks;
 use crate::report::ci::annotations;
+use crate::util::escape::Term;
 
 /// Sends a failing check's report where CI looks: an `::error` annotation
 /// per leaked spawn site when `GITHUB_ACTIONS=true`, and the report's text
@@ -36,8 +37,9 @@ pub(crate) fn publish(leaks: &Leaks, mode: Mode) {
         && let Err(e) = write_report(dir.clone(), leaks)
     {
         eprintln!(
-            "taskleak: could not write the report to TASKLEAK_REPORT_DIR ({}): {e}",
-            dir.display()
+            "taskleak: could not write the report to TASKLEAK_REPORT_DIR ({}): {}",
+            Term(dir.display()),
+            Term(e)
         );
     }
 }

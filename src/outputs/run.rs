@@ -7,6 +7,7 @@ use std::io::Write as _;
 use crate::config::Mode;
 use crate::suite::summary::{Entry, Summary};
 use crate::suite::{self, rules};
+use crate::util::escape::{Term, markdown_code};
 
 /// Points out rules that matched nothing in this process (ignore lists
 /// rot otherwise). Rules of the whole binary are judged only when this
@@ -21,7 +22,8 @@ pub(crate) fn stale_notice() {
             "; remove it if the leak it covered is fixed"
         };
         eprintln!(
-            "taskleak: ignore rule {pattern:?} ({origin}) matched no task in this test binary{hint}"
+            "taskleak: ignore rule {pattern:?} ({}) matched no task in this test binary{hint}",
+            Term(origin)
         );
     }
 }
@@ -39,9 +41,9 @@ pub(crate) fn summary() {
             Ok((path, n)) => eprintln!(
                 "taskleak: TASKLEAK=record: {} of this test binary written to {}",
                 crate::util::plural(n, "leak"),
-                path.display()
+                Term(path.display())
             ),
-            Err(e) => eprintln!("taskleak: TASKLEAK=record: {e}"),
+            Err(e) => eprintln!("taskleak: TASKLEAK=record: {}", Term(e)),
         }
         return;
     }
@@ -77,8 +79,9 @@ pub(crate) fn summary() {
         )
     {
         eprintln!(
-            "taskleak: could not add to the summary in TASKLEAK_REPORT_DIR ({}): {e}",
-            dir.display()
+            "taskleak: could not add to the summary in TASKLEAK_REPORT_DIR ({}): {}",
+            Term(dir.display()),
+            Term(e)
         );
     }
 }
@@ -91,13 +94,19 @@ fn to_step_summary(summary: &Summary) {
     if !std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         return;
     }
-    let markdown = summary.markdown(&format!("test binary `{}`", suite::binary_name()));
+    let markdown = summary.markdown(&format!(
+        "test binary {}",
+        markdown_code(&suite::binary_name())
+    ));
     let written = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(&path)
         .and_then(|mut f| f.write_all(markdown.as_bytes()));
     if let Err(e) = written {
-        eprintln!("taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {e}");
+        eprintln!(
+            "taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {}",
+            Term(e)
+        );
     }
 }

@@ -4,6 +4,9 @@
 //! many tasks and which test, each entry starts with where the task came
 //! from, then what it is doing, and identical leaks (a thousand connection
 //! handlers) fold into one entry with a count.
+//!
+//! Every text taskleak did not write (file, function, test names) is
+//! shown through [`Term`], so none can break a line of the report.
 
 use std::fmt::{self, Display, Formatter};
 
@@ -12,6 +15,7 @@ mod tree;
 
 use super::color::Palette;
 use super::{LeakedTask, Leaks};
+use crate::util::escape::Term;
 use crate::util::{human, plural};
 use entry::entry;
 use tree::tree;
@@ -89,7 +93,7 @@ impl Display for Report<'_> {
         }
         match &leaks.test {
             _ if leaks.suite_end => {}
-            Some(test) => write!(f, "test `{}` leaked {}", p.strong(test), what(leaks))?,
+            Some(test) => write!(f, "test `{}` leaked {}", p.strong(Term(test)), what(leaks))?,
             None => write!(f, "{} leaked", what(leaks))?,
         }
         if !leaks.suite_end {
@@ -237,6 +241,40 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("--cfg tokio_unstable"), "{text}");
+    }
+
+    /// A file named `x\n::error …` (or a test, a function, a stuck-in
+    /// frame) must not start a line of its own: the GitHub Actions runner
+    /// reads stderr and stdout for workflow commands.
+    #[test]
+    fn names_from_outside_never_start_a_line() {
+        use crate::report::stuck::Suspension;
+        use crate::task::Frame;
+        const EVIL: &str = "x\n::error file=evil.rs,line=1::INJECTED";
+        let mut leaks = crate::report::tests::one_leak();
+        leaks.test = Some(format!("t{EVIL}"));
+        leaks.dumped = true;
+        let evil = Frame::new(
+            format!("my_crate::f{EVIL}"),
+            Some(std::path::Path::new(EVIL)),
+            Some(1),
+        );
+        let task = &mut leaks.tasks[0];
+        task.backtrace = vec![evil.clone()];
+        task.reached_from = Some(evil);
+        task.running = vec![EVIL.to_owned()];
+        task.stuck_in = Some(vec![Suspension {
+            user: vec![EVIL.to_owned()],
+            leaf: Some(EVIL.to_owned()),
+            at: Some(EVIL.to_owned()),
+        }]);
+        for text in [leaks.to_string(), leaks.colored(true).to_string()] {
+            assert!(text.contains("INJECTED"), "{text}");
+            for line in text.lines() {
+                assert!(!line.trim_start().starts_with("::"), "{line:?} in\n{text}");
+            }
+            assert!(text.contains("x\\n::error file=evil.rs"), "{text}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::panic::Location;
 use super::MAX_TREE_DEPTH;
 use crate::report::LeakedTask;
 use crate::report::color::Palette;
+use crate::util::escape::Term;
 
 /// One spawn site in the tree, with the entries that end there.
 struct Node {
@@ -67,7 +68,7 @@ pub(super) fn tree(f: &mut Formatter<'_>, p: Palette, groups: &[Vec<&LeakedTask>
 }
 
 fn node(f: &mut Formatter<'_>, p: Palette, n: &Node, head: &str, rest: &str) -> fmt::Result {
-    write!(f, "{head}{}", n.site)?;
+    write!(f, "{head}{}", Term(n.site))?;
     for (entry, count) in &n.entries {
         let what = if *count == 1 {
             format!("[{entry}]")
