@@ -8,7 +8,10 @@
 //! Every text taskleak did not write (file, function, test names) is
 //! shown through [`Term`], so none can break a line of the report.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt::{self, Display, Formatter};
+use std::panic::Location;
 
 mod entry;
 mod tree;
@@ -198,14 +201,18 @@ fn dump_hint(leaks: &Leaks) -> Option<&'static str> {
         .then_some("enable taskleak's `taskdump` feature (Linux, with `--cfg tokio_unstable`)")
 }
 
-/// Survivors with the same spawn chain, in order of first spawn.
+/// Survivors with the same spawn chain, in order of first spawn. Linear
+/// in the tasks, however many groups they make.
 pub(crate) fn fold(tasks: &[LeakedTask]) -> Vec<Vec<&LeakedTask>> {
     let mut groups: Vec<Vec<&LeakedTask>> = Vec::new();
+    let mut index: HashMap<Vec<&'static Location<'static>>, usize> = HashMap::new();
     for task in tasks {
-        let key = task.chain_key();
-        match groups.iter_mut().find(|g| g[0].chain_key() == key) {
-            Some(g) => g.push(task),
-            None => groups.push(vec![task]),
+        match index.entry(task.chain_key()) {
+            Entry::Occupied(at) => groups[*at.get()].push(task),
+            Entry::Vacant(slot) => {
+                slot.insert(groups.len());
+                groups.push(vec![task]);
+            }
         }
     }
     groups
@@ -275,6 +282,46 @@ mod tests {
             }
             assert!(text.contains("x\\n::error file=evil.rs"), "{text}");
         }
+    }
+
+    /// Folding is linear in the tasks, however many groups they make:
+    /// 10^5 tasks with 8192 different spawn chains take well under the
+    /// bound (a search of the groups for each task took minutes).
+    #[test]
+    fn folding_many_tasks_into_many_groups_stays_linear() {
+        use crate::report::SpawnSite;
+        let one = crate::report::tests::one_leak();
+        let (id, a) = (one.tasks[0].id, one.tasks[0].spawned_at);
+        let b = Location::caller();
+        const CHAINS: usize = 1 << 13;
+        let tasks: Vec<LeakedTask> = (0..100_000)
+            .map(|i| {
+                let mut t = one.tasks[0].clone();
+                let n = i % CHAINS;
+                t.chain = (0..13)
+                    .map(|bit| SpawnSite {
+                        task: id,
+                        location: if n >> bit & 1 == 1 { a } else { b },
+                    })
+                    .collect();
+                t
+            })
+            .collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let groups = fold(&tasks);
+            let shape = (
+                groups.len(),
+                groups[0].len(),
+                groups[5][0].chain[0].location,
+            );
+            let _ = tx.send(shape);
+        });
+        let shape = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("folding 10^5 tasks took over 20s");
+        // In order of first spawn: the sixth group is chain 5's.
+        assert_eq!(shape, (CHAINS, 100_000_usize.div_ceil(CHAINS), a));
     }
 
     #[test]
