@@ -3,7 +3,9 @@
 //! summary, writes the baseline, and runs the suite gate. libtest calls
 //! `exit` both when all tests passed and when some failed (101), and the
 //! handler runs after its summary is printed. A gate that found leaks, or
-//! a `TASKLEAK=record` that wrote nothing, ends the run with 101.
+//! a `TASKLEAK=record` that wrote nothing, changes the code to 101 and lets
+//! the exit handlers registered before this one run (on glibc; see
+//! `fail_exit`).
 
 use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -60,9 +62,31 @@ extern "C" fn at_exit() {
         !recorded || gate.is_some()
     });
     if matches!(verdict, Ok(true)) {
-        // SAFETY: ends the process without re-running exit handlers.
-        unsafe { libc::_exit(FAILED) }
+        fail_exit();
     }
+}
+
+/// Ends the process with [`FAILED`] from inside the exit handler, letting
+/// the handlers registered before this one still run: a coverage
+/// profiler's (`-C instrument-coverage` writes its `.profraw` at exit),
+/// stdio flushes, the user's own.
+///
+/// glibc's `exit` is re-entrant from an exit handler: the nested call goes
+/// on with the handlers not yet run, then ends with the new status.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fail_exit() -> ! {
+    // SAFETY: glibc runs the remaining handlers once (each is removed
+    // from its list before it is called) and never returns.
+    unsafe { libc::exit(FAILED) }
+}
+
+/// Elsewhere (musl locks `exit` against a second call; other libcs do not
+/// promise re-entry) the process ends at once: handlers registered before
+/// this one do not run.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fail_exit() -> ! {
+    // SAFETY: ends the process without re-running exit handlers.
+    unsafe { libc::_exit(FAILED) }
 }
 
 /// Live tracked tasks that no check claimed, after a grace period; the

@@ -569,13 +569,11 @@ fn a_json_report_per_failing_check_matches_the_documented_schema() {
     let files: Vec<_> = std::fs::read_dir(&dir)
         .expect(&text)
         .map(|e| e.unwrap().path())
-        // The suite summary (taskleak-summary.*) is there too.
+        // The suite summary (taskleak-summary.*) and the report's text
+        // (`.txt`) are there too.
         .filter(|p| {
-            !p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("taskleak-summary")
+            let name = p.file_name().unwrap().to_str().unwrap();
+            !name.starts_with("taskleak-summary") && name.ends_with(".json")
         })
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");

@@ -46,12 +46,17 @@ pub(crate) struct Places {
 /// Finds the config directory from `CARGO_MANIFEST_DIR`, else the working
 /// directory.
 pub(crate) fn places() -> Places {
-    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+    places_from(&package())
+}
+
+/// The package under test: `CARGO_MANIFEST_DIR`, else the working
+/// directory.
+pub(crate) fn package() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::current_dir().ok())
-        .unwrap_or_default();
-    places_from(&start)
+        .unwrap_or_default()
 }
 
 /// The package's own `.config/taskleak.toml`, else the workspace root's.
@@ -76,7 +81,7 @@ pub(crate) fn places_from(package: &Path) -> Places {
 
 /// The nearest directory at or above `package` whose `Cargo.toml` has a
 /// `[workspace]` table (as cargo finds it); `package` itself if none does.
-fn workspace_root(package: &Path) -> PathBuf {
+pub(crate) fn workspace_root(package: &Path) -> PathBuf {
     for dir in package.ancestors() {
         let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
             continue;

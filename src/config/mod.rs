@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub(crate) use ignore::{BadPattern, Ignore, Origin};
 pub(crate) use layer::{Layer, Rules, Settings};
-pub(crate) use sources::{base, places, validate};
+pub(crate) use sources::{base, places, validate, workspace};
 pub(crate) use values::{Backtraces, Mode};
 
 /// How long a check waits, by default, for a test's tasks to finish.

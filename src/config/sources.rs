@@ -3,6 +3,7 @@
 //! layer every check stands on, and where the config file and baseline
 //! live.
 
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use super::configure;
@@ -13,6 +14,9 @@ use super::layer::Layer;
 
 /// Where the config file and the baseline are, found once per process.
 static PLACES: LazyLock<Places> = LazyLock::new(file::places);
+
+/// The workspace root of the package under test, found once per process.
+static WORKSPACE: LazyLock<PathBuf> = LazyLock::new(|| file::workspace_root(&file::package()));
 
 /// Environment > `configure!` > config file, or the first source that
 /// holds a bad value (in that order).
@@ -45,4 +49,13 @@ pub(crate) fn validate() {
 
 pub(crate) fn places() -> &'static Places {
     &PLACES
+}
+
+/// The root of the workspace the tests run in (the package's directory
+/// when it is in no workspace). Relative paths given for the whole run
+/// (`TASKLEAK_REPORT_DIR`) are resolved from it, not from each member's
+/// directory (the working directory of its test processes): one place for
+/// the run, as `CARGO_TARGET_DIR` is.
+pub(crate) fn workspace() -> &'static Path {
+    &WORKSPACE
 }

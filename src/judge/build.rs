@@ -1,5 +1,7 @@
 //! The report's tasks, built from the survivors the rules did not hide.
 
+use std::collections::HashMap;
+
 use super::rules::{ByFrames, BySites, by_frames, by_sites};
 use super::symbols;
 use super::{Inputs, Survivor};
@@ -21,35 +23,52 @@ pub(super) fn leaked_tasks(
     // Frames may be captured for path rules alone (TASKLEAK_BACKTRACE=short
     // with a path rule in force): shown only when asked for.
     let show_frames = inputs.backtraces == Backtraces::Full;
+    // Tasks from one place share their stack of return addresses: what the
+    // frame rules say of a stack, and its frames, are worked out once per
+    // distinct stack (a leak of 10^6 tasks from one site resolves one).
+    let mut judged: HashMap<&[usize], Judged> = HashMap::new();
+    let mut resolved: HashMap<&[usize], Vec<Frame>> = HashMap::new();
     survivors
         .iter()
         .filter_map(|s| {
             let r = &*s.record;
-            let all = match by_sites(r, inputs.rules, show_chain, uses) {
+            let stack = &r.frames[..];
+            let yours = match by_sites(r, inputs.rules, show_chain, uses) {
                 BySites::Ignored => return None,
-                BySites::Undecided => match by_frames(r, inputs.rules, inputs.symbols, uses) {
-                    ByFrames::Ignored => return None,
-                    ByFrames::Reported(all) => Some(all),
-                    ByFrames::Unknown => None,
+                BySites::Undecided => match judged.entry(stack).or_insert_with(|| {
+                    match by_frames(r, inputs.rules, inputs.symbols, uses) {
+                        ByFrames::Ignored => Judged::Ignored,
+                        ByFrames::Reported(all) => Judged::Reported(user_frames(&all)),
+                        ByFrames::Unknown => Judged::Unknown,
+                    }
+                }) {
+                    Judged::Ignored => return None,
+                    Judged::Reported(yours) => Some(&*yours),
+                    Judged::Unknown => None,
                 },
                 BySites::Reported => None,
             };
             // A report resolves frames only to show them, or to point from
             // a dependency's spawn site back into the workspace.
             let needed = show_frames || !in_workspace(r.location.file());
-            let all = match all {
-                Some(all) => all,
-                None if needed => symbols::resolve(inputs.symbols, &r.frames),
-                None => Vec::new(),
+            let yours: &[Frame] = match yours {
+                Some(yours) => yours,
+                None if needed => resolved
+                    .entry(stack)
+                    .or_insert_with(|| user_frames(&symbols::resolve(inputs.symbols, stack))),
+                None => &[],
             };
-            let yours = user_frames(&all);
             let mut task = LeakedTask::new(r.id, r.kind, r.location);
             task.parent = r.parent_id;
             task.age = s.age;
             task.chain = if show_chain { chain(r) } else { Vec::new() };
             task.chain_cut = show_chain && r.parent_id.is_some() && r.parent.is_none();
-            task.reached_from = reached_from(r.location.file(), &yours);
-            task.backtrace = if show_frames { yours } else { Vec::new() };
+            task.reached_from = reached_from(r.location.file(), yours);
+            task.backtrace = if show_frames {
+                yours.to_vec()
+            } else {
+                Vec::new()
+            };
             task.running = r
                 .running
                 .as_deref()
@@ -61,6 +80,15 @@ pub(super) fn leaked_tasks(
             Some(task)
         })
         .collect()
+}
+
+/// What the frame rules said of one stack of return addresses.
+enum Judged {
+    Ignored,
+    /// Not hidden: the user's frames of it.
+    Reported(Vec<Frame>),
+    /// A frame is not known to the symbols given.
+    Unknown,
 }
 
 /// For a spawn site in a dependency (a library spawning for the user):
@@ -90,6 +118,57 @@ mod tests {
     use super::*;
     use crate::report::tests::one_leak;
     use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    /// Counts the addresses it is asked for.
+    struct Counting(AtomicUsize);
+
+    impl symbols::Symbols for Counting {
+        fn frames(&self, ip: usize) -> Option<Arc<[Frame]>> {
+            self.0.fetch_add(1, Relaxed);
+            symbols::Resolving.frames(ip)
+        }
+    }
+
+    /// A thousand tasks from one place share one stack: its frames are
+    /// looked up once, not once per task (10^6 leaks, one site, stay
+    /// seconds of work).
+    #[test]
+    fn one_stack_is_resolved_once_however_many_tasks_share_it() {
+        use crate::BuilderExt;
+        use crate::capture::{registry, scope::Scope, survivors};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .track_tasks()
+            .build()
+            .unwrap();
+        let scope = Scope::open();
+        let tasks: Vec<_> = (0..1000)
+            .map(|_| rt.spawn(std::future::pending::<()>()))
+            .collect();
+        scope.close();
+        let survivors = survivors::now(registry::survivors(&scope));
+        if crate::capture::TRACKING {
+            assert_eq!(survivors.len(), 1000);
+            let stack = survivors[0].record.frames.len();
+            assert!(stack > 0);
+            let counting = Counting(AtomicUsize::new(0));
+            let inputs = Inputs {
+                rules: &crate::config::Rules::default(),
+                mode: crate::config::Mode::Fail,
+                backtraces: Backtraces::Full,
+                baseline: None,
+                symbols: &counting,
+            };
+            let built = leaked_tasks(&survivors, &inputs, &mut []);
+            assert_eq!(built.len(), 1000);
+            assert_eq!(counting.0.load(Relaxed), stack);
+            assert_eq!(built[0].backtrace, built[999].backtrace);
+        }
+        for t in tasks {
+            t.abort();
+        }
+    }
 
     #[test]
     fn a_spawn_in_a_dependency_is_reached_from_the_first_workspace_frame() {

@@ -1,17 +1,22 @@
 //! Sends a report where CI looks: annotations on the process's stdout
-//! under GitHub Actions, a JSON file in `TASKLEAK_REPORT_DIR`.
+//! under GitHub Actions, the report as text and JSON files in
+//! `TASKLEAK_REPORT_DIR`, written when the check fails: they survive a
+//! binary that later hangs or is killed, which loses what libtest
+//! captured.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use super::files::write_atomic;
 use crate::config::Mode;
 use crate::report::Leaks;
 use crate::report::ci::annotations;
+use crate::util::escape::Term;
 
 /// Sends a failing check's report where CI looks: an `::error` annotation
-/// per leaked spawn site when `GITHUB_ACTIONS=true`, and a JSON file in
-/// `TASKLEAK_REPORT_DIR` when it is set.
+/// per leaked spawn site when `GITHUB_ACTIONS=true`, and the report's text
+/// and JSON files in `TASKLEAK_REPORT_DIR` when it is set.
 pub(crate) fn publish(leaks: &Leaks, mode: Mode) {
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         // Straight to the process's stdout, past libtest's capture, where
@@ -28,17 +33,21 @@ pub(crate) fn publish(leaks: &Leaks, mode: Mode) {
         let _ = out.write_all(annotations(leaks, level).as_bytes());
         let _ = out.flush();
     }
-    if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())
-        && let Err(e) = write_json(PathBuf::from(&dir), leaks)
+    if let Some(dir) = super::files::report_dir()
+        && let Err(e) = write_report(dir.clone(), leaks)
     {
         eprintln!(
-            "taskleak: could not write the JSON report to TASKLEAK_REPORT_DIR={}: {e}",
-            PathBuf::from(dir).display()
+            "taskleak: could not write the report to TASKLEAK_REPORT_DIR ({}): {}",
+            Term(dir.display()),
+            Term(e)
         );
     }
 }
 
-fn write_json(dir: PathBuf, leaks: &Leaks) -> std::io::Result<()> {
+/// `dir/<test>-<pid>-<n>.txt` (the report as stderr shows it, without
+/// colours) and `.json`, each replaced at once: a reader (or a binary
+/// killed mid-write) never leaves half a file.
+fn write_report(dir: PathBuf, leaks: &Leaks) -> std::io::Result<()> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     std::fs::create_dir_all(&dir)?;
     let test: String = leaks
@@ -59,12 +68,19 @@ fn write_json(dir: PathBuf, leaks: &Leaks) -> std::io::Result<()> {
         })
         .collect();
     let name = format!(
-        "{}-{}-{}.json",
+        "{}-{}-{}",
         shorten(&test),
         std::process::id(),
         SEQ.fetch_add(1, Relaxed)
     );
-    std::fs::write(dir.join(name), leaks.to_json())
+    write_atomic(
+        &dir.join(format!("{name}.txt")),
+        leaks.to_string().as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join(format!("{name}.json")),
+        leaks.to_json().as_bytes(),
+    )
 }
 
 /// Test names longer than this are cut, so that a file name (with process
@@ -98,14 +114,14 @@ mod tests {
         for name in [long('x'), long('y')] {
             let mut leaks = Leaks::new(Some(name), std::time::Duration::from_millis(1));
             leaks.counted = 1;
-            write_json(dir.clone(), &leaks).expect("written");
+            write_report(dir.clone(), &leaks).expect("written");
         }
         let names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(names.len(), 4, "{names:?}");
         assert!(names.iter().all(|n| n.len() < 160), "{names:?}");
         assert!(
             names.iter().all(|n| n.starts_with("a__a__a__")),

@@ -19,6 +19,23 @@ use crate::suite::summary::{Entry, State, Summary};
 
 pub(crate) const LOG: &str = "taskleak-summary.log";
 
+/// `TASKLEAK_REPORT_DIR`, if set: a relative path is taken from the
+/// workspace root, so every member's test processes (each run in its
+/// package's directory) write to the one directory of the run.
+pub(crate) fn report_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())?;
+    Some(resolve(Path::new(&dir), crate::config::workspace()))
+}
+
+/// `dir` as it is when absolute, else under `root`.
+fn resolve(dir: &Path, root: &Path) -> PathBuf {
+    if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        root.join(dir)
+    }
+}
+
 /// Replaces `path` with `bytes` at once: readers see the old or the new
 /// file, never half of one.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -17,6 +17,7 @@ use crate::config::{Mode, Rules};
 use crate::judge::Judgement;
 use crate::report::Leaks;
 use crate::suite;
+use crate::util::escape::Term;
 use crate::util::{human, plural};
 
 /// Carries out a check's judgement: the rules' uses go to the run's
@@ -44,8 +45,9 @@ pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
         Mode::Record => {
             let test = test.unwrap_or_default();
             past_capture(&format!(
-                "taskleak: TASKLEAK=record: {} of test `{test}` recorded for the baseline",
-                plural(sites.len(), "leaked task")
+                "taskleak: TASKLEAK=record: {} of test `{}` recorded for the baseline",
+                plural(sites.len(), "leaked task"),
+                Term(test)
             ));
             Ok(())
         }

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use crate::config::Mode;
 use crate::suite::summary::{Entry, Summary};
 use crate::suite::{self, rules};
+use crate::util::escape::{Term, markdown_code};
 
 /// Points out rules that matched nothing in this process (ignore lists
 /// rot otherwise). Rules of the whole binary are judged only when this
@@ -25,7 +26,8 @@ pub(crate) fn stale_notice() {
             "; remove it if the leak it covered is fixed"
         };
         eprintln!(
-            "taskleak: ignore rule {pattern:?} ({origin}) matched no task in this test binary{hint}"
+            "taskleak: ignore rule {pattern:?} ({}) matched no task in this test binary{hint}",
+            Term(origin)
         );
     }
 }
@@ -56,11 +58,14 @@ pub(crate) fn summary() -> bool {
             Ok((path, n)) => eprintln!(
                 "taskleak: TASKLEAK=record: {} of this test binary written to {}",
                 crate::util::plural(n, "leak"),
-                path.display()
+                Term(path.display())
             ),
             Err(e) => {
                 let e = e.strip_prefix("taskleak: ").unwrap_or(&e);
-                eprintln!("taskleak: TASKLEAK=record failed, the baseline was not written: {e}");
+                eprintln!(
+                    "taskleak: TASKLEAK=record failed, the baseline was not written: {}",
+                    Term(e)
+                );
                 return false;
             }
         }
@@ -92,17 +97,18 @@ pub(crate) fn summary() -> bool {
         eprintln!("\n{}", summary.text());
         to_step_summary(&summary);
     }
-    if let Some(dir) = std::env::var_os("TASKLEAK_REPORT_DIR").filter(|d| !d.is_empty())
+    if let Some(dir) = super::files::report_dir()
         && let Err(e) = super::files::add_to_report_dir(
-            std::path::Path::new(&dir),
+            &dir,
             &seen.checked,
             &entries,
             &suite::baseline::path(places),
         )
     {
         eprintln!(
-            "taskleak: could not add to the summary in TASKLEAK_REPORT_DIR={}: {e}",
-            std::path::Path::new(&dir).display()
+            "taskleak: could not add to the summary in TASKLEAK_REPORT_DIR ({}): {}",
+            Term(dir.display()),
+            Term(e)
         );
     }
     true
@@ -116,13 +122,19 @@ fn to_step_summary(summary: &Summary) {
     if !std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         return;
     }
-    let markdown = summary.markdown(&format!("test binary `{}`", suite::binary_name()));
+    let markdown = summary.markdown(&format!(
+        "test binary {}",
+        markdown_code(&suite::binary_name())
+    ));
     let written = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(&path)
         .and_then(|mut f| f.write_all(markdown.as_bytes()));
     if let Err(e) = written {
-        eprintln!("taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {e}");
+        eprintln!(
+            "taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {}",
+            Term(e)
+        );
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::Leaks;
 use super::render::fold;
+use crate::util::escape::{command_data as data, command_property as property};
 
 /// One `::error file=..,line=..,col=..,title=..::message` line (or
 /// `::warning`, as `level` says) per group of identical survivors.
@@ -34,27 +35,4 @@ pub(crate) fn annotations(leaks: &Leaks, level: &str) -> String {
         );
     }
     out
-}
-
-/// Escaping of workflow-command data and property values (as in
-/// `@actions/core`'s `escapeData` / `escapeProperty`).
-fn data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-fn property(s: &str) -> String {
-    data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes() {
-        assert_eq!(property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
-        assert_eq!(data("a:b\r\n"), "a:b%0D%0A");
-    }
 }

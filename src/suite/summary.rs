@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::util::escape::{Term, markdown_code};
 use crate::util::plural;
 
 /// Test names listed per site before "… and N more".
@@ -184,7 +185,7 @@ impl Summary {
                 o,
                 "  known: {} leaked as the baseline ({}) lists, and passed:",
                 plural(self.tests(State::Known), "test"),
-                self.baseline.display()
+                Term(self.baseline.display())
             );
             for g in &known {
                 group_line(&mut o, g);
@@ -194,9 +195,9 @@ impl Summary {
             let _ = writeln!(
                 o,
                 "  known leak moved: {} ({}); re-record with TASKLEAK=record to update {}",
-                g.site,
-                names(&g.tests, |t| t.to_string()),
-                self.baseline.display()
+                Term(g.site),
+                names(&g.tests, |t| Term(t).to_string()),
+                Term(self.baseline.display())
             );
         }
         let fixed = self.in_state(State::Fixed);
@@ -207,10 +208,10 @@ impl Summary {
                  (or re-record with TASKLEAK=record):",
                 plural(fixed.len(), "entry"),
                 if fixed.len() == 1 { "it" } else { "them" },
-                self.baseline.display()
+                Term(self.baseline.display())
             );
             for e in fixed {
-                let _ = writeln!(o, "    {}  {}", e.test, e.site);
+                let _ = writeln!(o, "    {}  {}", Term(&e.test), Term(&e.site));
             }
         }
         let _ = write!(
@@ -247,10 +248,10 @@ impl Summary {
             for g in groups {
                 let _ = writeln!(
                     o,
-                    "| `{}` | {} | {} |",
-                    md(g.site),
+                    "| {} | {} | {} |",
+                    markdown_code(g.site),
                     g.tests.len(),
-                    names(&g.tests, |t| format!("`{}`", md(t)))
+                    names(&g.tests, markdown_code)
                 );
             }
             o.push('\n');
@@ -258,21 +259,21 @@ impl Summary {
         for g in self.groups(State::Moved) {
             let _ = writeln!(
                 o,
-                "Known leak moved: `{}` ({}); re-record with `TASKLEAK=record` to update `{}`\n",
-                md(g.site),
-                names(&g.tests, |t| format!("`{}`", md(t))),
-                self.baseline.display()
+                "Known leak moved: {} ({}); re-record with `TASKLEAK=record` to update {}\n",
+                markdown_code(g.site),
+                names(&g.tests, markdown_code),
+                markdown_code(&self.baseline.display().to_string())
             );
         }
         let fixed = self.in_state(State::Fixed);
         if !fixed.is_empty() {
             let _ = writeln!(
                 o,
-                "Fixed (remove from `{}`): {}\n",
-                self.baseline.display(),
+                "Fixed (remove from {}): {}\n",
+                markdown_code(&self.baseline.display().to_string()),
                 fixed
                     .iter()
-                    .map(|e| format!("`{}` at `{}`", md(&e.test), md(&e.site)))
+                    .map(|e| format!("{} at {}", markdown_code(&e.test), markdown_code(&e.site)))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
@@ -291,8 +292,8 @@ fn group_line(o: &mut String, g: &Group<'_>) {
         o,
         "  {:>9}  {}\n             {}",
         plural(g.tests.len(), "test"),
-        g.site,
-        names(&g.tests, |t| t.to_string())
+        Term(g.site),
+        names(&g.tests, |t| Term(t).to_string())
     );
 }
 
@@ -303,11 +304,6 @@ fn names(tests: &[&str], show: impl Fn(&str) -> String) -> String {
         shown.push(format!("… and {} more", tests.len() - NAMES_SHOWN));
     }
     shown.join(", ")
-}
-
-/// Escapes what would break a Markdown table cell.
-fn md(s: &str) -> String {
-    s.replace('|', "\\|").replace('`', "'")
 }
 
 #[cfg(test)]
@@ -371,5 +367,38 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("Fixed (remove from"), "{md}");
+    }
+
+    /// A file name with a newline keeps the text summary's lines and the
+    /// Markdown table's rows whole.
+    #[test]
+    fn a_site_with_a_newline_breaks_no_line_and_no_row() {
+        let evil = "x\n::error file=evil.rs,line=1::INJECTED|`:3";
+        let entries = vec![
+            Entry::leaked("a", evil),
+            Entry::leaked("b|`c\n::warning::w", "src/a.rs:1"),
+            Entry::fixed("d", evil),
+        ];
+        let s = Summary::new(2, entries, PathBuf::from("b.toml"));
+        let text = s.text();
+        assert!(text.contains("INJECTED"), "{text}");
+        assert!(
+            text.lines().all(|l| !l.trim_start().starts_with("::")),
+            "{text}"
+        );
+        let md = s.markdown("this run");
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(rows.len(), 4, "{md}");
+        assert!(
+            md.lines().all(|l| !l.trim_start().starts_with("::")),
+            "{md}"
+        );
+        for row in rows {
+            // Three cells: four unescaped `|`.
+            let bars = row
+                .match_indices('|')
+                .filter(|(i, _)| !row[..*i].ends_with('\\'));
+            assert_eq!(bars.count(), 4, "{row}");
+        }
     }
 }

@@ -1,7 +1,9 @@
-//! Small helpers every layer uses: the clock, a bounded wait, and the
-//! words reports are written with. Imports nothing of the crate.
+//! Small helpers every layer uses: the clock, a bounded wait, the words
+//! reports are written with, and escaping for where text is shown.
+//! Imports nothing of the crate.
 
 pub(crate) mod clock;
+pub(crate) mod escape;
 pub(crate) mod timer;
 
 use std::fmt::Write as _;

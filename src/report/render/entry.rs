@@ -9,6 +9,7 @@ use crate::capture::registry::MAX_CHAIN;
 use crate::report::color::Palette;
 use crate::report::{LeakedTask, Leaks};
 use crate::task::{Kind, Verdict};
+use crate::util::escape::Term;
 use crate::util::{human, plural};
 
 pub(super) fn entry(
@@ -63,14 +64,15 @@ pub(super) fn entry(
             ids.join(", "),
         )?;
     }
-    writeln!(f, "     spawned at {}", first.spawned_at)?;
+    writeln!(f, "     spawned at {}", Term(first.spawned_at))?;
     if let Some(at) = &first.reached_from {
         let line = at.line().map(|l| format!(":{l}")).unwrap_or_default();
         let file = at.file().unwrap_or("?");
         writeln!(
             f,
-            "     reached from {file}{line} ({})",
-            p.user(at.function())
+            "     reached from {}{line} ({})",
+            Term(file),
+            p.user(Term(at.function()))
         )?;
     }
     let running;
@@ -79,7 +81,7 @@ pub(super) fn entry(
     } else {
         running = format!(
             "a plain spawn_blocking closure, spawned while these tests ran: {}",
-            first.running.join(", ")
+            Term(first.running.join(", "))
         );
         &running
     };
@@ -89,7 +91,11 @@ pub(super) fn entry(
         writeln!(f, "     from {root}")?;
     } else {
         writeln!(f, "     spawn chain:")?;
-        writeln!(f, "       this task     spawned at {}", first.spawned_at)?;
+        writeln!(
+            f,
+            "       this task     spawned at {}",
+            Term(first.spawned_at)
+        )?;
         // A long chain keeps its two ends: who spawned this task, and how
         // the chain began; the middle is a count.
         let chain = &first.chain;
@@ -105,7 +111,8 @@ pub(super) fn entry(
             writeln!(
                 f,
                 "       ← by task {:<4} spawned at {}",
-                site.task, site.location
+                site.task,
+                Term(site.location)
             )?;
         }
         if first.chain_cut {
@@ -176,14 +183,14 @@ pub(super) fn entry(
                     if i > 0 {
                         write!(f, " → ")?;
                     }
-                    write!(f, "{}", p.user(frame))?;
+                    write!(f, "{}", p.user(Term(frame)))?;
                 }
                 if let Some(leaf) = &place.leaf {
                     let sep = if place.user.is_empty() { "" } else { " → " };
-                    write!(f, "{sep}{leaf}")?;
+                    write!(f, "{sep}{}", Term(leaf))?;
                 }
                 match &place.at {
-                    Some(at) => writeln!(f, "  {}", p.dim(format_args!("at {at}")))?,
+                    Some(at) => writeln!(f, "  {}", p.dim(format_args!("at {}", Term(at))))?,
                     None => writeln!(f)?,
                 }
             }
@@ -197,7 +204,7 @@ pub(super) fn entry(
             }
         }
         None if dumped => match &first.not_dumped {
-            Some(why) => writeln!(f, "     stuck in: unknown ({why})")?,
+            Some(why) => writeln!(f, "     stuck in: unknown ({})", Term(why))?,
             None => writeln!(f, "     stuck in: unknown (no task dump holds it)")?,
         },
         None => {}
@@ -214,10 +221,10 @@ pub(super) fn entry(
             .unwrap_or(0);
         for frame in first.backtrace.iter().take(MAX_FRAMES_SHOWN) {
             let pad = width - frame.function().chars().count();
-            write!(f, "       {}{:pad$}", p.user(frame.function()), "")?;
+            write!(f, "       {}{:pad$}", p.user(Term(frame.function())), "")?;
             match (frame.file(), frame.line()) {
-                (Some(file), Some(line)) => writeln!(f, "  at {file}:{line}")?,
-                (Some(file), None) => writeln!(f, "  at {file}")?,
+                (Some(file), Some(line)) => writeln!(f, "  at {}:{line}", Term(file))?,
+                (Some(file), None) => writeln!(f, "  at {}", Term(file))?,
                 _ => writeln!(f)?,
             }
         }

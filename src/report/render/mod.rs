@@ -4,8 +4,14 @@
 //! many tasks and which test, each entry starts with where the task came
 //! from, then what it is doing, and identical leaks (a thousand connection
 //! handlers) fold into one entry with a count.
+//!
+//! Every text taskleak did not write (file, function, test names) is
+//! shown through [`Term`], so none can break a line of the report.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt::{self, Display, Formatter};
+use std::panic::Location;
 
 mod entry;
 mod tree;
@@ -13,6 +19,7 @@ mod tree;
 use super::color::Palette;
 use super::hints::Build;
 use super::{LeakedTask, Leaks};
+use crate::util::escape::Term;
 use crate::util::{human, plural};
 use entry::entry;
 use tree::tree;
@@ -90,7 +97,7 @@ impl Display for Report<'_> {
         }
         match &leaks.test {
             _ if leaks.suite_end => {}
-            Some(test) => write!(f, "test `{}` leaked {}", p.strong(test), what(leaks))?,
+            Some(test) => write!(f, "test `{}` leaked {}", p.strong(Term(test)), what(leaks))?,
             None => write!(f, "{} leaked", what(leaks))?,
         }
         if !leaks.suite_end {
@@ -194,14 +201,18 @@ fn dump_hint(leaks: &Leaks) -> Option<String> {
     Build::this().dumps().filter(|_| !silent)
 }
 
-/// Survivors with the same spawn chain, in order of first spawn.
+/// Survivors with the same spawn chain, in order of first spawn. Linear
+/// in the tasks, however many groups they make.
 pub(crate) fn fold(tasks: &[LeakedTask]) -> Vec<Vec<&LeakedTask>> {
     let mut groups: Vec<Vec<&LeakedTask>> = Vec::new();
+    let mut index: HashMap<Vec<&'static Location<'static>>, usize> = HashMap::new();
     for task in tasks {
-        let key = task.chain_key();
-        match groups.iter_mut().find(|g| g[0].chain_key() == key) {
-            Some(g) => g.push(task),
-            None => groups.push(vec![task]),
+        match index.entry(task.chain_key()) {
+            Entry::Occupied(at) => groups[*at.get()].push(task),
+            Entry::Vacant(slot) => {
+                slot.insert(groups.len());
+                groups.push(vec![task]);
+            }
         }
     }
     groups
@@ -237,6 +248,81 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("--cfg tokio_unstable"), "{text}");
+    }
+
+    /// A file named `x\n::error …` (or a test, a function, a stuck-in
+    /// frame) must not start a line of its own: the GitHub Actions runner
+    /// reads stderr and stdout for workflow commands.
+    #[test]
+    fn names_from_outside_never_start_a_line() {
+        use crate::report::stuck::Suspension;
+        use crate::task::Frame;
+        const EVIL: &str = "x\n::error file=evil.rs,line=1::INJECTED";
+        let mut leaks = crate::report::tests::one_leak();
+        leaks.test = Some(format!("t{EVIL}"));
+        leaks.dumped = true;
+        let evil = Frame::new(
+            format!("my_crate::f{EVIL}"),
+            Some(std::path::Path::new(EVIL)),
+            Some(1),
+        );
+        let task = &mut leaks.tasks[0];
+        task.backtrace = vec![evil.clone()];
+        task.reached_from = Some(evil);
+        task.running = vec![EVIL.to_owned()];
+        task.stuck_in = Some(vec![Suspension {
+            user: vec![EVIL.to_owned()],
+            leaf: Some(EVIL.to_owned()),
+            at: Some(EVIL.to_owned()),
+            timer: false,
+        }]);
+        for text in [leaks.to_string(), leaks.colored(true).to_string()] {
+            assert!(text.contains("INJECTED"), "{text}");
+            for line in text.lines() {
+                assert!(!line.trim_start().starts_with("::"), "{line:?} in\n{text}");
+            }
+            assert!(text.contains("x\\n::error file=evil.rs"), "{text}");
+        }
+    }
+
+    /// Folding is linear in the tasks, however many groups they make:
+    /// 10^5 tasks with 8192 different spawn chains take well under the
+    /// bound (a search of the groups for each task took minutes).
+    #[test]
+    fn folding_many_tasks_into_many_groups_stays_linear() {
+        use crate::report::SpawnSite;
+        let one = crate::report::tests::one_leak();
+        let (id, a) = (one.tasks[0].id, one.tasks[0].spawned_at);
+        let b = Location::caller();
+        const CHAINS: usize = 1 << 13;
+        let tasks: Vec<LeakedTask> = (0..100_000)
+            .map(|i| {
+                let mut t = one.tasks[0].clone();
+                let n = i % CHAINS;
+                t.chain = (0..13)
+                    .map(|bit| SpawnSite {
+                        task: id,
+                        location: if n >> bit & 1 == 1 { a } else { b },
+                    })
+                    .collect();
+                t
+            })
+            .collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let groups = fold(&tasks);
+            let shape = (
+                groups.len(),
+                groups[0].len(),
+                groups[5][0].chain[0].location,
+            );
+            let _ = tx.send(shape);
+        });
+        let shape = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("folding 10^5 tasks took over 20s");
+        // In order of first spawn: the sixth group is chain 5's.
+        assert_eq!(shape, (CHAINS, 100_000_usize.div_ceil(CHAINS), a));
     }
 
     #[test]
