@@ -487,14 +487,13 @@ fn a_rule_that_matched_nothing_is_pointed_out_at_exit() {
         summary < notice,
         "the notice comes once, at the end: {text}"
     );
-    assert!(
-        text.contains("taskleak: ignore rule \"configured::stale_for_the_notice\" (taskleak::configure! at tests/configured.rs:"),
-        "{text}"
-    );
+    // A run that chose its test by name (as this one, `--exact`) cannot
+    // judge configure!'s rules, which serve every test of the binary.
+    assert!(!text.contains("stale_for_the_notice"), "{text}");
     // A rule that did match is not mentioned.
     assert!(!text.contains("\"configured::background\" ("), "{text}");
 
-    // One process per test (nextest) cannot judge binary-wide rules.
+    // Nor can one process per test (nextest).
     let (_, text) = run(
         "fixture_clean_with_an_unused_rule",
         &[("NEXTEST_RUN_ID", "x")],
@@ -504,6 +503,20 @@ fn a_rule_that_matched_nothing_is_pointed_out_at_exit() {
         "{text}"
     );
     assert!(!text.contains("stale_for_the_notice"), "{text}");
+
+    // A config file's rule serves every test binary of the workspace: one
+    // binary never tells the user to delete it.
+    let (out, text) = with_config_file(
+        "stale-file-rule",
+        "ignore = [\"configured::file_rule_never_used\"]\n",
+        "fixture_clean_with_an_unused_rule",
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("\"configured::never_spawns_here\" ("),
+        "{text}"
+    );
+    assert!(!text.contains("file_rule_never_used"), "{text}");
 }
 
 // -------------------------------------------------------------- suite gate

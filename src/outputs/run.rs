@@ -10,14 +10,13 @@ use crate::suite::{self, rules};
 use crate::util::escape::{Term, markdown_code};
 
 /// Points out rules that matched nothing in this process (ignore lists
-/// rot otherwise). Rules of the whole binary are judged only when this
-/// process ran the whole binary.
+/// rot otherwise), of those it can judge (see `suite::rules::stale`).
 pub(crate) fn stale_notice() {
     // Without spawn sites no rule could match: none is judged.
     if !crate::capture::TRACKING {
         return;
     }
-    for rule in rules::stale(!crate::util::per_test_process()) {
+    for rule in rules::stale(crate::util::whole_binary()) {
         let (pattern, origin) = (&rule.pattern, &rule.origin);
         let hint = if rule.same_file {
             "; a task was spawned elsewhere in that file: line numbers move when code above \
@@ -45,8 +44,7 @@ pub(crate) fn summary() -> bool {
     // Without spawn sites nothing can be matched to the baseline or the
     // rules: neither is judged nor written, and the run says so once.
     if !crate::capture::TRACKING {
-        // (In such a build no rule ever matches: any rule is listed.)
-        let rules = !rules::stale(true).is_empty();
+        let rules = rules::any();
         let has_data = rules || suite::baseline::path(places).exists();
         super::notices::no_spawn_sites(record, has_data);
         if record {

@@ -100,17 +100,23 @@ pub(crate) struct Stale {
 }
 
 /// Rules that matched nothing in this process, with where they were
-/// written. Rules of `configure!` and the config file are left out when
-/// `binary_wide` is false (one process per test, as under nextest, cannot
-/// tell); so are rules that could not be judged.
-pub(crate) fn stale(binary_wide: bool) -> Vec<Stale> {
+/// written, and whose staleness this process can tell: a check's own
+/// rules (registered only when the check ran), and `configure!`'s when
+/// `whole_binary` (it ran every test of the binary, which `configure!`
+/// belongs to). Never the config file's: every test binary of the
+/// workspace stands on them, and one binary cannot tell that none of the
+/// others needs a rule. Nor rules that could not be judged.
+pub(crate) fn stale(whole_binary: bool) -> Vec<Stale> {
     with_tally(|t| {
         t.rules
             .iter()
             .filter(|(_, origin, used)| {
-                (binary_wide || !matches!(origin, Origin::Configure(_) | Origin::File(_)))
-                    && !used.matched
-                    && !used.blind
+                let judged_here = match origin {
+                    Origin::Check(_) => true,
+                    Origin::Configure(_) => whole_binary,
+                    Origin::File(_) => false,
+                };
+                judged_here && !used.matched && !used.blind
             })
             .map(|(pattern, origin, used)| Stale {
                 pattern: pattern.clone(),
@@ -119,6 +125,12 @@ pub(crate) fn stale(binary_wide: bool) -> Vec<Stale> {
             })
             .collect()
     })
+}
+
+/// Is any rule in force in this process (registered by a check or the
+/// process's configuration)?
+pub(crate) fn any() -> bool {
+    with_tally(|t| !t.rules.is_empty())
 }
 
 /// How many distinct rules are in the tally.

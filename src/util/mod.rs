@@ -36,6 +36,39 @@ pub(crate) fn per_test_process() -> bool {
     std::env::var_os("NEXTEST_RUN_ID").is_some()
 }
 
+/// Did this process run its whole test binary: not one test of it
+/// (nextest's process per test), nor tests chosen by name (`cargo test
+/// name`, `--skip`, `--ignored`)? Only then can it tell that a rule of
+/// the whole binary matched nothing.
+pub(crate) fn whole_binary() -> bool {
+    !per_test_process() && !chooses_tests(std::env::args().skip(1))
+}
+
+/// Do libtest's arguments choose tests by name?
+fn chooses_tests(args: impl Iterator<Item = String>) -> bool {
+    // libtest's options that take a value as the next argument.
+    const VALUED: &[&str] = &[
+        "--test-threads",
+        "--logfile",
+        "--format",
+        "--color",
+        "--shuffle-seed",
+        "-Z",
+    ];
+    let mut args = args.peekable();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--skip" | "--ignored" => return true,
+            a if VALUED.contains(&a) => {
+                args.next();
+            }
+            a if a.starts_with('-') => {}
+            _ => return true, // a name filter
+        }
+    }
+    false
+}
+
 /// A quoted string, valid both as a JSON string and as a TOML basic string
 /// (the baseline): quotes, backslashes and control characters escaped.
 pub(crate) fn quote(s: &str) -> String {
@@ -68,6 +101,25 @@ mod tests {
         assert_eq!(human(Duration::from_millis(512)), "512ms");
         assert_eq!(human(Duration::from_millis(1500)), "1.5s");
         assert_eq!(human(Duration::from_secs(12)), "12s");
+    }
+
+    #[test]
+    fn a_run_that_chooses_tests_by_name_is_not_the_whole_binary() {
+        let chooses = |args: &[&str]| chooses_tests(args.iter().map(|a| a.to_string()));
+        assert!(!chooses(&[]));
+        assert!(!chooses(&[
+            "--test-threads",
+            "4",
+            "--nocapture",
+            "--color",
+            "never"
+        ]));
+        assert!(!chooses(&["--include-ignored", "--format=terse"]));
+        assert!(chooses(&["clean"]));
+        assert!(chooses(&["--test-threads", "1", "server::"]));
+        assert!(chooses(&["--exact", "a::b"]));
+        assert!(chooses(&["--skip", "slow"]));
+        assert!(chooses(&["--ignored"]));
     }
 
     #[test]
