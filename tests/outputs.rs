@@ -282,3 +282,43 @@ fn a_hundred_thousand_leaks_from_one_site_are_reported_in_seconds() {
         "{files:?}"
     );
 }
+
+/// Where a report or summary cannot be written, the message names the
+/// path and what is wrong with it, not only the OS error.
+#[test]
+fn an_unwritable_report_dir_or_step_summary_is_named() {
+    let dir = scratch("unwritable");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let (_, text) = run_in(
+        "fixture_leaks_one",
+        &dir,
+        &[("TASKLEAK_REPORT_DIR", file.to_str().unwrap())],
+    );
+    assert!(
+        text.contains(&format!(
+            "{} is a file, not a directory: set TASKLEAK_REPORT_DIR to a directory",
+            file.display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("os error 17"), "{text}");
+
+    let summary = dir.join("summary-dir");
+    std::fs::create_dir_all(&summary).unwrap();
+    let (_, text) = run_in(
+        "fixture_leaks_one",
+        &dir,
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        text.contains(&format!(
+            "could not add the summary to GITHUB_STEP_SUMMARY ({}): it is a directory, not a file",
+            summary.display()
+        )),
+        "{text}"
+    );
+}

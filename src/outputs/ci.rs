@@ -49,7 +49,7 @@ pub(crate) fn publish(leaks: &Leaks, mode: Mode) {
 /// killed mid-write) never leaves half a file.
 fn write_report(dir: PathBuf, leaks: &Leaks) -> std::io::Result<()> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    std::fs::create_dir_all(&dir)?;
+    super::files::make_report_dir(&dir)?;
     let test: String = leaks
         .test
         .as_deref()

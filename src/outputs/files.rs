@@ -27,6 +27,19 @@ pub(crate) fn report_dir() -> Option<PathBuf> {
     Some(resolve(Path::new(&dir), crate::config::workspace()))
 }
 
+/// Makes the report directory if it is missing; a file in its place is
+/// an error that says so (not "File exists").
+pub(crate) fn make_report_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is a file, not a directory: set TASKLEAK_REPORT_DIR to a directory \
+             (it is made if missing)",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)
+}
+
 /// `dir` as it is when absolute, else under `root`.
 fn resolve(dir: &Path, root: &Path) -> PathBuf {
     if dir.is_absolute() {
@@ -54,7 +67,7 @@ pub(crate) fn add_to_report_dir(
     entries: &[Entry],
     baseline: &Path,
 ) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    make_report_dir(dir)?;
     let log = dir.join(LOG);
     let _lock = Lock::take(dir)?;
     let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_default();

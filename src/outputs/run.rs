@@ -124,15 +124,22 @@ fn to_step_summary(summary: &Summary) {
         "test binary {}",
         markdown_code(&suite::binary_name())
     ));
+    let path = std::path::Path::new(&path);
     let written = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
-        .open(&path)
+        .open(path)
         .and_then(|mut f| f.write_all(markdown.as_bytes()));
     if let Err(e) = written {
+        let why = if path.is_dir() {
+            "it is a directory, not a file".to_string()
+        } else {
+            e.to_string()
+        };
         eprintln!(
-            "taskleak: could not add the summary to GITHUB_STEP_SUMMARY: {}",
-            Term(e)
+            "taskleak: could not add the summary to GITHUB_STEP_SUMMARY ({}): {}",
+            Term(path.display()),
+            Term(why)
         );
     }
 }

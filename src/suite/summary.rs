@@ -120,6 +120,20 @@ impl Summary {
         self.entries.iter()
     }
 
+    /// " beyond the baseline" where a baseline had a say: it listed a
+    /// leak of this run, or one it no longer sees.
+    fn beyond(&self) -> &'static str {
+        let baselined = self
+            .entries
+            .iter()
+            .any(|e| matches!(e.state, State::Known | State::Moved | State::Fixed));
+        if baselined {
+            " beyond the baseline"
+        } else {
+            ""
+        }
+    }
+
     /// Anything to say beyond "all clean"?
     pub(crate) fn worth_showing(&self) -> bool {
         !self.entries.is_empty()
@@ -138,7 +152,10 @@ impl Summary {
                 tests: tests.into_iter().collect(),
             })
             .collect();
-        groups.sort_by(|a, b| b.tests.len().cmp(&a.tests.len()).then(a.site.cmp(b.site)));
+        groups.sort_by(|a, b| {
+            let by_site = site_order(a.site).cmp(&site_order(b.site));
+            b.tests.len().cmp(&a.tests.len()).then(by_site)
+        });
         groups
     }
 
@@ -162,7 +179,7 @@ impl Summary {
         let mut o = String::new();
         let leaked = self.groups(State::Leaked);
         if leaked.is_empty() {
-            let _ = writeln!(o, "taskleak summary: no leaks beyond the baseline");
+            let _ = writeln!(o, "taskleak summary: no leaks{}", self.beyond());
         } else {
             let _ = writeln!(
                 o,
@@ -228,7 +245,7 @@ impl Summary {
     pub(crate) fn markdown(&self, what: &str) -> String {
         let mut o = String::new();
         let _ = match self.tests(State::Leaked) {
-            0 => writeln!(o, "### taskleak: no leaks beyond the baseline ({what})\n"),
+            0 => writeln!(o, "### taskleak: no leaks{} ({what})\n", self.beyond()),
             n => writeln!(
                 o,
                 "### taskleak: {} leaked tasks ({what})\n",
@@ -298,6 +315,18 @@ fn group_line(o: &mut String, g: &Group<'_>) {
 }
 
 /// Up to `NAMES_SHOWN` names, then how many more.
+/// `file:line` in reading order: by file, then line as a number (`:12`
+/// before `:133`, `:41` before `:133`); anything else by its text.
+fn site_order(site: &str) -> (&str, u64, &str) {
+    match site
+        .rsplit_once(':')
+        .map(|(file, line)| (file, line.parse()))
+    {
+        Some((file, Ok(line))) => (file, line, ""),
+        _ => (site, 0, site),
+    }
+}
+
 fn names(tests: &[&str], show: impl Fn(&str) -> String) -> String {
     let mut shown: Vec<String> = tests.iter().take(NAMES_SHOWN).map(|t| show(t)).collect();
     if tests.len() > NAMES_SHOWN {
@@ -339,6 +368,56 @@ mod tests {
         );
         assert_eq!(s.tests(State::Leaked), 12);
         assert_eq!(s.tests(State::Known), 1);
+    }
+
+    /// Sites of equal count read by file, then line as a number.
+    #[test]
+    fn sites_of_equal_count_are_in_line_order() {
+        let entries = [
+            "src/a.rs:41",
+            "src/a.rs:133",
+            "src/a.rs:12",
+            "src/a.rs:138",
+            "src/0.rs:9",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, site)| Entry::leaked(&format!("t{i}"), site))
+        .collect();
+        let s = Summary::new(5, entries, PathBuf::from("b.toml"));
+        let sites: Vec<&str> = s.groups(State::Leaked).iter().map(|g| g.site).collect();
+        assert_eq!(
+            sites,
+            [
+                "src/0.rs:9",
+                "src/a.rs:12",
+                "src/a.rs:41",
+                "src/a.rs:133",
+                "src/a.rs:138"
+            ]
+        );
+    }
+
+    /// Without a baseline entry in play, "beyond the baseline" would speak
+    /// of a file that may not exist.
+    #[test]
+    fn no_leaks_speaks_of_a_baseline_only_where_one_had_a_say() {
+        let none = Summary::new(3, vec![Entry::fixed("t", "src/a.rs:1")], PathBuf::from("b"));
+        assert!(
+            none.text()
+                .starts_with("taskleak summary: no leaks beyond the baseline\n")
+        );
+        let clean = Summary::new(3, Vec::new(), PathBuf::from("b"));
+        assert!(
+            clean.text().starts_with("taskleak summary: no leaks\n"),
+            "{}",
+            clean.text()
+        );
+        assert!(
+            clean
+                .markdown("x")
+                .starts_with("### taskleak: no leaks (x)")
+        );
     }
 
     #[test]
