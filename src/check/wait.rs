@@ -29,6 +29,14 @@ use crate::outputs::notices;
 /// test for this long.
 const SETTLE: Duration = Duration::from_millis(100);
 
+/// How long a check waits, after its grace period, for a survivor's poll
+/// in progress to end (see `Check::wait_for_polls_in_progress`). Not a
+/// grace period: a task whose last poll outlasts the grace and completes is
+/// not a leak, however long that poll took. A safety bound, far beyond any
+/// poll but one that blocks (a deadlock, a blocking receive), so that such
+/// a task is still reported, as inside one poll, and the test ends.
+const POLL_END: Duration = Duration::from_secs(5);
+
 /// While symbols are looked up for the rules, how often the wait looks
 /// whether they are in.
 const LOOKUP_POLL: Duration = Duration::from_millis(5);
@@ -294,16 +302,14 @@ impl Check {
     /// At the deadline, a survivor may be inside the poll that completes
     /// it: on a multi-thread runtime tokio wakes the `JoinHandle` before it
     /// runs the terminate hook, so the test can be past `.await` while the
-    /// task is still in the registry. Its poll ending settles it: either
-    /// its terminate hook ran (it completed, never a leak) or it returned
-    /// `Pending` (a survivor). Waits for those polls, bounded, since a
-    /// task can also be stuck in one poll forever.
+    /// task is still in the registry; or its last poll is simply long
+    /// (blocking code, a loaded machine). Its poll ending settles it:
+    /// either its terminate hook ran (it completed or was aborted, never a
+    /// leak, whatever the grace) or it returned `Pending` (a survivor).
+    /// The wait for those polls has no bound but [`POLL_END`], a safety
+    /// bound: a task still inside one poll then is reported, "inside one
+    /// poll for …", never passed.
     fn wait_for_polls_in_progress(&self) {
-        /// Far longer than the step from a completed future to its
-        /// terminate hook (microseconds, unless the thread is preempted);
-        /// short enough that a task blocking in one poll is still reported
-        /// soon after the grace period.
-        const POLL_END: Duration = Duration::from_millis(100);
         let polling = |records: &[Arc<registry::TaskRecord>]| -> Vec<(Id, u64)> {
             records
                 .iter()
@@ -319,6 +325,7 @@ impl Check {
         }
         let until = Instant::now() + POLL_END;
         let mut alive = self.scope.alive();
+        let mut step = Duration::from_millis(1);
         while Instant::now() < until {
             let still = in_poll.iter().any(|(id, polls)| {
                 registry::get(*id).is_some()
@@ -329,10 +336,11 @@ impl Check {
                 return;
             }
             // Woken at once by a terminate; a poll that returned `Pending`
-            // shows at the next look.
+            // shows at the next look (1 ms, backing off to 20 ms).
             alive = self
                 .scope
-                .wait_for_change(alive, Some(Instant::now() + Duration::from_millis(1)));
+                .wait_for_change(alive, Some((Instant::now() + step).min(until)));
+            step = (step * 2).min(Duration::from_millis(20));
         }
     }
 }
