@@ -5,6 +5,7 @@
 mod finish;
 mod track;
 mod wait;
+mod watchdog;
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -93,29 +93,6 @@ impl Check {
                 .all(|(h, before)| crate::capture::hooks::busy_blocking(h).unwrap_or(0) <= *before)
     }
 
-    /// Gives the runtime a few turns (up to ~1 ms, never past the grace
-    /// period) and says whether the scope is clean after one of them.
-    /// Tasks that only wait for their turn, the usual case at a test's end,
-    /// are done by then, and the helper thread a longer wait needs costs
-    /// tens of µs.
-    pub(super) async fn settles_soon(&self) -> bool {
-        let start = Instant::now();
-        let budget = self.settings.grace.min(Duration::from_millis(1));
-        if budget.is_zero() {
-            return false;
-        }
-        for _ in 0..64 {
-            tokio::task::yield_now().await;
-            if self.is_clean() {
-                return true;
-            }
-            if start.elapsed() >= budget {
-                break;
-            }
-        }
-        false
-    }
-
     /// The scope's live tasks, less those `ignore_current` excludes.
     pub(super) fn survivors(&self) -> Vec<Arc<registry::TaskRecord>> {
         let mut records = registry::survivors(&self.scope);
