@@ -107,8 +107,9 @@ impl Check {
         self,
         waiting: Option<Arc<Mutex<Option<Waiting>>>>,
     ) -> impl Future<Output = (Result<(), Leaks>, bool)> + Send + 'static {
-        let job = self;
+        let mut job = self;
         async move {
+            job.driving = tokio::runtime::Handle::try_current().ok();
             let rules = job.settings.rules.clone();
             if job.settings.mode == Mode::Off || job.is_clean() {
                 return (Ok(()), false);
@@ -156,17 +157,21 @@ impl Check {
                     }
                 })
                 .expect("taskleak: cannot start the check thread");
-            let limit = grace.saturating_add(HELPER_SLACK);
+            let limit = grace
+                .saturating_add(super::lag::MAX_EXTENSION)
+                .saturating_add(HELPER_SLACK);
             let ready = timer::within(limit, rx).await;
             let mut judgement = match ready.map(|r| r.ok().and_then(|()| collector.0.collect())) {
                 Some(Some(judgement)) => judgement,
                 Some(None) => panic!("taskleak: the check thread panicked"),
                 None => panic!(
                     "taskleak: gave up after {} waiting for the check thread, which waits up to \
-                     {} for the test's tasks to end, then resolves their spawn sites and dumps \
-                     their runtimes",
+                     {} for the test's tasks to end (up to {} more while they make progress or \
+                     the machine is starved), then resolves their spawn sites and dumps their \
+                     runtimes",
                     human(limit),
-                    human(grace)
+                    human(grace),
+                    human(super::lag::MAX_EXTENSION)
                 ),
             };
             dump_here(&mut judgement);

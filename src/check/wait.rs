@@ -8,26 +8,17 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::Id;
 
 use super::Check;
+use super::lag::{BLOCKED, Lag, Probe, Window};
+use super::lookup::{LOOKUP_POLL, SETTLE, Stop, look_up_in_background};
+use crate::capture::hooks::runtime_key;
 use crate::capture::threads::LeakedThread;
 use crate::capture::{registry, survivors};
 use crate::config::ignore::Use;
-use crate::config::{Backtraces, Mode, Rules, Settings};
+use crate::config::{Backtraces, Mode, Settings};
 use crate::judge::rules::{self, all_ignored};
 use crate::judge::symbols::{Cached, Resolving};
 use crate::judge::{self, At, Inputs, Judgement, Snapshot};
 use crate::outputs::notices;
-
-/// How long a check waits for its tasks before it looks up symbols to
-/// see whether the rules in force ignore the ones left (a path rule needs
-/// function names): tasks that end on their own within it, the usual case
-/// in a passing test, cost no debug info (~0.5 s and tens of MB the first
-/// time in a large debug binary). Symbols already looked up are used at
-/// once; and once the process has loaded debug info, the lookups start at
-/// once too (a few new addresses cost about a millisecond, off the check's
-/// thread), so that a task a path rule ignores, spawned through other
-/// generic instances in each test (a pool's reaper), does not hold every
-/// test for this long.
-const SETTLE: Duration = Duration::from_millis(100);
 
 /// How long a check waits, after its grace period, for a survivor's poll
 /// in progress to end (see `Check::wait_for_polls_in_progress`). Not a
@@ -36,51 +27,6 @@ const SETTLE: Duration = Duration::from_millis(100);
 /// poll but one that blocks (a deadlock, a blocking receive), so that such
 /// a task is still reported, as inside one poll, and the test ends.
 const POLL_END: Duration = Duration::from_secs(5);
-
-/// While symbols are looked up for the rules, how often the wait looks
-/// whether they are in.
-const LOOKUP_POLL: Duration = Duration::from_millis(5);
-
-/// Looks up, on a thread of its own, the symbols the rules need to judge
-/// `undecided` (survivors their spawn sites do not decide): the check keeps
-/// waiting for its tasks meanwhile (the first lookup in a large debug
-/// binary takes ~0.5 s), and judges them from the cache when it is done.
-/// Only each task's frames up to the first that a rule matches. `None`
-/// when nothing needed looking up, or it was looked up here (no thread to
-/// spare). `done` runs on that thread when the lookups are in.
-fn look_up_in_background(
-    undecided: Vec<Arc<registry::TaskRecord>>,
-    rules: Rules,
-    done: impl FnOnce() + Send + 'static,
-) -> Option<std::thread::JoinHandle<()>> {
-    if undecided.is_empty() {
-        return None;
-    }
-    let look_up = move || {
-        let mut uses = vec![Use::default(); rules.iter().count()];
-        for r in &undecided {
-            rules::by_frames(r, &rules, &Resolving, &mut uses);
-        }
-    };
-    let thread = {
-        let look_up = look_up.clone();
-        move || {
-            look_up();
-            done();
-        }
-    };
-    match std::thread::Builder::new()
-        .name("taskleak-symbols".into())
-        .spawn(thread)
-    {
-        Ok(thread) => Some(thread),
-        // Looked up here instead; the caller judges at once.
-        Err(_) => {
-            look_up();
-            None
-        }
-    }
-}
 
 impl Check {
     pub(super) fn is_clean(&self) -> bool {
@@ -91,6 +37,34 @@ impl Check {
                 .blocking
                 .iter()
                 .all(|(h, before)| crate::capture::hooks::busy_blocking(h).unwrap_or(0) <= *before)
+    }
+
+    /// The runtimes whose tasks this check waits for and that run while it
+    /// waits: multi-thread ones, and the one whose thread awaits
+    /// `check_async` (a current-thread runtime outside it does not run).
+    fn probed(&self) -> Vec<Handle> {
+        let mut runtimes: Vec<Handle> = Vec::new();
+        let all = self.blocking.iter().map(|(h, _)| h).chain(&self.driving);
+        for h in all {
+            let runs = h.runtime_flavor() == RuntimeFlavor::MultiThread
+                || self
+                    .driving
+                    .as_ref()
+                    .is_some_and(|d| runtime_key(d) == runtime_key(h));
+            if runs && !runtimes.iter().any(|r| runtime_key(r) == runtime_key(h)) {
+                runtimes.push(h.clone());
+            }
+        }
+        runtimes
+    }
+
+    /// Whether a survivor holds its thread inside one poll (see `BLOCKED`).
+    fn blocked(&self) -> bool {
+        self.survivors().iter().any(|r| {
+            crate::capture::hooks::activity(r.id)
+                .and_then(|a| a.in_poll_for)
+                .is_some_and(|d| d > BLOCKED)
+        })
     }
 
     /// The scope's live tasks, less those `ignore_current` excludes.
@@ -117,8 +91,11 @@ impl Check {
         if mode == Mode::Off {
             return Judgement::clean(mode, Vec::new());
         }
-        // A grace too long to add to now means "as long as it takes".
-        let deadline = Instant::now().checked_add(grace);
+        // A grace too long to add to now means "as long as it takes";
+        // restarted while the tasks make progress or the machine is
+        // starved (see `lag`), within a bound.
+        let mut window = Window::new(grace);
+        let mut lag = Lag::default();
         let blocked_runtime =
             Handle::try_current().is_ok_and(|h| h.runtime_flavor() != RuntimeFlavor::MultiThread);
         let with_ancestors = backtraces != Backtraces::Off;
@@ -152,7 +129,7 @@ impl Check {
             if self.counted.is_empty() {
                 notices::blind();
             }
-            return match self.wait_counted(deadline) {
+            return match self.wait_counted(window.deadline()) {
                 0 => Judgement::clean(mode, Vec::new()),
                 n => judge(snapshot(Vec::new(), n, 0, Vec::new())),
             };
@@ -170,6 +147,12 @@ impl Check {
         // What the rules learnt when they hid every survivor.
         let mut hidden: Vec<Use> = Vec::new();
         let mut alive = self.scope.alive();
+        // Fewer survivors than ever before in this wait: progress.
+        let mut fewest = alive;
+        // The background lookups stop when the wait does: no check waits
+        // behind the lookups of one that is over.
+        let stop = Stop::default();
+        let mut probe: Option<Probe> = None;
         loop {
             if alive == 0 {
                 break;
@@ -188,8 +171,12 @@ impl Check {
                 if lookup.is_none() && settle.is_none_or(|s| now >= s) {
                     let scope = self.scope.clone();
                     let undecided = rules::undecided(&survivors, rules, with_ancestors);
-                    let started =
-                        look_up_in_background(undecided, rules.clone(), move || scope.poke());
+                    let started = look_up_in_background(
+                        undecided,
+                        rules.clone(),
+                        stop.0.clone(),
+                        move || scope.poke(),
+                    );
                     if started.is_none()
                         && let Some(uses) = all_ignored(&survivors, rules, with_ancestors, &Cached)
                     {
@@ -201,7 +188,7 @@ impl Check {
                     lookup = Some(started);
                 }
             }
-            if deadline.is_some_and(|d| now >= d) {
+            if window.deadline().is_some_and(|d| now >= d) {
                 break;
             }
             // Polled until a look that began after the lookups ended.
@@ -210,16 +197,23 @@ impl Check {
             } else {
                 settle.filter(|&s| filtered && lookup.is_none() && s > now)
             };
-            let wake = match (next_look, deadline) {
+            let wake = match (next_look, window.deadline()) {
                 (Some(n), Some(d)) => Some(n.min(d)),
                 (n, d) => n.or(d),
             };
-            alive = self.scope.wait_for_change(alive, wake);
+            let probe = probe.get_or_insert_with(|| Probe::start(&self.probed()));
+            alive = self.scope.wait_for_change(alive, Some(lag.wake_at(wake)));
+            let starved = lag.starved() || (probe.starved() && !self.blocked());
+            if starved || alive < fewest {
+                fewest = fewest.min(alive);
+                window.restart();
+            }
         }
+        drop((stop, probe));
         if alive > 0 {
             self.wait_for_polls_in_progress();
         }
-        let (blocking, threads) = self.wait_others(deadline);
+        let (blocking, threads) = self.wait_others(window.deadline());
         if blocking == 0 && threads.is_empty() && self.scope.alive() == 0 {
             // The common case: no scan of the registry at all.
             return Judgement::clean(mode, hidden);
