@@ -308,3 +308,35 @@ fn a_task_aborted_during_a_long_poll_is_not_a_leak() {
         guard.check_async().await.unwrap();
     });
 }
+
+/// A task that cannot run because its runtime is starved (here: its only
+/// worker is held by another test's task for 400 ms) is not a leak: the
+/// check's grace period starts again while the runtime is starved.
+#[test]
+fn a_task_its_starved_runtime_cannot_run_yet_is_not_a_leak() {
+    use taskleak::BuilderExt;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .track_tasks()
+        .build()
+        .unwrap();
+    // Not this check's: spawned before its scope opened.
+    rt.spawn(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        std::thread::sleep(Duration::from_millis(400)); // holds the worker
+    });
+    rt.block_on(async {
+        let guard = taskleak::Options::new()
+            .grace(Duration::from_millis(100))
+            .verify_none();
+        tokio::spawn(tokio::time::sleep(Duration::from_millis(50)));
+        let start = Instant::now();
+        guard.check_async().await.unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    });
+}

@@ -42,16 +42,17 @@ impl Check {
     /// The runtimes whose tasks this check waits for and that run while it
     /// waits: multi-thread ones, and the one whose thread awaits
     /// `check_async` (a current-thread runtime outside it does not run).
+    /// Never the one whose thread this wait blocks (`check()` inside a
+    /// runtime): a probe queued behind it would read as starved.
     fn probed(&self) -> Vec<Handle> {
+        let here = Handle::try_current().ok().map(|h| runtime_key(&h));
         let mut runtimes: Vec<Handle> = Vec::new();
         let all = self.blocking.iter().map(|(h, _)| h).chain(&self.driving);
         for h in all {
+            let key = runtime_key(h);
             let runs = h.runtime_flavor() == RuntimeFlavor::MultiThread
-                || self
-                    .driving
-                    .as_ref()
-                    .is_some_and(|d| runtime_key(d) == runtime_key(h));
-            if runs && !runtimes.iter().any(|r| runtime_key(r) == runtime_key(h)) {
+                || self.driving.as_ref().is_some_and(|d| runtime_key(d) == key);
+            if runs && here != Some(key) && !runtimes.iter().any(|r| runtime_key(r) == key) {
                 runtimes.push(h.clone());
             }
         }
