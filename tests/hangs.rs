@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use taskleak::leak_check;
 
-/// Far above what any fixture needs (a few seconds), far below CI's limit.
+/// Far above what any fixture needs (up to ~16 s: a check not polled waits
+/// out its 10 s watchdog, a poll that never ends the 5 s poll bound), far
+/// below CI's limit.
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `fixture` and checks that it ended, failed, and showed the report
