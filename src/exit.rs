@@ -89,6 +89,13 @@ fn fail_exit() -> ! {
     unsafe { libc::_exit(FAILED) }
 }
 
+/// Ends the process now as a failed test binary (101), from any thread:
+/// for a test that cannot end (`check::watchdog`). `exit`, not `_exit`:
+/// the exit handlers run, this one's summary among them.
+pub(crate) fn failed_now() -> ! {
+    std::process::exit(FAILED)
+}
+
 /// Live tracked tasks that no check claimed, after a grace period; the
 /// process's ignore rules apply.
 fn unclaimed() -> Option<Leaks> {

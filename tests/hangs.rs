@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use taskleak::leak_check;
 
-/// Far above what any fixture needs (a few seconds), far below CI's limit.
+/// Far above what any fixture needs (up to ~16 s: a check not polled waits
+/// out its 10 s watchdog, a poll that never ends the 5 s poll bound), far
+/// below CI's limit.
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `fixture` and checks that it ended, failed, and showed the report
@@ -71,7 +73,10 @@ async fn fixture_deadlocked_worker() {
 #[leak_check(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "fixture: run by a_long_poll_does_not_wedge_the_task_dump"]
 async fn fixture_long_poll() {
-    tokio::spawn(async { std::thread::sleep(Duration::from_secs(1)) });
+    tokio::spawn(async {
+        std::thread::sleep(Duration::from_secs(1)); // one long poll
+        tokio::time::sleep(Duration::from_secs(3600)).await
+    });
 }
 
 #[leak_check(flavor = "multi_thread", worker_threads = 2, grace = "100ms")]
@@ -84,6 +89,34 @@ async fn fixture_endless_poll() {
     });
     tokio::spawn(std::future::pending::<()>());
     tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+#[leak_check(grace = "100ms")]
+#[ignore = "fixture: run by a_task_blocking_the_checks_thread_ends_the_binary_with_the_report"]
+async fn fixture_blocked_thread_a_leak_first() {
+    tokio::spawn(std::future::pending::<()>());
+}
+
+#[leak_check(grace = "100ms")]
+#[ignore = "fixture: run by a_task_blocking_the_checks_thread_ends_the_binary_with_the_report"]
+async fn fixture_blocked_thread_in_the_first_turns() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::mem::forget(tx); // nobody will ever send or hang up
+    tokio::spawn(async move {
+        let _ = rx.recv(); // blocks the runtime's only thread, in one poll
+    });
+}
+
+#[leak_check(grace = "100ms")]
+#[ignore = "fixture: run by a_task_blocking_the_checks_thread_ends_the_binary_with_the_report"]
+async fn fixture_blocked_thread_while_the_check_waits() {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::mem::forget(tx);
+    tokio::spawn(async move {
+        // Past the check's first turns: it waits on its helper thread.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let _ = rx.recv();
+    });
 }
 
 async fn forever_in_the_background() {
@@ -135,9 +168,9 @@ fn a_long_poll_does_not_wedge_the_task_dump() {
     let text = ends_and_fails("fixture_long_poll", "1 task");
     assert!(text.contains("spawned at tests/hangs.rs:"), "{text}");
     if cfg!(all(feature = "taskdump", target_os = "linux")) {
-        // The dump waited for the poll to end; by then the task had ended.
+        // The check waited for the poll to end, then dumped the runtime.
         assert!(
-            text.contains("stuck in: unknown (it ended before its runtime's task dump was taken)"),
+            text.contains("stuck in: hangs::fixture_long_poll → sleep::Sleep"),
             "{text}"
         );
     }
@@ -154,6 +187,72 @@ fn a_poll_that_never_ends_skips_the_task_dump() {
             "{text}"
         );
         assert!(text.contains("inside one poll of task"), "{text}");
+    }
+}
+
+/// A leaked task that blocks a current-thread runtime's only thread, which
+/// `check_async` yielded to: nothing inside the runtime can run again. The
+/// check, not polled for 10 s, is finished from another thread: its report
+/// and the blocking task on stderr, the binary's exit code 101, and the
+/// summary of the tests checked before it. Blocked in the check's first
+/// turns, and later, while its helper thread waits.
+#[test]
+fn a_task_blocking_the_checks_thread_ends_the_binary_with_the_report() {
+    let run = |filters: &'static [&'static str]| {
+        std::thread::spawn(move || {
+            let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+            cmd.args(["--ignored", "--exact", "--test-threads=1"])
+                .args(filters)
+                .env("NO_COLOR", "1");
+            for var in ["TASKLEAK", "TASKLEAK_GRACE", "TASKLEAK_REPORT_DIR"] {
+                cmd.env_remove(var);
+            }
+            let out = common::output_within(cmd, LIMIT);
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status, text)
+        })
+    };
+    let first_turns = run(&[
+        "fixture_blocked_thread_a_leak_first",
+        "fixture_blocked_thread_in_the_first_turns",
+    ]);
+    let later = run(&["fixture_blocked_thread_while_the_check_waits"]);
+    for (fixture, child, before) in [
+        (
+            "fixture_blocked_thread_in_the_first_turns",
+            first_turns,
+            Some("fixture_blocked_thread_a_leak_first"),
+        ),
+        ("fixture_blocked_thread_while_the_check_waits", later, None),
+    ] {
+        let (status, text) = child.join().unwrap();
+        assert_eq!(status.code(), Some(101), "{text}");
+        assert!(
+            text.contains(&format!("taskleak: test `{fixture}` leaked 1 task")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "taskleak: test `{fixture}` cannot end: its check_async was not polled for"
+            )),
+            "{text}"
+        );
+        // It names the task that blocks the thread.
+        assert!(
+            text.contains("so the thread running it is blocked, by task ")
+                && text.contains("(spawned at tests/hangs.rs:"),
+            "{text}"
+        );
+        // The exit handlers ran: the summary names the test, and the
+        // one that failed before it in the same binary.
+        assert!(text.contains("taskleak summary:"), "{text}");
+        for test in std::iter::once(fixture).chain(before) {
+            assert!(text.contains(&format!("             {test}\n")), "{text}");
+        }
     }
 }
 

@@ -261,3 +261,82 @@ fn a_grace_too_long_to_add_to_now_means_as_long_as_it_takes() {
         guard.check_async().await.unwrap();
     });
 }
+
+/// A task still inside its last poll when the grace period ends, which
+/// then completes: its future completed, so it is never a leak, however
+/// long that poll takes (up to the check's safety bound of 5 s).
+#[test]
+fn a_task_whose_last_poll_outlasts_the_grace_period_is_not_a_leak() {
+    let rt = multi_thread();
+    let grace = || {
+        taskleak::Options::new()
+            .grace(Duration::from_millis(100))
+            .verify_none()
+    };
+    let guard = grace();
+    rt.spawn(async { std::thread::sleep(Duration::from_millis(300)) });
+    guard.check().unwrap();
+    rt.block_on(async {
+        let guard = grace();
+        tokio::spawn(async { std::thread::sleep(Duration::from_millis(300)) });
+        guard.check_async().await.unwrap();
+    });
+}
+
+/// Aborted while inside a long poll: it ends when that poll returns.
+#[test]
+fn a_task_aborted_during_a_long_poll_is_not_a_leak() {
+    let rt = multi_thread();
+    let long_poll_then_forever = || async {
+        std::thread::sleep(Duration::from_millis(300));
+        forever().await
+    };
+    let guard = taskleak::Options::new()
+        .grace(Duration::from_millis(100))
+        .verify_none();
+    let task = rt.spawn(long_poll_then_forever());
+    std::thread::sleep(Duration::from_millis(20)); // inside its poll
+    task.abort();
+    guard.check().unwrap();
+    rt.block_on(async {
+        let guard = taskleak::Options::new()
+            .grace(Duration::from_millis(100))
+            .verify_none();
+        let task = tokio::spawn(long_poll_then_forever());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        task.abort();
+        guard.check_async().await.unwrap();
+    });
+}
+
+/// A task that cannot run because its runtime is starved (here: its only
+/// worker is held by another test's task for 400 ms) is not a leak: the
+/// check's grace period starts again while the runtime is starved.
+#[test]
+fn a_task_its_starved_runtime_cannot_run_yet_is_not_a_leak() {
+    use taskleak::BuilderExt;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .track_tasks()
+        .build()
+        .unwrap();
+    // Not this check's: spawned before its scope opened.
+    rt.spawn(async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        std::thread::sleep(Duration::from_millis(400)); // holds the worker
+    });
+    rt.block_on(async {
+        let guard = taskleak::Options::new()
+            .grace(Duration::from_millis(100))
+            .verify_none();
+        tokio::spawn(tokio::time::sleep(Duration::from_millis(50)));
+        let start = Instant::now();
+        guard.check_async().await.unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    });
+}

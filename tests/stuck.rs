@@ -237,14 +237,18 @@ fn time_spent_in_polls_counts_long_polls() {
 #[test]
 fn a_task_blocking_inside_one_poll_is_busy() {
     let rt = multi_thread();
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
     let leaks = {
         let guard = quick().verify_none();
-        rt.spawn(async {
-            std::thread::sleep(Duration::from_millis(300)); // blocking in async
+        rt.spawn(async move {
+            let _ = blocked.recv(); // blocking in async
         });
         std::thread::sleep(Duration::from_millis(20));
+        // Still inside that poll after the check's safety bound (5 s):
+        // reported as stuck in it, not passed.
         guard.check().unwrap_err()
     };
+    drop(release);
     let a = leaks.tasks()[0].activity().expect("activity");
     assert_eq!(a.verdict(), Verdict::Busy, "{leaks}");
     assert!(a.in_poll_for().is_some(), "{leaks}");

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio::task::Id;
 
+use super::watchdog::{Collector, Handoff, Watched};
 use super::{Check, conclude};
 use crate::capture::{hooks, registry, survivors};
 use crate::config::{Mode, Settings};
@@ -88,7 +89,7 @@ impl Check {
     /// `#[leak_check]` built (a current-thread runtime is dumped by
     /// [`dump_here`], inside it; see `hooks::stuck_elsewhere` for why no
     /// other multi-thread runtime is).
-    fn run_and_dump(self) -> Judgement {
+    pub(super) fn run_and_dump(self) -> Judgement {
         let owned = self.options.runtimes.clone();
         let mut judgement = self.run();
         if let Some(leaks) = judgement.leaks.as_mut().filter(|l| !l.tasks.is_empty()) {
@@ -106,10 +107,22 @@ impl Check {
         self,
         waiting: Option<Arc<Mutex<Option<Waiting>>>>,
     ) -> impl Future<Output = (Result<(), Leaks>, bool)> + Send + 'static {
-        let job = self;
+        let mut job = self;
         async move {
+            job.driving = tokio::runtime::Handle::try_current().ok();
             let rules = job.settings.rules.clone();
-            if job.settings.mode == Mode::Off || job.is_clean() || job.settles_soon().await {
+            if job.settings.mode == Mode::Off || job.is_clean() {
+                return (Ok(()), false);
+            }
+            // A few turns of the runtime first, watched: a task they let
+            // run may block this thread for good (see `watchdog`).
+            let watched = Watched::new(job);
+            let settled = watched.settles_soon().await;
+            let Some(job) = watched.take() else {
+                // The watchdog took over: it reports, and ends the process.
+                return std::future::pending().await;
+            };
+            if settled {
                 return (Ok(()), false);
             }
             if let Some(waiting) = &waiting {
@@ -123,23 +136,42 @@ impl Check {
             let grace = job.settings.grace;
             // Wait on a helper thread, woken by the terminate hook itself;
             // this task just awaits its answer and the runtime keeps going.
-            let (tx, rx) = tokio::sync::oneshot::channel();
+            // The answer is handed over, watched: a thread that never
+            // collects it is blocked (see `watchdog`).
+            let handoff = Arc::new(Handoff::default());
+            let collector = Collector(handoff.clone());
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             std::thread::Builder::new()
                 .name("taskleak-check".into())
-                .spawn(move || {
-                    let _ = tx.send(job.run_and_dump());
+                .spawn({
+                    let rules = rules.clone();
+                    move || {
+                        let judgement = job.run_and_dump();
+                        handoff.deliver(
+                            judgement,
+                            move || {
+                                let _ = tx.send(());
+                            },
+                            &rules,
+                        );
+                    }
                 })
                 .expect("taskleak: cannot start the check thread");
-            let limit = grace.saturating_add(HELPER_SLACK);
-            let mut judgement = match timer::within(limit, rx).await {
-                Some(Ok(judgement)) => judgement,
-                Some(Err(_)) => panic!("taskleak: the check thread panicked"),
+            let limit = grace
+                .saturating_add(super::lag::MAX_EXTENSION)
+                .saturating_add(HELPER_SLACK);
+            let ready = timer::within(limit, rx).await;
+            let mut judgement = match ready.map(|r| r.ok().and_then(|()| collector.0.collect())) {
+                Some(Some(judgement)) => judgement,
+                Some(None) => panic!("taskleak: the check thread panicked"),
                 None => panic!(
                     "taskleak: gave up after {} waiting for the check thread, which waits up to \
-                     {} for the test's tasks to end, then resolves their spawn sites and dumps \
-                     their runtimes",
+                     {} for the test's tasks to end (up to {} more while they make progress or \
+                     the machine is starved), then resolves their spawn sites and dumps their \
+                     runtimes",
                     human(limit),
-                    human(grace)
+                    human(grace),
+                    human(super::lag::MAX_EXTENSION)
                 ),
             };
             dump_here(&mut judgement);

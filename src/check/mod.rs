@@ -3,8 +3,11 @@
 //! dumps (`finish`), and hand the judgement to `crate::outputs`.
 
 mod finish;
+mod lag;
+mod lookup;
 mod track;
 mod wait;
+mod watchdog;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -120,6 +123,9 @@ struct Check {
     blocking: Vec<(Handle, usize)>,
     /// OS threads at the start, for `Options::threads`.
     threads_before: Option<HashSet<u32>>,
+    /// The runtime whose thread awaits this check (`check_async`): it
+    /// runs while the check waits, even if it is a current-thread one.
+    driving: Option<Handle>,
 }
 
 impl Guard {
@@ -191,6 +197,7 @@ impl Guard {
                 preexisting,
                 blocking,
                 threads_before,
+                driving: None,
             }),
             _thread_bound: PhantomData,
         }

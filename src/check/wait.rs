@@ -8,71 +8,25 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::Id;
 
 use super::Check;
+use super::lag::{BLOCKED, Lag, Probe, Window};
+use super::lookup::{LOOKUP_POLL, SETTLE, Stop, look_up_in_background};
+use crate::capture::hooks::runtime_key;
 use crate::capture::threads::LeakedThread;
 use crate::capture::{registry, survivors};
 use crate::config::ignore::Use;
-use crate::config::{Backtraces, Mode, Rules, Settings};
+use crate::config::{Backtraces, Mode, Settings};
 use crate::judge::rules::{self, all_ignored};
 use crate::judge::symbols::{Cached, Resolving};
 use crate::judge::{self, At, Inputs, Judgement, Snapshot};
 use crate::outputs::notices;
 
-/// How long a check waits for its tasks before it looks up symbols to
-/// see whether the rules in force ignore the ones left (a path rule needs
-/// function names): tasks that end on their own within it, the usual case
-/// in a passing test, cost no debug info (~0.5 s and tens of MB the first
-/// time in a large debug binary). Symbols already looked up are used at
-/// once; and once the process has loaded debug info, the lookups start at
-/// once too (a few new addresses cost about a millisecond, off the check's
-/// thread), so that a task a path rule ignores, spawned through other
-/// generic instances in each test (a pool's reaper), does not hold every
-/// test for this long.
-const SETTLE: Duration = Duration::from_millis(100);
-
-/// While symbols are looked up for the rules, how often the wait looks
-/// whether they are in.
-const LOOKUP_POLL: Duration = Duration::from_millis(5);
-
-/// Looks up, on a thread of its own, the symbols the rules need to judge
-/// `undecided` (survivors their spawn sites do not decide): the check keeps
-/// waiting for its tasks meanwhile (the first lookup in a large debug
-/// binary takes ~0.5 s), and judges them from the cache when it is done.
-/// Only each task's frames up to the first that a rule matches. `None`
-/// when nothing needed looking up, or it was looked up here (no thread to
-/// spare). `done` runs on that thread when the lookups are in.
-fn look_up_in_background(
-    undecided: Vec<Arc<registry::TaskRecord>>,
-    rules: Rules,
-    done: impl FnOnce() + Send + 'static,
-) -> Option<std::thread::JoinHandle<()>> {
-    if undecided.is_empty() {
-        return None;
-    }
-    let look_up = move || {
-        let mut uses = vec![Use::default(); rules.iter().count()];
-        for r in &undecided {
-            rules::by_frames(r, &rules, &Resolving, &mut uses);
-        }
-    };
-    let thread = {
-        let look_up = look_up.clone();
-        move || {
-            look_up();
-            done();
-        }
-    };
-    match std::thread::Builder::new()
-        .name("taskleak-symbols".into())
-        .spawn(thread)
-    {
-        Ok(thread) => Some(thread),
-        // Looked up here instead; the caller judges at once.
-        Err(_) => {
-            look_up();
-            None
-        }
-    }
-}
+/// How long a check waits, after its grace period, for a survivor's poll
+/// in progress to end (see `Check::wait_for_polls_in_progress`). Not a
+/// grace period: a task whose last poll outlasts the grace and completes is
+/// not a leak, however long that poll took. A safety bound, far beyond any
+/// poll but one that blocks (a deadlock, a blocking receive), so that such
+/// a task is still reported, as inside one poll, and the test ends.
+const POLL_END: Duration = Duration::from_secs(5);
 
 impl Check {
     pub(super) fn is_clean(&self) -> bool {
@@ -85,27 +39,33 @@ impl Check {
                 .all(|(h, before)| crate::capture::hooks::busy_blocking(h).unwrap_or(0) <= *before)
     }
 
-    /// Gives the runtime a few turns (up to ~1 ms, never past the grace
-    /// period) and says whether the scope is clean after one of them.
-    /// Tasks that only wait for their turn, the usual case at a test's end,
-    /// are done by then, and the helper thread a longer wait needs costs
-    /// tens of µs.
-    pub(super) async fn settles_soon(&self) -> bool {
-        let start = Instant::now();
-        let budget = self.settings.grace.min(Duration::from_millis(1));
-        if budget.is_zero() {
-            return false;
-        }
-        for _ in 0..64 {
-            tokio::task::yield_now().await;
-            if self.is_clean() {
-                return true;
-            }
-            if start.elapsed() >= budget {
-                break;
+    /// The runtimes whose tasks this check waits for and that run while it
+    /// waits: multi-thread ones, and the one whose thread awaits
+    /// `check_async` (a current-thread runtime outside it does not run).
+    /// Never the one whose thread this wait blocks (`check()` inside a
+    /// runtime): a probe queued behind it would read as starved.
+    fn probed(&self) -> Vec<Handle> {
+        let here = Handle::try_current().ok().map(|h| runtime_key(&h));
+        let mut runtimes: Vec<Handle> = Vec::new();
+        let all = self.blocking.iter().map(|(h, _)| h).chain(&self.driving);
+        for h in all {
+            let key = runtime_key(h);
+            let runs = h.runtime_flavor() == RuntimeFlavor::MultiThread
+                || self.driving.as_ref().is_some_and(|d| runtime_key(d) == key);
+            if runs && here != Some(key) && !runtimes.iter().any(|r| runtime_key(r) == key) {
+                runtimes.push(h.clone());
             }
         }
-        false
+        runtimes
+    }
+
+    /// Whether a survivor holds its thread inside one poll (see `BLOCKED`).
+    fn blocked(&self) -> bool {
+        self.survivors().iter().any(|r| {
+            crate::capture::hooks::activity(r.id)
+                .and_then(|a| a.in_poll_for)
+                .is_some_and(|d| d > BLOCKED)
+        })
     }
 
     /// The scope's live tasks, less those `ignore_current` excludes.
@@ -132,8 +92,11 @@ impl Check {
         if mode == Mode::Off {
             return Judgement::clean(mode, Vec::new());
         }
-        // A grace too long to add to now means "as long as it takes".
-        let deadline = Instant::now().checked_add(grace);
+        // A grace too long to add to now means "as long as it takes";
+        // restarted while the tasks make progress or the machine is
+        // starved (see `lag`), within a bound.
+        let mut window = Window::new(grace);
+        let mut lag = Lag::default();
         let blocked_runtime =
             Handle::try_current().is_ok_and(|h| h.runtime_flavor() != RuntimeFlavor::MultiThread);
         let with_ancestors = backtraces != Backtraces::Off;
@@ -167,7 +130,7 @@ impl Check {
             if self.counted.is_empty() {
                 notices::blind();
             }
-            return match self.wait_counted(deadline) {
+            return match self.wait_counted(window.deadline()) {
                 0 => Judgement::clean(mode, Vec::new()),
                 n => judge(snapshot(Vec::new(), n, 0, Vec::new())),
             };
@@ -185,6 +148,12 @@ impl Check {
         // What the rules learnt when they hid every survivor.
         let mut hidden: Vec<Use> = Vec::new();
         let mut alive = self.scope.alive();
+        // Fewer survivors than ever before in this wait: progress.
+        let mut fewest = alive;
+        // The background lookups stop when the wait does: no check waits
+        // behind the lookups of one that is over.
+        let stop = Stop::default();
+        let mut probe: Option<Probe> = None;
         loop {
             if alive == 0 {
                 break;
@@ -203,8 +172,12 @@ impl Check {
                 if lookup.is_none() && settle.is_none_or(|s| now >= s) {
                     let scope = self.scope.clone();
                     let undecided = rules::undecided(&survivors, rules, with_ancestors);
-                    let started =
-                        look_up_in_background(undecided, rules.clone(), move || scope.poke());
+                    let started = look_up_in_background(
+                        undecided,
+                        rules.clone(),
+                        stop.0.clone(),
+                        move || scope.poke(),
+                    );
                     if started.is_none()
                         && let Some(uses) = all_ignored(&survivors, rules, with_ancestors, &Cached)
                     {
@@ -216,7 +189,7 @@ impl Check {
                     lookup = Some(started);
                 }
             }
-            if deadline.is_some_and(|d| now >= d) {
+            if window.deadline().is_some_and(|d| now >= d) {
                 break;
             }
             // Polled until a look that began after the lookups ended.
@@ -225,16 +198,23 @@ impl Check {
             } else {
                 settle.filter(|&s| filtered && lookup.is_none() && s > now)
             };
-            let wake = match (next_look, deadline) {
+            let wake = match (next_look, window.deadline()) {
                 (Some(n), Some(d)) => Some(n.min(d)),
                 (n, d) => n.or(d),
             };
-            alive = self.scope.wait_for_change(alive, wake);
+            let probe = probe.get_or_insert_with(|| Probe::start(&self.probed()));
+            alive = self.scope.wait_for_change(alive, Some(lag.wake_at(wake)));
+            let starved = lag.starved() || (probe.starved() && !self.blocked());
+            if starved || alive < fewest {
+                fewest = fewest.min(alive);
+                window.restart();
+            }
         }
+        drop((stop, probe));
         if alive > 0 {
             self.wait_for_polls_in_progress();
         }
-        let (blocking, threads) = self.wait_others(deadline);
+        let (blocking, threads) = self.wait_others(window.deadline());
         if blocking == 0 && threads.is_empty() && self.scope.alive() == 0 {
             // The common case: no scan of the registry at all.
             return Judgement::clean(mode, hidden);
@@ -294,16 +274,14 @@ impl Check {
     /// At the deadline, a survivor may be inside the poll that completes
     /// it: on a multi-thread runtime tokio wakes the `JoinHandle` before it
     /// runs the terminate hook, so the test can be past `.await` while the
-    /// task is still in the registry. Its poll ending settles it: either
-    /// its terminate hook ran (it completed, never a leak) or it returned
-    /// `Pending` (a survivor). Waits for those polls, bounded, since a
-    /// task can also be stuck in one poll forever.
+    /// task is still in the registry; or its last poll is simply long
+    /// (blocking code, a loaded machine). Its poll ending settles it:
+    /// either its terminate hook ran (it completed or was aborted, never a
+    /// leak, whatever the grace) or it returned `Pending` (a survivor).
+    /// The wait for those polls has no bound but [`POLL_END`], a safety
+    /// bound: a task still inside one poll then is reported, "inside one
+    /// poll for …", never passed.
     fn wait_for_polls_in_progress(&self) {
-        /// Far longer than the step from a completed future to its
-        /// terminate hook (microseconds, unless the thread is preempted);
-        /// short enough that a task blocking in one poll is still reported
-        /// soon after the grace period.
-        const POLL_END: Duration = Duration::from_millis(100);
         let polling = |records: &[Arc<registry::TaskRecord>]| -> Vec<(Id, u64)> {
             records
                 .iter()
@@ -319,6 +297,7 @@ impl Check {
         }
         let until = Instant::now() + POLL_END;
         let mut alive = self.scope.alive();
+        let mut step = Duration::from_millis(1);
         while Instant::now() < until {
             let still = in_poll.iter().any(|(id, polls)| {
                 registry::get(*id).is_some()
@@ -329,10 +308,11 @@ impl Check {
                 return;
             }
             // Woken at once by a terminate; a poll that returned `Pending`
-            // shows at the next look.
+            // shows at the next look (1 ms, backing off to 20 ms).
             alive = self
                 .scope
-                .wait_for_change(alive, Some(Instant::now() + Duration::from_millis(1)));
+                .wait_for_change(alive, Some((Instant::now() + step).min(until)));
+            step = (step * 2).min(Duration::from_millis(20));
         }
     }
 }

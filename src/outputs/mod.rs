@@ -12,6 +12,7 @@ pub(crate) mod notices;
 pub(crate) mod run;
 
 use std::io::Write as _;
+use std::time::Duration;
 
 use crate::config::{Mode, Rules};
 use crate::judge::Judgement;
@@ -103,6 +104,35 @@ pub(crate) fn cancelled(leaks: &Leaks, mode: Mode, runtime_shut_down: bool) {
         leaks.for_stderr(),
         human(leaks.grace),
     );
+}
+
+/// A check that was not polled for `unpolled` when it expected a turn at
+/// once: the thread running it (`check_async`) is blocked (`blocking`: the
+/// report's tasks still inside one poll, likely what blocks it). The
+/// report, if the test failed, and why the binary ends now, straight to
+/// stderr: libtest will print nothing more.
+pub(crate) fn unpolled(
+    leaks: Option<&Leaks>,
+    test: Option<&str>,
+    blocking: &[String],
+    unpolled: Duration,
+) {
+    if let Some(leaks) = leaks {
+        past_capture(&leaks.for_stderr().to_string());
+    }
+    let test = test.map_or_else(|| "a check".to_owned(), |t| format!("test `{t}`"));
+    let culprit = match blocking {
+        [] => "by something other than this check's tasks (none is inside a poll)".to_owned(),
+        tasks => format!("by {}", tasks.join("; ")),
+    };
+    past_capture(&format!(
+        "taskleak: {test} cannot end: its check_async was not polled for {}, so the thread \
+         running it is blocked, {culprit}. A blocking call in async code (std::sync::mpsc, \
+         a std Mutex, thread::sleep) holds that thread, and no bound inside the runtime can \
+         fire. The test binary ends now, as a failed run (exit code 101); taskleak's summary \
+         below covers the tests checked so far.",
+        human(unpolled)
+    ));
 }
 
 /// The suite gate's report, at exit (after libtest's summary).
