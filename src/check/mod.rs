@@ -122,6 +122,14 @@ struct Check {
     threads_before: Option<HashSet<u32>>,
 }
 
+/// The check is over once its judgement is made: tasks its tasks spawn
+/// from then on are no longer its (see `capture::registry::place`).
+impl Drop for Check {
+    fn drop(&mut self) {
+        self.scope.mark_done();
+    }
+}
+
 impl Guard {
     #[track_caller]
     fn open(options: Options) -> Guard {

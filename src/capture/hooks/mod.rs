@@ -76,7 +76,7 @@ pub(crate) fn install(builder: &mut Builder) -> Ends {
                 // first poll, so `try_id()` is the spawning task (if any).
                 activity::spawned(meta.id(), tag);
                 LAST_HOOKED.set(Some(meta.id()));
-                registry::spawned(meta.id(), meta.spawned_at(), tokio::task::try_id());
+                registry::spawned(meta.id(), meta.spawned_at(), tokio::task::try_id(), None);
             })
             .on_before_task_poll(move |meta: &TaskMeta<'_>| activity::before_poll(meta.id(), tag))
             .on_after_task_poll(move |meta: &TaskMeta<'_>| activity::after_poll(meta.id(), tag))
