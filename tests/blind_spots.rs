@@ -267,8 +267,50 @@ fn tasks_spawned_from_a_thread_started_with_taskleak_thread_spawn_are_the_tests(
     guard.check().unwrap();
 }
 
-/// The documented limit: a plain `std::thread` has no scope (the suite gate
-/// still sees what it leaves behind).
+/// A runtime built inside the test's scope is the test's own: a task a
+/// plain `std::thread` spawns onto it joins the test's scope, and is
+/// reported before the runtime's drop cancels it.
+#[test]
+fn a_plain_threads_spawn_onto_a_runtime_built_in_the_test_is_the_tests() {
+    let guard = quick().verify_none();
+    let rt = multi_thread(); // built inside the scope
+    let handle = rt.handle().clone();
+    let line = std::thread::spawn(move || {
+        let line = line!() + 1;
+        drop(handle.spawn(forever()));
+        line
+    })
+    .join()
+    .unwrap();
+    let leaks = guard.check().unwrap_err();
+    assert_eq!(leaks.tasks().len(), 1, "{leaks}");
+    assert_eq!(leaks.tasks()[0].spawned_at().line(), line);
+
+    // Its clean twin: the thread's task ends.
+    let guard = quick().verify_none();
+    let rt = current_thread();
+    let handle = rt.handle().clone();
+    let task = std::thread::spawn(move || handle.spawn(async {}))
+        .join()
+        .unwrap();
+    rt.block_on(task).unwrap();
+    guard.check().unwrap();
+}
+
+/// The same on the runtime `#[leak_check]` builds: `Handle::spawn` from a
+/// plain thread leaks, and the test fails with the report.
+#[taskleak::leak_check(grace = "50ms")]
+#[should_panic(expected = "leaked 1 task")]
+async fn a_plain_threads_handle_spawn_onto_the_leak_check_runtime_is_reported() {
+    let handle = tokio::runtime::Handle::current();
+    std::thread::spawn(move || drop(handle.spawn(forever())))
+        .join()
+        .unwrap();
+}
+
+/// The documented limit: a plain `std::thread` has no scope, and a runtime
+/// built outside the test is no test's (the suite gate still sees what it
+/// leaves behind).
 #[test]
 fn tasks_from_a_plain_std_thread_are_not_the_tests() {
     let rt = multi_thread();

@@ -256,6 +256,30 @@ impl Drop for Adopted {
     }
 }
 
+/// The scope a runtime belongs to: the one open where it was set up
+/// (`track_tasks()` inside a test), or the one `#[leak_check]` opened for
+/// the runtime it built. A task spawned onto the runtime that neither a
+/// parent task nor its thread places joins it (see `registry::place`).
+#[derive(Clone, Default)]
+pub(crate) struct Owner(Arc<parking_lot::RwLock<Option<Arc<Scope>>>>);
+
+impl Owner {
+    /// Owned by this thread's open scope, if any.
+    pub(crate) fn here() -> Owner {
+        Owner(Arc::new(parking_lot::RwLock::new(current_unchecked())))
+    }
+
+    /// From now on owned by this thread's open scope (the harness, once
+    /// the test's scope is open).
+    pub(crate) fn claim_here(&self) {
+        *self.0.write() = current_unchecked();
+    }
+
+    pub(crate) fn get(&self) -> Option<Arc<Scope>> {
+        self.0.read().clone()
+    }
+}
+
 /// This thread's innermost open scope.
 pub(crate) fn current() -> Option<Arc<Scope>> {
     OPEN.try_with(|open| open.borrow().last().cloned())

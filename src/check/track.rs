@@ -4,7 +4,7 @@
 
 /// [`BuilderExt::track_tasks`], returning what the harness watches.
 #[track_caller]
-pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> crate::capture::hooks::Ends {
+pub(crate) fn track(builder: &mut tokio::runtime::Builder) -> crate::capture::hooks::Installed {
     let base = crate::config::base(); // raises a configuration error here
     if let Some(choice) = base.backtraces {
         // A path rule of the process's needs frames to be judged.

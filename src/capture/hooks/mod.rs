@@ -43,13 +43,23 @@ pub(crate) fn runtime_key(handle: &Handle) -> RuntimeKey {
     return (handle.runtime_flavor(), handle.metrics().num_workers());
 }
 
+/// What the hooks of one builder share with the rest of the crate.
+pub(crate) struct Installed {
+    /// The last task that ended on its runtimes.
+    pub(crate) ends: Ends,
+    /// The scope its runtimes belong to: the one open where `track_tasks()`
+    /// was called, or the one the harness opens for the runtime it built.
+    pub(crate) owner: crate::capture::scope::Owner,
+}
+
 /// Installs the spawn, poll and terminate hooks on `builder`.
 ///
 /// These replace any `on_task_spawn` / `on_task_terminate` /
 /// `on_before_task_poll` / `on_after_task_poll` set earlier on the same
 /// builder (tokio keeps one of each).
-pub(crate) fn install(builder: &mut Builder) -> Ends {
+pub(crate) fn install(builder: &mut Builder) -> Installed {
     let ends = Ends::default();
+    let owned_by = crate::capture::scope::Owner::here();
     // Stable hooks: know the runtime's own threads, which a check of OS
     // threads reports only for the scope the runtime was built in.
     let owner = crate::capture::scope::current();
@@ -70,13 +80,15 @@ pub(crate) fn install(builder: &mut Builder) -> Ends {
     {
         use crate::capture::registry;
         use tokio::runtime::TaskMeta;
+        let owner = owned_by.clone();
         builder
             .on_task_spawn(move |meta: &TaskMeta<'_>| {
                 // Runs synchronously on the spawning thread before the
                 // first poll, so `try_id()` is the spawning task (if any).
                 activity::spawned(meta.id(), tag);
                 LAST_HOOKED.set(Some(meta.id()));
-                registry::spawned(meta.id(), meta.spawned_at(), tokio::task::try_id(), None);
+                let current = tokio::task::try_id();
+                registry::spawned(meta.id(), meta.spawned_at(), current, Some(&owner));
             })
             .on_before_task_poll(move |meta: &TaskMeta<'_>| activity::before_poll(meta.id(), tag))
             .on_after_task_poll(move |meta: &TaskMeta<'_>| activity::after_poll(meta.id(), tag))
@@ -92,7 +104,10 @@ pub(crate) fn install(builder: &mut Builder) -> Ends {
                 }
             });
     }
-    ends
+    Installed {
+        ends,
+        owner: owned_by,
+    }
 }
 
 thread_local! {

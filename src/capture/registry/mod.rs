@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::task::Id;
 
-use crate::capture::scope::{self, Scope};
+use crate::capture::scope::{self, Owner, Scope};
 
 mod place;
 mod record;
@@ -38,7 +38,7 @@ pub(crate) fn spawned(
     id: Id,
     location: &'static Location<'static>,
     current: Option<Id>,
-    owner: Option<&Arc<Scope>>,
+    owner: Option<&Owner>,
 ) {
     spawned_as(Kind::Task, id, location, current, owner);
 }
@@ -101,7 +101,7 @@ pub(crate) fn spawned_as(
     id: Id,
     location: &'static Location<'static>,
     current: Option<Id>,
-    owner: Option<&Arc<Scope>>,
+    owner: Option<&Owner>,
 ) {
     if OWN_SPAWN.try_with(|o| o.get()).unwrap_or(false) {
         return;

@@ -8,7 +8,7 @@ use tokio::task::Id;
 
 use super::MAX_CHAIN;
 use super::record::{Rare, TaskRecord, Up};
-use crate::capture::scope::{self, Scope};
+use crate::capture::scope::{self, Owner, Scope};
 
 /// A new task's place: what it counts toward, and its depth in its chain.
 pub(super) struct Placed {
@@ -35,7 +35,7 @@ pub(super) struct Placed {
 ///    exactly one; with several, none, remembering their names (not for
 ///    an adrift task, whose report names where its chain began).
 /// 5. No scope: the suite gate reports it.
-pub(super) fn place(current: Option<Id>, owner: Option<&Arc<Scope>>) -> Placed {
+pub(super) fn place(current: Option<Id>, owner: Option<&Owner>) -> Placed {
     let parent = current.and_then(super::parent);
     let depth = parent.as_ref().map_or(0, |p| p.depth + 1);
     let adrift = match parent {
@@ -81,13 +81,13 @@ fn up(scope: Option<Arc<Scope>>) -> Up {
 /// could be told apart.
 fn elsewhere(
     in_a_task: bool,
-    owner: Option<&Arc<Scope>>,
+    owner: Option<&Owner>,
 ) -> (Option<Arc<Scope>>, Option<Box<[String]>>) {
     if let Some(s) = scope::current_unchecked() {
         return (Some(s), None);
     }
-    if let Some(s) = owner.filter(|s| !s.is_checked()) {
-        return (Some(s.clone()), None);
+    if let Some(s) = owner.and_then(Owner::get).filter(|s| !s.is_checked()) {
+        return (Some(s), None);
     }
     if !in_a_task {
         return (None, None);
