@@ -24,7 +24,8 @@ use crate::judge::Judgement;
 use crate::outputs::{self, notices};
 use crate::report::Leaks;
 pub(crate) use finish::Waiting;
-pub(crate) use track::track;
+pub use track::Tracked;
+pub(crate) use track::{track, verify};
 
 /// Opens a leak-check scope on this thread with the default [`Options`]:
 /// the grace period and ignore rules of `TASKLEAK_GRACE`,
@@ -255,6 +256,7 @@ impl Guard {
         // claimed: the suite gate leaves them to this check.
         job.scope.close();
         job.scope.mark_checked();
+        verify(); // a runtime whose tracking was switched off fails it
         job
     }
 }
@@ -302,6 +304,7 @@ impl Options {
 /// Hands a check's judgement to the outputs; `Err` when the test fails.
 #[track_caller]
 fn conclude(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
+    verify();
     // A test's leaks are weighed against the baseline: one that cannot be
     // read fails the check that needed it, saying why.
     if judgement.leaks.is_some()
