@@ -3,6 +3,9 @@
 //! hook is refused with advice (tokio cannot give it back); replaced
 //! through tokio's builder anyway, every check fails saying tracking was
 //! switched off, never passes blind.
+//!
+//! Task hooks need `--cfg tokio_unstable`, as tokio's do.
+#![cfg(taskleak_hooks)]
 
 mod common;
 
