@@ -49,7 +49,7 @@
 //! | `judge` | a snapshot of survivors + settings + baseline → a `Judgement`, purely; how a test ends |
 //! | `outputs` | a judgement → every effect: panic text, stderr, CI, JSON, summary, baseline write |
 //! | `exit` | the one `atexit` handler: stale rules, summary, suite gate, exit code |
-//! | `check` | the guard, its wait and snapshot, `track_tasks`'s setup |
+//! | `check` | the guard, its wait and snapshot, `track_tasks`'s setup and the `Tracked` builder it returns |
 //! | `harness` | `#[leak_check]`'s runtime: build, run the body, check, shut down |
 //!
 //! A task is recorded by the spawn hook (`capture::hooks` →
