@@ -15,10 +15,6 @@ use super::Ends;
 use super::activity;
 use crate::capture::scope::Owner;
 
-type ThreadHook = Arc<dyn Fn() + Send + Sync>;
-#[cfg(taskleak_hooks)]
-type TaskHook = Arc<dyn Fn(&tokio::runtime::TaskMeta<'_>) + Send + Sync>;
-
 /// What the hooks of one builder share with the rest of the crate.
 pub(crate) struct Installed {
     /// The last task that ended on its runtimes.
@@ -30,21 +26,36 @@ pub(crate) struct Installed {
     pub(crate) ours: Ours,
 }
 
-/// taskleak's hooks of one builder.
+/// taskleak's hooks of one builder, as values: each closure installed on
+/// the builder holds a copy of what its hook needs (no extra indirection
+/// on the hot path) and one of `marks`, which tells whether the builder
+/// still holds it (see [`Ours::replaced`]).
 pub(crate) struct Ours {
     /// Where `track_tasks()` was called.
     at: &'static Location<'static>,
-    thread_start: ThreadHook,
-    thread_stop: ThreadHook,
+    /// The scope the runtime was configured in, for its threads.
+    configured_in: Option<Arc<crate::capture::scope::Scope>>,
     #[cfg(taskleak_hooks)]
-    spawn: TaskHook,
+    tag: u64,
     #[cfg(taskleak_hooks)]
-    before_poll: TaskHook,
+    token: Arc<Token>,
     #[cfg(taskleak_hooks)]
-    after_poll: TaskHook,
+    owner: Owner,
     #[cfg(taskleak_hooks)]
-    terminate: TaskHook,
+    ends: Ends,
+    /// One per hook kind, in [`HOOKS`]'s order.
+    marks: [Arc<()>; HOOKS.len()],
 }
+
+/// The hooks taskleak installs, by tokio's setter names.
+const HOOKS: [&str; 6] = [
+    "on_thread_start",
+    "on_thread_stop",
+    "on_task_spawn",
+    "on_before_task_poll",
+    "on_after_task_poll",
+    "on_task_terminate",
+];
 
 /// Whether `builder` has an `on_thread_start` or `on_thread_stop` hook
 /// already. tokio 1.54 keeps them in private fields with no getter, so
@@ -64,72 +75,21 @@ pub(crate) fn thread_hooks_set(builder: &Builder) -> bool {
 pub(crate) fn install(builder: &mut Builder, at: &'static Location<'static>) -> Installed {
     let ends = Ends::default();
     let owner = Owner::here();
-    // Stable hooks: know the runtime's own threads, which a check of OS
-    // threads reports only for the scope the runtime was configured in.
-    let configured_in = crate::capture::scope::current();
-    #[cfg(taskleak_hooks)]
-    let tag = activity::new_tag();
-    let thread_start: ThreadHook = Arc::new(move || {
-        crate::capture::threads::runtime_thread_started(configured_in.clone());
-        #[cfg(taskleak_hooks)]
-        activity::thread_started(tag);
-    });
-    let thread_stop: ThreadHook = Arc::new(|| {
-        crate::capture::threads::runtime_thread_stopped();
-        #[cfg(taskleak_hooks)]
-        activity::thread_stopped();
-    });
-    #[cfg(taskleak_hooks)]
-    let ours = {
-        use crate::capture::registry;
-        use std::sync::atomic::Ordering::Relaxed;
-        let token = Arc::new(Token::new(at));
-        let spawn: TaskHook = {
-            let (token, owner) = (token.clone(), owner.clone());
-            Arc::new(move |meta| {
-                // Runs synchronously on the spawning thread before the
-                // first poll, so `try_id()` is the spawning task (if any).
-                if !token.spawned.load(Relaxed) {
-                    token.spawned.store(true, Relaxed);
-                }
-                activity::spawned(meta.id(), tag);
-                super::LAST_HOOKED.set(Some(meta.id()));
-                let current = tokio::task::try_id();
-                registry::spawned(meta.id(), meta.spawned_at(), current, Some(&owner));
-            })
-        };
-        let before_poll: TaskHook = Arc::new(move |meta| {
-            // A task polled on a runtime whose spawn hook never ran: ours
-            // was replaced after `track_tasks()`.
-            if !token.spawned.load(Relaxed) {
-                token.switched_off();
-            }
-            activity::before_poll(meta.id(), tag)
-        });
-        let after_poll: TaskHook = Arc::new(move |meta| activity::after_poll(meta.id(), tag));
-        let terminate: TaskHook = {
-            let ends = ends.clone();
-            Arc::new(move |meta| {
-                registry::terminated(meta.id());
-                activity::terminated(meta.id());
-                ends.store(registry::id_u64(meta.id()), Relaxed);
-            })
-        };
-        Ours {
-            at,
-            thread_start,
-            thread_stop,
-            spawn,
-            before_poll,
-            after_poll,
-            terminate,
-        }
-    };
-    #[cfg(not(taskleak_hooks))]
     let ours = Ours {
         at,
-        thread_start,
-        thread_stop,
+        // Stable hooks: know the runtime's own threads, which a check of
+        // OS threads reports only for the scope the runtime was
+        // configured in.
+        configured_in: crate::capture::scope::current(),
+        #[cfg(taskleak_hooks)]
+        tag: activity::new_tag(),
+        #[cfg(taskleak_hooks)]
+        token: Arc::new(Token::new(at)),
+        #[cfg(taskleak_hooks)]
+        owner: owner.clone(),
+        #[cfg(taskleak_hooks)]
+        ends: ends.clone(),
+        marks: Default::default(),
     };
     ours.on_thread_start(builder, || {});
     ours.on_thread_stop(builder, || {});
@@ -145,41 +105,16 @@ pub(crate) fn install(builder: &mut Builder, at: &'static Location<'static>) -> 
 
 impl Ours {
     /// The first of taskleak's hooks that no builder or runtime holds any
-    /// more: one set through tokio's builder replaced it. Each hook is
-    /// held here and by the closure installed on the builder (which the
+    /// more: one set through tokio's builder replaced it. Each hook's mark
+    /// is held here and by the closure installed on the builder (which the
     /// runtimes built from it share), so here alone means replaced.
     pub(crate) fn replaced(&self) -> Option<&'static str> {
-        let alone = |count: usize| count == 1;
-        #[allow(unused_mut)] // without the cfg, no task hooks
-        let mut hooks = vec![
-            (
-                "on_thread_start",
-                alone(Arc::strong_count(&self.thread_start)),
-            ),
-            (
-                "on_thread_stop",
-                alone(Arc::strong_count(&self.thread_stop)),
-            ),
-        ];
-        #[cfg(taskleak_hooks)]
-        hooks.extend([
-            ("on_task_spawn", alone(Arc::strong_count(&self.spawn))),
-            (
-                "on_before_task_poll",
-                alone(Arc::strong_count(&self.before_poll)),
-            ),
-            (
-                "on_after_task_poll",
-                alone(Arc::strong_count(&self.after_poll)),
-            ),
-            (
-                "on_task_terminate",
-                alone(Arc::strong_count(&self.terminate)),
-            ),
-        ]);
-        hooks
-            .into_iter()
-            .find_map(|(name, gone)| gone.then_some(name))
+        let installed = if cfg!(taskleak_hooks) { 6 } else { 2 };
+        HOOKS
+            .iter()
+            .zip(&self.marks)
+            .take(installed)
+            .find_map(|(name, mark)| (Arc::strong_count(mark) == 1).then_some(*name))
     }
 
     /// Remembers that `hook` was replaced: every check fails from now on.
@@ -193,19 +128,28 @@ impl Ours {
 
     /// Sets `builder`'s `on_thread_start` to taskleak's, then `user`.
     pub(crate) fn on_thread_start(&self, b: &mut Builder, user: impl Fn() + Send + Sync + 'static) {
-        let ours = self.thread_start.clone();
+        let mark = self.marks[0].clone();
+        let configured_in = self.configured_in.clone();
+        #[cfg(taskleak_hooks)]
+        let tag = self.tag;
         b.on_thread_start(move || {
-            ours();
+            let _held = &mark;
+            crate::capture::threads::runtime_thread_started(configured_in.clone());
+            #[cfg(taskleak_hooks)]
+            activity::thread_started(tag);
             user()
         });
     }
 
     /// Sets `builder`'s `on_thread_stop` to `user`, then taskleak's.
     pub(crate) fn on_thread_stop(&self, b: &mut Builder, user: impl Fn() + Send + Sync + 'static) {
-        let ours = self.thread_stop.clone();
+        let mark = self.marks[1].clone();
         b.on_thread_stop(move || {
+            let _held = &mark;
             user();
-            ours()
+            crate::capture::threads::runtime_thread_stopped();
+            #[cfg(taskleak_hooks)]
+            activity::thread_stopped();
         });
     }
 }
@@ -219,9 +163,20 @@ impl Ours {
         b: &mut Builder,
         user: impl Fn(&tokio::runtime::TaskMeta<'_>) + Send + Sync + 'static,
     ) {
-        let ours = self.spawn.clone();
+        use std::sync::atomic::Ordering::Relaxed;
+        let mark = self.marks[2].clone();
+        let (tag, token, owner) = (self.tag, self.token.clone(), self.owner.clone());
         b.on_task_spawn(move |meta| {
-            ours(meta);
+            let _held = &mark;
+            // Runs synchronously on the spawning thread before the first
+            // poll, so `try_id()` is the spawning task (if any).
+            if !token.spawned.load(Relaxed) {
+                token.spawned.store(true, Relaxed);
+            }
+            activity::spawned(meta.id(), tag);
+            super::LAST_HOOKED.set(Some(meta.id()));
+            let current = tokio::task::try_id();
+            crate::capture::registry::spawned(meta.id(), meta.spawned_at(), current, Some(&owner));
             user(meta)
         });
     }
@@ -231,9 +186,16 @@ impl Ours {
         b: &mut Builder,
         user: impl Fn(&tokio::runtime::TaskMeta<'_>) + Send + Sync + 'static,
     ) {
-        let ours = self.before_poll.clone();
+        let mark = self.marks[3].clone();
+        let (tag, token) = (self.tag, self.token.clone());
         b.on_before_task_poll(move |meta| {
-            ours(meta);
+            let _held = &mark;
+            // No activity slot: the spawn hook did not claim one (or a
+            // newer task took it). If no spawn hook of this builder ever
+            // ran, it is not taskleak's any more.
+            if !activity::before_poll(meta.id(), tag) {
+                token.polled_unseen();
+            }
             user(meta)
         });
     }
@@ -243,10 +205,12 @@ impl Ours {
         b: &mut Builder,
         user: impl Fn(&tokio::runtime::TaskMeta<'_>) + Send + Sync + 'static,
     ) {
-        let ours = self.after_poll.clone();
+        let mark = self.marks[4].clone();
+        let tag = self.tag;
         b.on_after_task_poll(move |meta| {
+            let _held = &mark;
             user(meta);
-            ours(meta)
+            activity::after_poll(meta.id(), tag)
         });
     }
 
@@ -255,10 +219,18 @@ impl Ours {
         b: &mut Builder,
         user: impl Fn(&tokio::runtime::TaskMeta<'_>) + Send + Sync + 'static,
     ) {
-        let ours = self.terminate.clone();
+        use crate::capture::registry;
+        let mark = self.marks[5].clone();
+        let ends = self.ends.clone();
         b.on_task_terminate(move |meta| {
+            let _held = &mark;
             user(meta);
-            ours(meta)
+            registry::terminated(meta.id());
+            activity::terminated(meta.id());
+            ends.store(
+                registry::id_u64(meta.id()),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         });
     }
 }
@@ -283,12 +255,13 @@ impl Token {
         }
     }
 
-    /// Remembers, once, that this builder's runtime runs without
-    /// taskleak's spawn hook.
+    /// A task was polled without an activity slot: if this builder's
+    /// spawn hook never ran, its runtime runs without taskleak's spawn
+    /// hook; remembered once.
     #[cold]
-    fn switched_off(&self) {
+    fn polled_unseen(&self) {
         use std::sync::atomic::Ordering::Relaxed;
-        if self.noted.swap(true, Relaxed) {
+        if self.spawned.load(Relaxed) || self.noted.swap(true, Relaxed) {
             return;
         }
         let runtime = tokio::runtime::Handle::try_current()
