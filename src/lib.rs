@@ -49,7 +49,7 @@
 //! | `judge` | a snapshot of survivors + settings + baseline → a `Judgement`, purely; how a test ends |
 //! | `outputs` | a judgement → every effect: panic text, stderr, CI, JSON, summary, baseline write |
 //! | `exit` | the one `atexit` handler: stale rules, summary, suite gate, exit code |
-//! | `check` | the guard, its wait and snapshot, `track_tasks`'s setup |
+//! | `check` | the guard, its wait and snapshot, `track_tasks`'s setup and the `Tracked` builder it returns |
 //! | `harness` | `#[leak_check]`'s runtime: build, run the body, check, shut down |
 //!
 //! A task is recorded by the spawn hook (`capture::hooks` →
@@ -77,7 +77,7 @@ pub mod __private;
 
 pub use capture::spawn::{spawn_blocking, spawn_local, thread};
 pub use capture::threads::LeakedThread;
-pub use check::{Guard, verify_none};
+pub use check::{Guard, Tracked, verify_none};
 pub use config::{DEFAULT_GRACE, Options};
 pub use report::{LeakedTask, Leaks, SpawnSite};
 pub use task::{Activity, Frame, Verdict};
@@ -118,9 +118,19 @@ pub trait BuilderExt {
     /// [`Options::threads`]) and, with `--cfg tokio_unstable`, its
     /// `on_task_spawn`, `on_before_task_poll`, `on_after_task_poll` and
     /// `on_task_terminate` hooks (spawn sites, poll activity, ends).
-    /// tokio keeps one closure per hook: these replace any set before on
-    /// this builder. Without the cfg, checks fall back to counting live
-    /// tasks on the runtimes they can see, and say so.
+    /// Without the cfg, checks fall back to counting live tasks on the
+    /// runtimes they can see, and say so.
+    ///
+    /// tokio keeps one closure per hook and gives none back, so set your
+    /// own hooks *after* this call, on the [`Tracked`] builder it returns:
+    /// they run beside taskleak's. It panics on a builder with a thread
+    /// hook set already (yours would be dropped); a task hook set before
+    /// it is replaced (tokio does not show it). A spawn hook set through
+    /// the plain builder afterwards switches tracking off: every check
+    /// then fails, saying so, rather than pass blind.
+    ///
+    /// A runtime set up inside a test's scope is that test's: a task
+    /// spawned onto it from a thread without a scope joins the test's.
     ///
     /// ```
     /// use taskleak::BuilderExt;
@@ -129,18 +139,19 @@ pub trait BuilderExt {
     ///     .worker_threads(2)
     ///     .enable_all()
     ///     .track_tasks()
+    ///     .on_thread_start(|| {}) // yours, beside taskleak's
     ///     .build()
     ///     .unwrap();
     /// # drop(rt);
     /// ```
-    fn track_tasks(&mut self) -> &mut Self;
+    fn track_tasks(&mut self) -> Tracked<'_>;
 }
 
 impl BuilderExt for tokio::runtime::Builder {
     #[track_caller]
-    fn track_tasks(&mut self) -> &mut Self {
-        check::track(self);
-        self
+    fn track_tasks(&mut self) -> Tracked<'_> {
+        let installed = check::track(self);
+        Tracked::new(self, installed.ours)
     }
 }
 

@@ -164,6 +164,81 @@ fn a_runtime_built_outside_the_scope_but_driven_inside_it() {
     assert_eq!(guard.check().unwrap_err().tasks().len(), 1);
 }
 
+/// Where the dispatcher of the fixture below is spawned, for test A's
+/// rule (checked against the source below).
+const DISPATCHER_LINE: u32 = 186;
+
+/// Test A starts a dispatcher on a shared runtime and ignores it (its
+/// rule); test B's request makes the dispatcher spawn a handler that never
+/// ends. A's check was over before: the handler is B's, the one test
+/// running. Run alone (a child process), so that B is the only scope open.
+#[test]
+#[ignore = "fixture"]
+fn fixture_a_dispatcher_of_an_earlier_test_spawns_for_a_later_one() {
+    static SHARED_DISPATCH: LazyLock<tokio::runtime::Runtime> = LazyLock::new(multi_thread);
+    type Request = std::sync::mpsc::Sender<()>;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Request>();
+    std::thread::Builder::new()
+        .name("test_a".into())
+        .spawn(move || {
+            let rule = format!("tests/blind_spots.rs:{DISPATCHER_LINE}");
+            let guard = quick().ignore(rule).verify_none();
+            SHARED_DISPATCH.spawn(async move {
+                while let Some(done) = rx.recv().await {
+                    tokio::spawn(forever()); // HANDLER
+                    let _ = done.send(());
+                }
+            });
+            guard.check().unwrap(); // the dispatcher is ignored
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let verdict = std::thread::Builder::new()
+        .name("test_b".into())
+        .spawn(move || {
+            let guard = quick().verify_none();
+            let (done, handled) = std::sync::mpsc::channel();
+            tx.send(done).unwrap();
+            handled.recv().unwrap();
+            guard.check()
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let leaks = verdict.expect_err("test B passed: the handler its request spawned went unseen");
+    assert_eq!(leaks.tasks().len(), 1, "{leaks}");
+    let source = include_str!("blind_spots.rs");
+    let handler = source
+        .lines()
+        .position(|l| l.ends_with("// HANDLER"))
+        .unwrap()
+        + 1;
+    assert_eq!(leaks.tasks()[0].spawned_at().line() as usize, handler);
+    assert_eq!(leaks.tasks()[0].after_check(), Some("test_a"));
+    let report = leaks.to_string();
+    assert!(
+        report.contains("← from a test whose check had run before this task was spawned (test_a)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_task_spawned_by_an_earlier_tests_task_is_the_running_tests() {
+    let source = include_str!("blind_spots.rs");
+    let dispatcher = source
+        .lines()
+        .position(|l| l.ends_with("SHARED_DISPATCH.spawn(async move {"))
+        .unwrap();
+    assert_eq!(dispatcher + 1, DISPATCHER_LINE as usize);
+    let (out, text) = common::run_fixture(
+        "fixture_a_dispatcher_of_an_earlier_test_spawns_for_a_later_one",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
 // ----------------------------------------------------------------- threads
 
 #[test]
@@ -192,8 +267,50 @@ fn tasks_spawned_from_a_thread_started_with_taskleak_thread_spawn_are_the_tests(
     guard.check().unwrap();
 }
 
-/// The documented limit: a plain `std::thread` has no scope (the suite gate
-/// still sees what it leaves behind).
+/// A runtime built inside the test's scope is the test's own: a task a
+/// plain `std::thread` spawns onto it joins the test's scope, and is
+/// reported before the runtime's drop cancels it.
+#[test]
+fn a_plain_threads_spawn_onto_a_runtime_built_in_the_test_is_the_tests() {
+    let guard = quick().verify_none();
+    let rt = multi_thread(); // built inside the scope
+    let handle = rt.handle().clone();
+    let line = std::thread::spawn(move || {
+        let line = line!() + 1;
+        drop(handle.spawn(forever()));
+        line
+    })
+    .join()
+    .unwrap();
+    let leaks = guard.check().unwrap_err();
+    assert_eq!(leaks.tasks().len(), 1, "{leaks}");
+    assert_eq!(leaks.tasks()[0].spawned_at().line(), line);
+
+    // Its clean twin: the thread's task ends.
+    let guard = quick().verify_none();
+    let rt = current_thread();
+    let handle = rt.handle().clone();
+    let task = std::thread::spawn(move || handle.spawn(async {}))
+        .join()
+        .unwrap();
+    rt.block_on(task).unwrap();
+    guard.check().unwrap();
+}
+
+/// The same on the runtime `#[leak_check]` builds: `Handle::spawn` from a
+/// plain thread leaks, and the test fails with the report.
+#[taskleak::leak_check(grace = "50ms")]
+#[should_panic(expected = "leaked 1 task")]
+async fn a_plain_threads_handle_spawn_onto_the_leak_check_runtime_is_reported() {
+    let handle = tokio::runtime::Handle::current();
+    std::thread::spawn(move || drop(handle.spawn(forever())))
+        .join()
+        .unwrap();
+}
+
+/// The documented limit: a plain `std::thread` has no scope, and a runtime
+/// built outside the test is no test's (the suite gate still sees what it
+/// leaves behind).
 #[test]
 fn tasks_from_a_plain_std_thread_are_not_the_tests() {
     let rt = multi_thread();

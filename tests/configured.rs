@@ -233,6 +233,57 @@ mod server {
     }
 }
 
+/// Test A leaves a dispatcher running (its rule ignores it); while tests
+/// B and C run, the dispatcher spawns a handler that never ends. A's check
+/// was over, and two tests are open: the handler is no test's, and the
+/// suite gate reports it.
+#[test]
+#[ignore = "fixture"]
+fn fixture_a_dispatcher_of_an_earlier_test_spawns_while_two_tests_run() {
+    type Request = std::sync::mpsc::Sender<()>;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Request>();
+    std::thread::Builder::new()
+        .name("test_a".into())
+        .spawn(move || {
+            let rule = format!("tests/configured.rs:{}", line!() + 2);
+            let guard = taskleak::Options::new().ignore(rule).verify_none();
+            SHARED.spawn(async move {
+                while let Some(done) = rx.recv().await {
+                    tokio::spawn(forever()); // ADRIFT_HANDLER
+                    let _ = done.send(());
+                }
+            });
+            guard.check().unwrap();
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let tests: Vec<_> = ["test_b", "test_c"]
+        .into_iter()
+        .map(|name| {
+            let barrier = barrier.clone();
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    let guard = taskleak::verify_none();
+                    barrier.wait(); // both scopes open
+                    barrier.wait(); // the handler was spawned
+                    guard.check().unwrap();
+                })
+                .unwrap()
+        })
+        .collect();
+    barrier.wait();
+    let (done, handled) = std::sync::mpsc::channel();
+    tx.send(done).unwrap();
+    handled.recv().unwrap();
+    barrier.wait();
+    for t in tests {
+        t.join().unwrap();
+    }
+}
+
 fn run(fixture: &str, env: &[(&str, &str)]) -> (Output, String) {
     common::run_fixture(fixture, env)
 }
@@ -737,6 +788,32 @@ fn with_several_tests_running_the_gate_names_them() {
     let named = text.contains("spawned while these tests ran: first_test, second_test")
         || text.contains("spawned while these tests ran: second_test, first_test");
     assert!(named, "{text}");
+}
+
+#[test]
+fn a_task_spawned_for_no_open_test_by_an_earlier_tests_task_reaches_the_gate() {
+    let (out, text) = run(
+        "fixture_a_dispatcher_of_an_earlier_test_spawns_while_two_tests_run",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(
+        text.contains("taskleak: 1 task still running when the test binary ended"),
+        "{text}"
+    );
+    let handler = include_str!("configured.rs")
+        .lines()
+        .position(|l| l.ends_with("// ADRIFT_HANDLER"))
+        .unwrap()
+        + 1;
+    assert!(
+        text.contains(&format!("spawned at tests/configured.rs:{handler}:")),
+        "{text}"
+    );
+    assert!(
+        text.contains("← from a test whose check had run before this task was spawned (test_a)"),
+        "{text}"
+    );
 }
 
 #[test]

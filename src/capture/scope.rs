@@ -2,7 +2,8 @@
 //!
 //! A guard opens a scope on its thread. Tasks spawned from that thread
 //! outside any task join it; tasks spawned by a task join their parent's
-//! scope. Scopes nest: a task counts toward its scope and every enclosing
+//! scope, until that scope's check is over (the whole rule, with its
+//! fallbacks, is `registry::place`). Scopes nest: a task counts toward its scope and every enclosing
 //! one, so an outer check also sees what an inner guard let go.
 
 use std::cell::RefCell;
@@ -25,6 +26,9 @@ pub(crate) struct Scope {
     /// A check ran on this scope: its tasks are claimed (see the suite
     /// gate), and it takes no new ones.
     checked: AtomicBool,
+    /// Its check is over (judged): a task of this scope that spawns from
+    /// now on spawns for no checked scope (see [`Scope::finished`]).
+    done: AtomicBool,
     /// A path ignore rule of its check needs spawn-site frames, even where
     /// `TASKLEAK_BACKTRACE` turned their capture off.
     needs_frames: AtomicBool,
@@ -73,6 +77,7 @@ impl Scope {
             parent: current(),
             alive: [const { Lane(AtomicUsize::new(0)) }; LANES],
             checked: AtomicBool::new(false),
+            done: AtomicBool::new(false),
             needs_frames: AtomicBool::new(false),
             waiters: AtomicUsize::new(0),
             poked: AtomicBool::new(false),
@@ -115,8 +120,30 @@ impl Scope {
             .retain(|s| s.strong_count() > 0 && !std::ptr::eq(s.as_ptr(), self));
     }
 
-    fn is_checked(&self) -> bool {
+    pub(crate) fn is_checked(&self) -> bool {
         self.checked.load(SeqCst)
+    }
+
+    /// The check is over: its verdict is out, and nothing spawned from now
+    /// on can change it.
+    pub(crate) fn mark_done(&self) {
+        self.done.store(true, SeqCst);
+    }
+
+    /// Is every check that would see this scope's tasks over (this
+    /// scope's and each enclosing one's)? Then a task this scope's tasks
+    /// spawn would be seen by no check: it is placed as if spawned by no
+    /// task (see `registry::place`). While an enclosing check is still to
+    /// come, it stays here and that check sees it.
+    pub(crate) fn finished(&self) -> bool {
+        let mut s = Some(self);
+        while let Some(scope) = s {
+            if !scope.done.load(SeqCst) {
+                return false;
+            }
+            s = scope.parent.as_deref();
+        }
+        true
     }
 
     /// Spawns into this scope capture frames whatever `TASKLEAK_BACKTRACE`
@@ -226,6 +253,30 @@ pub(crate) struct Adopted(Arc<Scope>);
 impl Drop for Adopted {
     fn drop(&mut self) {
         self.0.close();
+    }
+}
+
+/// The scope a runtime belongs to: the one open where it was set up
+/// (`track_tasks()` inside a test), or the one `#[leak_check]` opened for
+/// the runtime it built. A task spawned onto the runtime that neither a
+/// parent task nor its thread places joins it (see `registry::place`).
+#[derive(Clone, Default)]
+pub(crate) struct Owner(Arc<parking_lot::RwLock<Option<Arc<Scope>>>>);
+
+impl Owner {
+    /// Owned by this thread's open scope, if any.
+    pub(crate) fn here() -> Owner {
+        Owner(Arc::new(parking_lot::RwLock::new(current_unchecked())))
+    }
+
+    /// From now on owned by this thread's open scope (the harness, once
+    /// the test's scope is open).
+    pub(crate) fn claim_here(&self) {
+        *self.0.write() = current_unchecked();
+    }
+
+    pub(crate) fn get(&self) -> Option<Arc<Scope>> {
+        self.0.read().clone()
     }
 }
 

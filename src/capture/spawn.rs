@@ -59,7 +59,7 @@ where
     });
     // Recorded before the closure may start (it waits for `done_tx`), so a
     // quick closure cannot end before its record exists.
-    registry::spawned_as(Kind::Blocking, handle.id(), at, spawner);
+    registry::spawned_as(Kind::Blocking, handle.id(), at, spawner, None);
     let _ = done_tx.send(());
     handle
 }
@@ -95,7 +95,7 @@ where
     });
     // A local task is not polled before this returns: recording it after
     // the spawn cannot race with its end.
-    registry::spawned_as(Kind::Local, handle.id(), at, spawner);
+    registry::spawned_as(Kind::Local, handle.id(), at, spawner, None);
     id.set(Some(handle.id()));
     handle
 }

@@ -27,7 +27,8 @@ use crate::judge::Judgement;
 use crate::outputs::{self, notices};
 use crate::report::Leaks;
 pub(crate) use finish::Waiting;
-pub(crate) use track::track;
+pub use track::Tracked;
+pub(crate) use track::{track, verify};
 
 /// Opens a leak-check scope on this thread with the default [`Options`]:
 /// the grace period and ignore rules of `TASKLEAK_GRACE`,
@@ -126,6 +127,14 @@ struct Check {
     /// The runtime whose thread awaits this check (`check_async`): it
     /// runs while the check waits, even if it is a current-thread one.
     driving: Option<Handle>,
+}
+
+/// The check is over once its judgement is made: tasks its tasks spawn
+/// from then on are no longer its (see `capture::registry::place`).
+impl Drop for Check {
+    fn drop(&mut self) {
+        self.scope.mark_done();
+    }
 }
 
 impl Guard {
@@ -258,6 +267,7 @@ impl Guard {
         // claimed: the suite gate leaves them to this check.
         job.scope.close();
         job.scope.mark_checked();
+        verify(); // a runtime whose tracking was switched off fails it
         job
     }
 }
@@ -305,6 +315,7 @@ impl Options {
 /// Hands a check's judgement to the outputs; `Err` when the test fails.
 #[track_caller]
 fn conclude(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
+    verify();
     // A test's leaks are weighed against the baseline: one that cannot be
     // read fails the check that needed it, saying why.
     if judgement.leaks.is_some()

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio::runtime::Builder;
 
-use crate::capture::hooks::Ends;
+use crate::capture::hooks::{Ends, Installed};
 use crate::check::Waiting;
 use crate::config::Options;
 use crate::judge::test_end::{Body, Then, test_end};
@@ -92,7 +92,7 @@ where
     F: Future,
     F::Output: TestOutput,
 {
-    let ends = crate::check::track(&mut builder);
+    let tracked = crate::check::track(&mut builder);
     let expect = options.should_panic;
     match flavor {
         Flavor::CurrentThread | Flavor::MultiThread => {
@@ -100,17 +100,21 @@ where
                 .build()
                 .expect("taskleak: failed to build the test's tokio runtime");
             let guard = options.runtime(rt.handle().clone()).verify_none();
+            // The test's own runtime: a task spawned onto it from any
+            // thread is the test's.
+            tracked.owner.claim_here();
+            let ends = tracked.ends;
             let rt = Ending::new(rt);
             let outcome = run_in(&rt, body, guard, &ends);
             settle(outcome, rt, expect)
         }
-        Flavor::Local => run_local(builder, options, body, ends),
+        Flavor::Local => run_local(builder, options, body, tracked),
     }
 }
 
 #[cfg(taskleak_hooks)]
 #[track_caller]
-fn run_local<F>(mut builder: Builder, options: Options, body: F, ends: Ends) -> F::Output
+fn run_local<F>(mut builder: Builder, options: Options, body: F, tracked: Installed) -> F::Output
 where
     F: Future,
     F::Output: TestOutput,
@@ -120,13 +124,15 @@ where
         .expect("taskleak: failed to build the test's tokio LocalRuntime");
     let expect = options.should_panic;
     let guard = options.runtime(rt.handle().clone()).verify_none();
+    tracked.owner.claim_here();
+    let ends = tracked.ends;
     let rt = Ending::new(rt);
     let outcome = run_in(&rt, body, guard, &ends);
     settle(outcome, rt, expect)
 }
 
 #[cfg(not(taskleak_hooks))]
-fn run_local<F>(_: Builder, _: Options, _: F, _: Ends) -> F::Output
+fn run_local<F>(_: Builder, _: Options, _: F, _: Installed) -> F::Output
 where
     F: Future,
     F::Output: TestOutput,

@@ -74,6 +74,11 @@ pub(super) fn leaked_tasks(
                 .as_deref()
                 .map(<[String]>::to_vec)
                 .unwrap_or_default();
+            task.after_check = r.adrift_from().map(|a| {
+                let closed = a.parent.as_deref().and_then(|p| p.scope());
+                let name = closed.and_then(|s| s.name.clone());
+                name.unwrap_or_else(|| "<unnamed thread>".into())
+            });
             task.activity = s.activity;
             task.activity_lost =
                 s.activity.is_none() && r.kind == Kind::Task && crate::capture::TRACKING;

@@ -34,6 +34,9 @@ pub struct LeakedTask {
     /// Tests running when it was spawned in a plain `spawn_blocking`
     /// closure, when several were (the suite gate names them).
     pub(crate) running: Vec<String>,
+    /// Its chain began in a test whose check was over when it was spawned
+    /// (a task that test left running spawned it): that test's name.
+    pub(crate) after_check: Option<String>,
     pub(crate) activity: Option<Activity>,
     /// From a task dump: `None` when none was taken for this task's runtime;
     /// `Some(empty)` when tokio could trace nothing it waits on.
@@ -142,6 +145,20 @@ impl LeakedTask {
         &self.running
     }
 
+    /// The test its spawn chain began in, when that test's check was over
+    /// before this task was spawned: a task the earlier test left running
+    /// (a shared dispatcher) spawned it. Such a task belongs to the one
+    /// test running then, or to none (the suite gate reports it).
+    ///
+    /// ```
+    /// # fn f(task: &taskleak::LeakedTask) {
+    /// if let Some(test) = task.after_check() { println!("left running by {test}"); }
+    /// # }
+    /// ```
+    pub fn after_check(&self) -> Option<&str> {
+        self.after_check.as_deref()
+    }
+
     /// How it was polled, from tokio's poll hooks.
     ///
     /// ```
@@ -248,6 +265,7 @@ impl LeakedTask {
             backtrace: Vec::new(),
             reached_from: None,
             running: Vec::new(),
+            after_check: None,
             activity: None,
             stuck_in: None,
             stuck_paths: None,

@@ -111,10 +111,13 @@ fn release(id: u64) {
     }
 }
 
-pub(crate) fn before_poll(id: Id, runtime: u64) {
+/// A poll starts; false when the task has no slot (its spawn hook did not
+/// claim one, or a newer task took it).
+pub(crate) fn before_poll(id: Id, runtime: u64) -> bool {
     let id = id_u64(id);
     let t = now();
-    if let Some(s) = find(id) {
+    let found = find(id);
+    if let Some(s) = found {
         // Load and store, not a locked add: only the thread polling the
         // task writes here between its spawn and its end.
         s.polls.store(s.polls.load(Relaxed) + 1, Relaxed);
@@ -122,7 +125,7 @@ pub(crate) fn before_poll(id: Id, runtime: u64) {
         s.in_poll_since.store(t, Relaxed);
     }
     if !on_worker_of(runtime) {
-        return;
+        return found.is_some();
     }
     let _ = ME.try_with(|me| {
         if let Some(w) = me.borrow().as_ref().filter(|w| w.tag == runtime) {
@@ -130,6 +133,7 @@ pub(crate) fn before_poll(id: Id, runtime: u64) {
             w.in_poll_since.store(t, Relaxed);
         }
     });
+    found.is_some()
 }
 
 pub(crate) fn after_poll(id: Id, runtime: u64) {

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use tokio::runtime::{Builder, Handle};
+use tokio::runtime::Handle;
 use tokio::task::Id;
 
 #[cfg(taskleak_taskdump)]
@@ -20,6 +20,9 @@ use crate::task::{Activity, Frame};
 mod activity;
 #[cfg(taskleak_taskdump)] // set by build.rs where tokio can dump tasks
 mod dump;
+mod install;
+
+pub(crate) use install::{Installed, Ours, install, switched_off, thread_hooks_set};
 
 /// The last task whose terminate hook ran on one runtime (0: none yet). A
 /// task that panics under `unhandled_panic = "shutdown_runtime"` ends after
@@ -41,58 +44,6 @@ pub(crate) fn runtime_key(handle: &Handle) -> RuntimeKey {
     return handle.id();
     #[cfg(not(taskleak_runtime_id))]
     return (handle.runtime_flavor(), handle.metrics().num_workers());
-}
-
-/// Installs the spawn, poll and terminate hooks on `builder`.
-///
-/// These replace any `on_task_spawn` / `on_task_terminate` /
-/// `on_before_task_poll` / `on_after_task_poll` set earlier on the same
-/// builder (tokio keeps one of each).
-pub(crate) fn install(builder: &mut Builder) -> Ends {
-    let ends = Ends::default();
-    // Stable hooks: know the runtime's own threads, which a check of OS
-    // threads reports only for the scope the runtime was built in.
-    let owner = crate::capture::scope::current();
-    #[cfg(taskleak_hooks)]
-    let tag = activity::new_tag();
-    builder
-        .on_thread_start(move || {
-            crate::capture::threads::runtime_thread_started(owner.clone());
-            #[cfg(taskleak_hooks)]
-            activity::thread_started(tag);
-        })
-        .on_thread_stop(|| {
-            crate::capture::threads::runtime_thread_stopped();
-            #[cfg(taskleak_hooks)]
-            activity::thread_stopped();
-        });
-    #[cfg(taskleak_hooks)]
-    {
-        use crate::capture::registry;
-        use tokio::runtime::TaskMeta;
-        builder
-            .on_task_spawn(move |meta: &TaskMeta<'_>| {
-                // Runs synchronously on the spawning thread before the
-                // first poll, so `try_id()` is the spawning task (if any).
-                activity::spawned(meta.id(), tag);
-                LAST_HOOKED.set(Some(meta.id()));
-                registry::spawned(meta.id(), meta.spawned_at(), tokio::task::try_id());
-            })
-            .on_before_task_poll(move |meta: &TaskMeta<'_>| activity::before_poll(meta.id(), tag))
-            .on_after_task_poll(move |meta: &TaskMeta<'_>| activity::after_poll(meta.id(), tag))
-            .on_task_terminate({
-                let ends = ends.clone();
-                move |meta: &TaskMeta<'_>| {
-                    registry::terminated(meta.id());
-                    activity::terminated(meta.id());
-                    ends.store(
-                        registry::id_u64(meta.id()),
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                }
-            });
-    }
-    ends
 }
 
 thread_local! {

@@ -14,38 +14,44 @@ use std::sync::Arc;
 
 use tokio::task::Id;
 
-use crate::capture::scope::{self, Scope};
+use crate::capture::scope::{self, Owner, Scope};
 
+mod place;
 mod record;
 mod table;
 
 pub(crate) use record::{Kind, TaskRecord};
 pub(crate) use table::id_u64;
 
-use record::{Own, Rare, Up};
+use record::{Own, Up};
 use table::{REGISTRY, shard};
 
 /// Chains longer than this are cut, so a task that respawns itself forever
 /// does not keep every ancestor's record alive.
 pub(crate) const MAX_CHAIN: u32 = 64;
 
-/// Records a task at its spawn hook, on the spawning thread.
-///
-/// The parent is the task running on this thread, if tracked (on a worker
-/// thread outside a poll, `try_id()` is the worker's own id, which is not in
-/// the registry: no parent). Its scope is the parent's, or else the
-/// thread's open scope.
+/// Records a task at its spawn hook, on the spawning thread, where
+/// [`place`](place::place) puts it; `owner`: the scope its runtime was
+/// built in.
 #[cfg_attr(not(taskleak_hooks), allow(dead_code))] // called by the hooks
-pub(crate) fn spawned(id: Id, location: &'static Location<'static>, current: Option<Id>) {
-    spawned_as(Kind::Task, id, location, current);
+pub(crate) fn spawned(
+    id: Id,
+    location: &'static Location<'static>,
+    current: Option<Id>,
+    owner: Option<&Owner>,
+) {
+    spawned_as(Kind::Task, id, location, current, owner);
 }
 
-/// The scope a task spawned now, from this thread, would join: its parent
-/// task's (if tracked), or else the thread's open scope.
+/// The scope a task spawned now, from this thread, would join (see
+/// [`place`](place::place)).
 pub(crate) fn scope_here(current: Option<Id>) -> Option<Arc<Scope>> {
-    match current.and_then(parent) {
-        Some(p) => p.scope().cloned(),
-        None => scope::current(),
+    let placed = place::place(current, None);
+    match placed.up {
+        Up::None => None,
+        Up::Parent(p) => p.scope().cloned(),
+        Up::Scope(s) => Some(s),
+        Up::Adrift(a) => a.1,
     }
 }
 
@@ -95,43 +101,12 @@ pub(crate) fn spawned_as(
     id: Id,
     location: &'static Location<'static>,
     current: Option<Id>,
+    owner: Option<&Owner>,
 ) {
     if OWN_SPAWN.try_with(|o| o.get()).unwrap_or(false) {
         return;
     }
-    let parent = current.and_then(parent);
-    let depth = parent.as_ref().map_or(0, |p| p.depth + 1);
-    let mut rare = None;
-    let up = match parent {
-        Some(p) if depth < MAX_CHAIN => Up::Parent(p),
-        Some(cut) => {
-            rare = Some(Box::new(Rare {
-                parent_id: Some(cut.id),
-                running: None,
-            }));
-            cut.scope().cloned().map_or(Up::None, Up::Scope)
-        }
-        None => match scope::current_unchecked() {
-            Some(s) => Up::Scope(s),
-            // Inside a task taskleak never saw, on a thread with no scope:
-            // a plain `spawn_blocking` closure (its id is the blocking
-            // task's). The one test running owns it; with several, the
-            // suite gate reports it with their names.
-            None if current.is_some() => match scope::sole_open() {
-                Ok(s) => Up::Scope(s),
-                Err(names) => {
-                    if !names.is_empty() {
-                        rare = Some(Box::new(Rare {
-                            parent_id: None,
-                            running: Some(names.into_boxed_slice()),
-                        }));
-                    }
-                    Up::None
-                }
-            },
-            None => Up::None,
-        },
-    };
+    let place::Placed { up, rare, depth } = place::place(current, owner);
     let record = Own {
         location,
         spawned: crate::util::clock::coarse(),

@@ -22,8 +22,12 @@ pub(crate) struct TaskRecord {
     /// The spawning task's id, even when `parent` was cut.
     pub(crate) parent_id: Option<Id>,
     pub(crate) depth: u32,
-    /// The scope, held here only by tasks without a `parent`; the others
-    /// share their parent's, which saves touching the scope's reference
+    /// Spawned by a task whose scope's check was over (see
+    /// [`crate::capture::scope::Scope::finished`]): its scope is
+    /// `own_scope`, where `registry::place` put it, not its parent's.
+    pub(crate) adrift: bool,
+    /// The scope, held here only by tasks without a `parent` (and adrift
+    /// ones); the others share their parent's, which saves touching the scope's reference
     /// count (a line every worker shares) at each spawn and end.
     pub(super) own_scope: Option<Arc<Scope>>,
     /// [`crate::util::clock::coarse`] at the spawn: ages are for reports, and the
@@ -39,13 +43,19 @@ pub(crate) struct TaskRecord {
 
 impl TaskRecord {
     /// The scope this task counts toward: its own, or its oldest recorded
-    /// ancestor's.
+    /// ancestor's (up to the first adrift one, which has its own).
     pub(crate) fn scope(&self) -> Option<&Arc<Scope>> {
         let mut r = self;
-        while let Some(p) = &r.parent {
+        while let (false, Some(p)) = (r.adrift, &r.parent) {
             r = p;
         }
         r.own_scope.as_ref()
+    }
+
+    /// The first of this task and its ancestors that was spawned adrift:
+    /// its parent's scope is the finished one the chain began in.
+    pub(crate) fn adrift_from(&self) -> Option<&TaskRecord> {
+        std::iter::successors(Some(self), |r| r.parent.as_deref()).find(|r| r.adrift)
     }
 }
 
@@ -85,11 +95,32 @@ pub(super) enum Up {
     None,
     Parent(Arc<TaskRecord>),
     Scope(Arc<Scope>),
+    /// Spawned by a task of a finished scope: the parent (for the chain),
+    /// and where it was placed instead.
+    Adrift(Box<(Arc<TaskRecord>, Option<Arc<Scope>>)>),
 }
 
 pub(super) struct Rare {
     pub(super) parent_id: Option<Id>,
     pub(super) running: Option<Box<[String]>>,
+}
+
+impl Rare {
+    /// A chain cut at `parent`: only its id is kept.
+    pub(super) fn cut(parent: Id) -> Rare {
+        Rare {
+            parent_id: Some(parent),
+            running: None,
+        }
+    }
+
+    /// Placed in no scope while these tests ran.
+    pub(super) fn running(names: Box<[String]>) -> Rare {
+        Rare {
+            parent_id: None,
+            running: Some(names),
+        }
+    }
 }
 
 impl Own {
@@ -98,14 +129,16 @@ impl Own {
             Up::None => None,
             Up::Parent(p) => p.scope(),
             Up::Scope(s) => Some(s),
+            Up::Adrift(a) => a.1.as_ref(),
         }
     }
 
     pub(super) fn into_record(self, id: Id) -> TaskRecord {
-        let (parent, own_scope) = match self.up {
-            Up::None => (None, None),
-            Up::Parent(p) => (Some(p), None),
-            Up::Scope(s) => (None, Some(s)),
+        let (parent, own_scope, adrift) = match self.up {
+            Up::None => (None, None, false),
+            Up::Parent(p) => (Some(p), None, false),
+            Up::Scope(s) => (None, Some(s), false),
+            Up::Adrift(a) => (Some(a.0), a.1, true),
         };
         let (cut_parent, running) = match self.rare {
             Some(rare) => (rare.parent_id, rare.running),
@@ -120,6 +153,7 @@ impl Own {
             parent,
             depth: self.depth,
             own_scope,
+            adrift,
             spawned: self.spawned,
             frames: self.frames,
             running,

@@ -76,7 +76,13 @@ pub(super) fn entry(
         )?;
     }
     let running;
-    let root = if first.running.is_empty() {
+    let root = if let Some(test) = &first.after_check {
+        running = format!(
+            "a test whose check had run before this task was spawned ({test}): a task it left \
+             running spawned it"
+        );
+        &running
+    } else if first.running.is_empty() {
         root
     } else {
         running = format!(
