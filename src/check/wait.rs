@@ -52,7 +52,10 @@ impl Check {
             let key = runtime_key(h);
             let runs = h.runtime_flavor() == RuntimeFlavor::MultiThread
                 || self.driving.as_ref().is_some_and(|d| runtime_key(d) == key);
-            if runs && here != Some(key) && !runtimes.iter().any(|r| runtime_key(r) == key) {
+            if runs
+                && here.as_ref() != Some(&key)
+                && !runtimes.iter().any(|r| runtime_key(r) == key)
+            {
                 runtimes.push(h.clone());
             }
         }
