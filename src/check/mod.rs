@@ -12,6 +12,7 @@ mod watchdog;
 use std::collections::HashSet;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -55,6 +56,7 @@ pub(crate) use track::{track, verify};
 ///     guard.check_async().await.unwrap(); // nothing left running
 /// });
 /// ```
+#[track_caller]
 pub fn verify_none() -> Guard {
     Options::new().verify_none()
 }
@@ -83,6 +85,8 @@ pub fn verify_none() -> Guard {
 #[must_use = "a guard checks when it is checked or dropped; bind it: `let guard = ...`"]
 pub struct Guard {
     job: Option<Check>,
+    /// Where the guard was opened: where a dropped one's failure points.
+    opened: &'static Location<'static>,
     _thread_bound: PhantomData<*const ()>,
 }
 
@@ -208,6 +212,7 @@ impl Guard {
                 threads_before,
                 driving: None,
             }),
+            opened: Location::caller(),
             _thread_bound: PhantomData,
         }
     }
@@ -285,7 +290,7 @@ impl Drop for Guard {
                 // failing already, so say what leaked and let it unwind.
                 outputs::print(&leaks);
             } else {
-                panic!("{}", outputs::panic_message(&leaks));
+                outputs::fail(&leaks, self.opened);
             }
         }
     }

@@ -72,6 +72,24 @@ pub(crate) fn panic_message(leaks: &Leaks) -> String {
     leaks.for_stderr().to_string()
 }
 
+/// Fails the test with the report: printed where libtest shows a failing
+/// test's output, headed like a panic at `at` (the test, or where its guard
+/// was opened), then unwound with the report as the panic's message (for
+/// `#[should_panic(expected = "...")]` and `catch_unwind`). The panic hook
+/// is not called: the report is the failure, so no stack trace of
+/// taskleak's own frames follows it under `RUST_BACKTRACE=1`.
+pub(crate) fn fail(leaks: &Leaks, at: &std::panic::Location<'_>) -> ! {
+    fail_with(panic_message(leaks), at)
+}
+
+/// [`fail`] with the report already written.
+pub(crate) fn fail_with(report: String, at: &std::panic::Location<'_>) -> ! {
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("<unnamed>");
+    eprintln!("thread '{}' panicked at {at}:\n{report}", Term(name));
+    std::panic::resume_unwind(Box::new(report))
+}
+
 /// The report on stderr, in the test's output (libtest shows it when the
 /// test fails).
 pub(crate) fn print(leaks: &Leaks) {
