@@ -131,6 +131,9 @@ struct Check {
     /// The runtime whose thread awaits this check (`check_async`): it
     /// runs while the check waits, even if it is a current-thread one.
     driving: Option<Handle>,
+    /// The check waits on a helper thread (`check_async`), not by blocking
+    /// the thread that called it (`check()`, a dropped guard).
+    aside: bool,
 }
 
 /// The check is over once its judgement is made: tasks its tasks spawn
@@ -211,6 +214,7 @@ impl Guard {
                 blocking,
                 threads_before,
                 driving: None,
+                aside: false,
             }),
             opened: Location::caller(),
             _thread_bound: PhantomData,

@@ -200,7 +200,8 @@ pub(super) fn entry(
                     None => writeln!(f)?,
                 }
             }
-            if places.iter().any(|place| place.timer) {
+            // Not when the check blocked the runtime: no grace helps then.
+            if places.iter().any(|place| place.timer) && !leaks.blocked_runtime {
                 writeln!(
                     f,
                     "     (a tokio timer: if it ends the task after the grace, the grace is \
