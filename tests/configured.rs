@@ -572,6 +572,13 @@ fn a_rule_that_matched_nothing_is_pointed_out_at_exit() {
 
 // -------------------------------------------------------------- suite gate
 
+#[taskleak::leak_check]
+#[ignore = "fixture"]
+async fn fixture_exits_after_a_leak() {
+    tokio::spawn(forever());
+    std::process::exit(0);
+}
+
 #[test]
 fn the_suite_gate_fails_a_passing_binary_that_left_tasks_running() {
     let (out, text) = run("fixture_passes_but_leaves_a_task_on_a_static_runtime", &[]);
@@ -589,6 +596,41 @@ fn the_suite_gate_fails_a_passing_binary_that_left_tasks_running() {
     let (out, text) = run("fixture_leaks_one", &[("TASKLEAK", "warn")]);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(!text.contains("claimed by no check"), "{text}");
+}
+
+/// A test body that calls `std::process::exit` after a leak ends the
+/// process before its check: the gate says so, names the test, and shows
+/// the task as old as the gate's wait at least.
+#[test]
+fn the_suite_gate_says_a_test_exited_the_process_before_its_check() {
+    let (out, text) = run("fixture_exits_after_a_leak", &[]);
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(
+        text.contains(
+            "from the test body of `fixture_exits_after_a_leak` (outside any task), whose check \
+             never ran: the process exited while that test was running"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("outside any task and any checked scope"),
+        "{text}"
+    );
+    let ms = |after: &str| -> u64 {
+        let at = text
+            .find(after)
+            .unwrap_or_else(|| panic!("no `{after}`:\n{text}"));
+        let value: String = text[at + after.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        match value.strip_suffix("ms") {
+            Some(ms) => ms.parse().unwrap(),
+            None => (value.trim_end_matches('s').parse::<f64>().unwrap() * 1000.0) as u64,
+        }
+    };
+    let (waited, alive) = (ms("waited "), ms("alive "));
+    assert!(waited >= 30 && alive >= waited, "{text}");
 }
 
 // ------------------------------------------------------------- CI output

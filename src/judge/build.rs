@@ -79,6 +79,10 @@ pub(super) fn leaked_tasks(
                 let name = closed.and_then(|s| s.name.clone());
                 name.unwrap_or_else(|| "<unnamed thread>".into())
             });
+            task.unchecked_test = r
+                .scope()
+                .filter(|s| !s.claimed())
+                .map(|s| s.name.clone().unwrap_or_else(|| "<unnamed thread>".into()));
             task.activity = s.activity;
             task.activity_lost =
                 s.activity.is_none() && r.kind == Kind::Task && crate::capture::TRACKING;

@@ -37,6 +37,9 @@ pub struct LeakedTask {
     /// Its chain began in a test whose check was over when it was spawned
     /// (a task that test left running spawned it): that test's name.
     pub(crate) after_check: Option<String>,
+    /// In the scope of a test whose check never ran, seen by the suite
+    /// gate (the process exited while the test ran): that test's name.
+    pub(crate) unchecked_test: Option<String>,
     pub(crate) activity: Option<Activity>,
     /// From a task dump: `None` when none was taken for this task's runtime;
     /// `Some(empty)` when tokio could trace nothing it waits on.
@@ -266,6 +269,7 @@ impl LeakedTask {
             reached_from: None,
             running: Vec::new(),
             after_check: None,
+            unchecked_test: None,
             activity: None,
             stuck_in: None,
             stuck_paths: None,
