@@ -635,6 +635,61 @@ fn the_suite_gate_says_a_test_exited_the_process_before_its_check() {
 
 // ------------------------------------------------------------- CI output
 
+/// A library's code, included through a path outside the workspace root
+/// that names a file in it (Linux): its spawn site reads as a dependency's.
+#[cfg(target_os = "linux")]
+mod dependency {
+    include!(concat!(
+        "/proc/self/root",
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/dependency/src/lib.rs"
+    ));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "fixture"]
+fn fixture_leaks_through_a_dependency() {
+    let rt = multi_thread();
+    let _guard = taskleak::verify_none();
+    rt.block_on(async { dependency::start_worker() }); // DEPENDENCY_CALL
+}
+
+/// A task a dependency spawns is filed in the summary under the user's
+/// line that called it; its annotation points at that line too, never at
+/// the dependency's file outside the repository.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_leak_spawned_in_a_dependency_is_annotated_at_the_users_line() {
+    let line = include_str!("configured.rs")
+        .lines()
+        .position(|l| l.ends_with("// DEPENDENCY_CALL"))
+        .unwrap()
+        + 1;
+    let (_, text) = run(
+        "fixture_leaks_through_a_dependency",
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    let annotations: Vec<&str> = text.lines().filter(|l| l.starts_with("::error ")).collect();
+    let expected = format!(
+        "::error file=tests/configured.rs,line={line},title=taskleak%3A 1 task leaked::1 task \
+         spawned from here (at /proc/self/root"
+    );
+    assert!(
+        annotations.len() == 1 && annotations[0].starts_with(&expected),
+        "expected `{expected}…`:\n{text}"
+    );
+    assert!(
+        annotations[0].contains("/tests/fixtures/dependency/src/lib.rs:"),
+        "{text}"
+    );
+    // The summary names the same line.
+    assert!(
+        text.contains(&format!("1 test  tests/configured.rs:{line}\n")),
+        "{text}"
+    );
+}
+
 #[test]
 fn github_actions_gets_one_error_annotation_per_spawn_site() {
     let (_, text) = run("fixture_leaks_one", &[("GITHUB_ACTIONS", "true")]);
