@@ -95,7 +95,9 @@ impl LeakedTask {
     }
 
     /// The spawn sites of its ancestors: its parent first, then the
-    /// parent's parent, up to the task spawned from the test body.
+    /// parent's parent, up to the task spawned from the test body. A
+    /// chain deeper than 64 spawns is cut: it holds the nearest few
+    /// ancestors only, and the report says where it was cut.
     ///
     /// ```
     /// # fn f(task: &taskleak::LeakedTask) {
