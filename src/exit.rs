@@ -100,12 +100,17 @@ pub(crate) fn failed_now() -> ! {
 /// process's ignore rules apply.
 fn unclaimed() -> Option<Leaks> {
     let settings = Options::new().settings();
+    let start = Instant::now();
     // A grace too long to add to now: as long as it takes.
-    let deadline = Instant::now().checked_add(settings.grace);
+    let deadline = start.checked_add(settings.grace);
     loop {
+        // Read before the snapshot: the last one is taken after the grace
+        // (judging can take longer than the grace, the first time symbols
+        // are resolved), so the ages it shows are no shorter than the wait.
+        let over = deadline.is_some_and(|d| Instant::now() >= d);
         let snapshot = Snapshot {
             test: None,
-            waited: settings.grace,
+            waited: start.elapsed(),
             survivors: survivors::now(registry::unclaimed()),
             counted: 0,
             blocking: 0,
@@ -123,7 +128,7 @@ fn unclaimed() -> Option<Leaks> {
         let judgement = judge::judge(snapshot, &inputs);
         crate::suite::rules::record(settings.rules.iter().zip(judgement.uses.iter().copied()));
         let leaks = judgement.leaks?;
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if over {
             return Some(leaks);
         }
         std::thread::sleep(Duration::from_millis(5));

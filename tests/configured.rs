@@ -572,6 +572,13 @@ fn a_rule_that_matched_nothing_is_pointed_out_at_exit() {
 
 // -------------------------------------------------------------- suite gate
 
+#[taskleak::leak_check]
+#[ignore = "fixture"]
+async fn fixture_exits_after_a_leak() {
+    tokio::spawn(forever());
+    std::process::exit(0);
+}
+
 #[test]
 fn the_suite_gate_fails_a_passing_binary_that_left_tasks_running() {
     let (out, text) = run("fixture_passes_but_leaves_a_task_on_a_static_runtime", &[]);
@@ -591,7 +598,97 @@ fn the_suite_gate_fails_a_passing_binary_that_left_tasks_running() {
     assert!(!text.contains("claimed by no check"), "{text}");
 }
 
+/// A test body that calls `std::process::exit` after a leak ends the
+/// process before its check: the gate says so, names the test, and shows
+/// the task as old as the gate's wait at least.
+#[test]
+fn the_suite_gate_says_a_test_exited_the_process_before_its_check() {
+    let (out, text) = run("fixture_exits_after_a_leak", &[]);
+    assert_eq!(out.status.code(), Some(101), "{text}");
+    assert!(
+        text.contains(
+            "from the test body of `fixture_exits_after_a_leak` (outside any task), whose check \
+             never ran: the process exited while that test was running"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("outside any task and any checked scope"),
+        "{text}"
+    );
+    let ms = |after: &str| -> u64 {
+        let at = text
+            .find(after)
+            .unwrap_or_else(|| panic!("no `{after}`:\n{text}"));
+        let value: String = text[at + after.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        match value.strip_suffix("ms") {
+            Some(ms) => ms.parse().unwrap(),
+            None => (value.trim_end_matches('s').parse::<f64>().unwrap() * 1000.0) as u64,
+        }
+    };
+    let (waited, alive) = (ms("waited "), ms("alive "));
+    assert!(waited >= 30 && alive >= waited, "{text}");
+}
+
 // ------------------------------------------------------------- CI output
+
+/// A library's code, included through a path outside the workspace root
+/// that names a file in it (Linux): its spawn site reads as a dependency's.
+#[cfg(target_os = "linux")]
+mod dependency {
+    include!(concat!(
+        "/proc/self/root",
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/dependency/src/lib.rs"
+    ));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "fixture"]
+fn fixture_leaks_through_a_dependency() {
+    let rt = multi_thread();
+    let _guard = taskleak::verify_none();
+    rt.block_on(async { dependency::start_worker() }); // DEPENDENCY_CALL
+}
+
+/// A task a dependency spawns is filed in the summary under the user's
+/// line that called it; its annotation points at that line too, never at
+/// the dependency's file outside the repository.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_leak_spawned_in_a_dependency_is_annotated_at_the_users_line() {
+    let line = include_str!("configured.rs")
+        .lines()
+        .position(|l| l.ends_with("// DEPENDENCY_CALL"))
+        .unwrap()
+        + 1;
+    let (_, text) = run(
+        "fixture_leaks_through_a_dependency",
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    let annotations: Vec<&str> = text.lines().filter(|l| l.starts_with("::error ")).collect();
+    let expected = format!(
+        "::error file=tests/configured.rs,line={line},title=taskleak%3A 1 task leaked::1 task \
+         spawned from here (at /proc/self/root"
+    );
+    assert!(
+        annotations.len() == 1 && annotations[0].starts_with(&expected),
+        "expected `{expected}…`:\n{text}"
+    );
+    assert!(
+        annotations[0].contains("/tests/fixtures/dependency/src/lib.rs:"),
+        "{text}"
+    );
+    // The summary names the same line.
+    assert!(
+        text.contains(&format!("1 test  tests/configured.rs:{line}\n")),
+        "{text}"
+    );
+}
 
 #[test]
 fn github_actions_gets_one_error_annotation_per_spawn_site() {

@@ -426,3 +426,52 @@ fn an_err_and_the_leak_are_both_reported() {
         assert!(all.contains(&site), "expected `{site}` in:\n{all}");
     }
 }
+
+// ---- RUST_BACKTRACE=1: the report is the failure ----------------------------
+
+#[leak_check(grace = "10ms")]
+async fn child_leaks() {
+    if !in_child() {
+        return;
+    }
+    tokio::spawn(pending::<()>());
+}
+
+#[test]
+fn child_drops_a_guard_that_leaked() {
+    if !in_child() {
+        return;
+    }
+    let rt = common::multi_thread();
+    let _guard = common::quick().verify_none();
+    rt.spawn(pending::<()>());
+}
+
+/// Many CI machines set `RUST_BACKTRACE=1`: a leak's failure is its
+/// report, with where the test (or its guard) is, and no stack trace of
+/// taskleak's own frames after it.
+#[test]
+fn under_rust_backtrace_a_leak_fails_with_the_report_and_no_internal_frames() {
+    for (child, line) in [
+        ("child_leaks", "leak_check_fail.rs:"),
+        ("child_drops_a_guard_that_leaked", "leak_check_fail.rs:"),
+    ] {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([child, "--exact", "--test-threads=1"])
+            .env(CHILD, "1")
+            .env("RUST_BACKTRACE", "1");
+        let output = common::output_within(cmd, std::time::Duration::from_secs(60));
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(101), "{child}:\n{all}");
+        assert!(all.contains("leaked 1 task"), "{child}: no report:\n{all}");
+        let header = format!("panicked at tests/{line}");
+        assert!(all.contains(&header), "{child}: no `{header}`:\n{all}");
+        for internal in ["stack backtrace", "taskleak::harness", "taskleak::check"] {
+            assert!(!all.contains(internal), "{child}: `{internal}` in:\n{all}");
+        }
+    }
+}

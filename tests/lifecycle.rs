@@ -201,6 +201,50 @@ fn dropping_an_unchecked_guard_panics_with_the_report() {
     );
 }
 
+/// A check that blocks its thread (a dropped guard, `check()`) keeps a
+/// current-thread runtime from running, inside its `block_on` or after it
+/// returned: the tasks it waits for cannot end. The report says that the
+/// check blocked the runtime and what to call instead, and gives no timer
+/// hint (no grace would help).
+#[test]
+fn a_check_that_blocks_the_runtime_its_tasks_need_says_so() {
+    let note = "the check blocked the thread these tasks' runtime runs on";
+    let instead = "`guard.check_async().await`";
+    let short = || async {
+        tokio::spawn(tokio::time::sleep(Duration::from_millis(20)));
+        tokio::task::yield_now().await; // polled once: waits on its timer
+    };
+    let rt = current_thread();
+    // Dropped inside the runtime, in async code.
+    let inside = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async {
+            let _guard = quick().verify_none();
+            short().await;
+        })
+    }));
+    // Dropped after block_on returned: nothing drives the runtime.
+    let after = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _guard = quick().verify_none();
+        rt.block_on(short());
+    }));
+    // A blocking check() after block_on returned.
+    let guard = quick().verify_none();
+    rt.block_on(short());
+    let checked = guard.check().unwrap_err().to_string();
+    for report in [inside, after]
+        .into_iter()
+        .map(|r| r.unwrap_err().downcast::<String>().unwrap())
+        .chain([Box::new(checked)])
+    {
+        assert!(report.contains("leaked 1 task"), "{report}");
+        assert!(
+            report.contains(note) && report.contains(instead),
+            "{report}"
+        );
+        assert!(!report.contains("raise it"), "{report}");
+    }
+}
+
 #[test]
 fn a_guard_dropped_while_panicking_does_not_abort() {
     let rt = multi_thread();

@@ -322,3 +322,76 @@ fn an_unwritable_report_dir_or_step_summary_is_named() {
         "{text}"
     );
 }
+
+// ------------------------------------------------------- TASKLEAK=warn
+
+/// Under `TASKLEAK=warn` a leak passes its test: the step summary says
+/// so, and never that tests failed.
+#[test]
+fn under_warn_the_step_summary_says_the_leaking_tests_passed() {
+    let dir = scratch("warn-summary");
+    let summary = dir.join("summary.md");
+    let (out, text) = run_in(
+        "fixture_leaks_one",
+        &dir,
+        &[
+            ("TASKLEAK", "warn"),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let markdown = std::fs::read_to_string(&summary).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    assert!(
+        markdown.contains("### taskleak: 1 test leaked tasks, passed under TASKLEAK=warn"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| spawn site | tests passed (TASKLEAK=warn) | names |"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("failed"), "{markdown}");
+    assert!(text.contains("TASKLEAK=warn passed them"), "{text}");
+}
+
+/// Stands in for cargo-nextest: runs `fixture_leaks_one` as a child
+/// process whose output it hides, as nextest does for a passing test,
+/// keeping its own stderr (the console).
+#[test]
+#[ignore = "fixture"]
+fn fixture_runs_a_test_as_nextest_does() {
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "fixture_leaks_one",
+            "--test-threads=1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// cargo-nextest runs each test in a process of its own and shows none of
+/// a passing test's output: a leak `TASKLEAK=warn` let pass goes to the
+/// runner's own stderr, the console.
+#[test]
+#[cfg(target_os = "linux")]
+fn under_nextest_a_warned_leak_reaches_the_console() {
+    let dir = scratch("warn-nextest");
+    let (out, _) = run_in(
+        "fixture_runs_a_test_as_nextest_does",
+        &dir,
+        &[("TASKLEAK", "warn"), ("NEXTEST_RUN_ID", "run-1")],
+    );
+    // The stand-in's own stderr: libtest captures what a test prints
+    // through `eprintln!`, not what reaches the file descriptor.
+    let console = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        console.contains("test `fixture_leaks_one` leaked 1 task")
+            && console.contains("(TASKLEAK=warn: not failing the test)"),
+        "nothing on the runner's console:\n{console}"
+    );
+}

@@ -77,6 +77,48 @@ fn a_nested_leak_shows_its_full_spawn_chain() {
     }
 }
 
+/// Spawns a chain of `depth` tasks, each spawning the next and ending;
+/// the last one never ends. Returns the line of the relaying spawn call.
+fn relay(depth: u32) -> u32 {
+    let line = line!() + 2;
+    if depth > 0 {
+        tokio::spawn(async move {
+            relay(depth - 1);
+        });
+    } else {
+        tokio::spawn(forever());
+    }
+    line
+}
+
+/// A chain deeper than the limit whose ancestors all ended still shows
+/// the nearest of them before the cut.
+#[test]
+fn a_chain_cut_at_the_limit_still_shows_its_nearest_ancestors() {
+    let rt = multi_thread();
+    let guard = quick().verify_none();
+    let line = rt.block_on(async {
+        let line = relay(80);
+        // Let the relay run to its end.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        line
+    });
+    let leaks = guard.check().unwrap_err();
+    assert_eq!(leaks.tasks().len(), 1, "{leaks}");
+    let chain = leaks.tasks()[0].chain();
+    assert!(
+        !chain.is_empty() && chain.iter().all(|s| s.location().line() == line),
+        "{leaks}"
+    );
+    assert_eq!(chain[0].task(), leaks.tasks()[0].parent().unwrap());
+    let report = leaks.to_string();
+    let cut = report.find("(chain cut: deeper than").expect(&report);
+    let by = report
+        .find("← by task")
+        .unwrap_or_else(|| panic!("no ancestor before the cut:\n{report}"));
+    assert!(by < cut, "{report}");
+}
+
 #[test]
 fn the_backtrace_starts_at_the_users_spawn_call() {
     let rt = current_thread();

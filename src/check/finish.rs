@@ -110,6 +110,7 @@ impl Check {
         let mut job = self;
         async move {
             job.driving = tokio::runtime::Handle::try_current().ok();
+            job.aside = true;
             let rules = job.settings.rules.clone();
             if job.settings.mode == Mode::Off || job.is_clean() {
                 return (Ok(()), false);

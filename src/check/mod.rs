@@ -12,6 +12,7 @@ mod watchdog;
 use std::collections::HashSet;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -55,6 +56,7 @@ pub(crate) use track::{track, verify};
 ///     guard.check_async().await.unwrap(); // nothing left running
 /// });
 /// ```
+#[track_caller]
 pub fn verify_none() -> Guard {
     Options::new().verify_none()
 }
@@ -83,6 +85,8 @@ pub fn verify_none() -> Guard {
 #[must_use = "a guard checks when it is checked or dropped; bind it: `let guard = ...`"]
 pub struct Guard {
     job: Option<Check>,
+    /// Where the guard was opened: where a dropped one's failure points.
+    opened: &'static Location<'static>,
     _thread_bound: PhantomData<*const ()>,
 }
 
@@ -127,6 +131,9 @@ struct Check {
     /// The runtime whose thread awaits this check (`check_async`): it
     /// runs while the check waits, even if it is a current-thread one.
     driving: Option<Handle>,
+    /// The check waits on a helper thread (`check_async`), not by blocking
+    /// the thread that called it (`check()`, a dropped guard).
+    aside: bool,
 }
 
 /// The check is over once its judgement is made: tasks its tasks spawn
@@ -207,7 +214,9 @@ impl Guard {
                 blocking,
                 threads_before,
                 driving: None,
+                aside: false,
             }),
+            opened: Location::caller(),
             _thread_bound: PhantomData,
         }
     }
@@ -285,7 +294,7 @@ impl Drop for Guard {
                 // failing already, so say what leaked and let it unwind.
                 outputs::print(&leaks);
             } else {
-                panic!("{}", outputs::panic_message(&leaks));
+                outputs::fail(&leaks, self.opened);
             }
         }
     }

@@ -100,17 +100,16 @@ impl Check {
         // starved (see `lag`), within a bound.
         let mut window = Window::new(grace);
         let mut lag = Lag::default();
-        let blocked_runtime =
-            Handle::try_current().is_ok_and(|h| h.runtime_flavor() != RuntimeFlavor::MultiThread);
+        let began = Instant::now();
         let with_ancestors = backtraces != Backtraces::Off;
-        let snapshot = |survivors, counted, blocking, threads| Snapshot {
+        let snapshot = |survivors: Vec<survivors::Survivor>, counted, blocking, threads| Snapshot {
             test: self.scope.name.clone(),
             waited: grace,
+            blocked_runtime: self.blocked_runtime(&survivors, began),
             survivors,
             counted,
             blocking,
             threads,
-            blocked_runtime,
             at: At::Check,
         };
         let judge = |snapshot| {
@@ -224,6 +223,30 @@ impl Check {
         }
         let survivors = survivors::now(self.survivors());
         judge(snapshot(survivors, 0, blocking, threads))
+    }
+
+    /// Whether this check, waiting by blocking its thread (`check()`, a
+    /// dropped guard), held up the runtime its survivors need: the thread
+    /// is inside a current-thread runtime (its only thread), or a
+    /// survivor lives on a current-thread runtime and was not polled while
+    /// the check waited (began at `began`): such a runtime runs only inside
+    /// its `block_on`, which this thread, blocked here, was not in.
+    fn blocked_runtime(&self, survivors: &[survivors::Survivor], began: Instant) -> bool {
+        if self.aside {
+            return false;
+        }
+        let here = Handle::try_current();
+        if here.is_ok_and(|h| h.runtime_flavor() != RuntimeFlavor::MultiThread) {
+            return true;
+        }
+        // Polled within the wait, give or take the coarse clock's tick.
+        let waited = began.elapsed().saturating_sub(Duration::from_millis(10));
+        survivors.iter().any(|s| {
+            crate::capture::hooks::on_current_thread_runtime(s.record.id)
+                && s.activity
+                    .as_ref()
+                    .is_some_and(|a| a.last_poll_ago.is_none_or(|ago| ago >= waited))
+        })
     }
 
     /// Blocking-pool tasks beyond those running at the start, and new OS

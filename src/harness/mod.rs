@@ -9,7 +9,7 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -246,7 +246,7 @@ fn verdict_of<T: TestOutput>(
         outputs::should_panic_note();
     }
     match (end.then, outcome) {
-        (Then::Panic, _) => panic!("{}", report.unwrap_or_default()),
+        (Then::Panic, _) => outputs::fail_with(report.unwrap_or_default(), Location::caller()),
         (Then::Return, Ok(out)) => out,
         (Then::ReturnUnit, _) => T::returned().expect("a unit test"),
         (_, Err(payload)) => panic::resume_unwind(payload),

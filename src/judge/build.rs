@@ -79,6 +79,10 @@ pub(super) fn leaked_tasks(
                 let name = closed.and_then(|s| s.name.clone());
                 name.unwrap_or_else(|| "<unnamed thread>".into())
             });
+            task.unchecked_test = r
+                .scope()
+                .filter(|s| !s.claimed())
+                .map(|s| s.name.clone().unwrap_or_else(|| "<unnamed thread>".into()));
             task.activity = s.activity;
             task.activity_lost =
                 s.activity.is_none() && r.kind == Kind::Task && crate::capture::TRACKING;
@@ -105,16 +109,23 @@ pub(super) fn reached_from(spawn_site: &str, yours: &[Frame]) -> Option<Frame> {
     yours.iter().find(|f| f.in_workspace()).cloned()
 }
 
+/// The ancestors' spawn sites, parent first; where the chain was cut,
+/// the nearest ones the cut kept.
 fn chain(record: &TaskRecord) -> Vec<SpawnSite> {
     let mut out = Vec::new();
-    let mut next = record.parent.as_deref();
-    while let Some(p) = next {
+    let mut last = record;
+    while let Some(p) = last.parent.as_deref() {
         out.push(SpawnSite {
             task: p.id,
             location: p.location,
         });
-        next = p.parent.as_deref();
+        last = p;
     }
+    out.extend(
+        last.cut_ancestors
+            .iter()
+            .map(|&(task, location)| SpawnSite { task, location }),
+    );
     out
 }
 

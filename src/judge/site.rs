@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
+use std::panic::Location;
+
 use crate::report::LeakedTask;
+use crate::report::ci::Place;
 use crate::task::frame::{in_workspace, relative};
 
 /// The spawn site of the root of the task's spawn chain (the task spawned
@@ -14,20 +17,40 @@ use crate::task::frame::{in_workspace, relative};
 /// reads the same on every machine. "The user's code" is decided by
 /// `task::frame::in_workspace`, as everywhere else.
 pub(crate) fn of(task: &LeakedTask) -> String {
-    let at = |file: &str, line: u32| format!("{}:{line}", relative(Path::new(file)));
+    let place = place(task);
+    format!("{}:{}", place.file, place.line)
+}
+
+/// [`of`], with the column where it is known (a spawn site's), and whether
+/// it is the task's own spawn site: what a GitHub annotation points at, so
+/// that it names the line the summary names.
+pub(crate) fn place(task: &LeakedTask) -> Place {
+    let at = |loc: &Location<'_>, own: bool| Place {
+        file: relative(Path::new(loc.file())),
+        line: loc.line(),
+        column: Some(loc.column()),
+        own,
+    };
     let own = task.spawned_at();
     let root = task.chain().last().map_or(own, |s| s.location());
     if in_workspace(root.file()) {
-        return at(root.file(), root.line());
+        return at(root, std::ptr::eq(root, own));
     }
     if in_workspace(own.file()) {
-        return at(own.file(), own.line());
+        return at(own, true);
     }
     // A frame's file is already shown relative (a dependency's from its
     // package directory): whose it is, the frame knows.
     task.backtrace()
         .iter()
         .filter(|f| f.in_workspace())
-        .find_map(|f| Some(format!("{}:{}", f.file()?, f.line()?)))
-        .unwrap_or_else(|| at(own.file(), own.line()))
+        .find_map(|f| {
+            Some(Place {
+                file: f.file()?.to_owned(),
+                line: f.line()?,
+                column: None,
+                own: false,
+            })
+        })
+        .unwrap_or_else(|| at(own, true))
 }

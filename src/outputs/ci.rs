@@ -30,7 +30,7 @@ pub(crate) fn publish(leaks: &Leaks, mode: Mode) {
             Mode::Warn => "warning",
             _ => "error",
         };
-        let _ = out.write_all(annotations(leaks, level).as_bytes());
+        let _ = out.write_all(annotations(leaks, level, &crate::judge::site::place).as_bytes());
         let _ = out.flush();
     }
     if let Some(dir) = super::files::report_dir()

@@ -139,6 +139,7 @@ fn json(s: &Summary) -> String {
     let _ = write!(o, ",\"checked_tests\":{}", s.checked());
     for (state, key) in [
         (State::Leaked, "leaked"),
+        (State::Warned, "warned"),
         (State::Known, "known"),
         (State::Moved, "moved"),
     ] {

@@ -36,7 +36,7 @@ pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
     } = judgement;
     if let Some(test) = &test {
         let known: Vec<(String, String)> = known.into_iter().map(|k| (k.site, k.entry)).collect();
-        suite::note(test, &sites, &known);
+        suite::note(test, &sites, &known, mode == Mode::Warn);
     }
     let Some(leaks) = leaks else {
         return Ok(());
@@ -54,7 +54,7 @@ pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
         }
         Mode::Warn => {
             ci::publish(&leaks, mode);
-            past_capture(&format!(
+            to_console(&format!(
                 "{}\n(TASKLEAK=warn: not failing the test)",
                 leaks.for_stderr()
             ));
@@ -70,6 +70,24 @@ pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
 /// The report as a failing test's panic message.
 pub(crate) fn panic_message(leaks: &Leaks) -> String {
     leaks.for_stderr().to_string()
+}
+
+/// Fails the test with the report: printed where libtest shows a failing
+/// test's output, headed like a panic at `at` (the test, or where its guard
+/// was opened), then unwound with the report as the panic's message (for
+/// `#[should_panic(expected = "...")]` and `catch_unwind`). The panic hook
+/// is not called: the report is the failure, so no stack trace of
+/// taskleak's own frames follows it under `RUST_BACKTRACE=1`.
+pub(crate) fn fail(leaks: &Leaks, at: &std::panic::Location<'_>) -> ! {
+    fail_with(panic_message(leaks), at)
+}
+
+/// [`fail`] with the report already written.
+pub(crate) fn fail_with(report: String, at: &std::panic::Location<'_>) -> ! {
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("<unnamed>");
+    eprintln!("thread '{}' panicked at {at}:\n{report}", Term(name));
+    std::panic::resume_unwind(Box::new(report))
 }
 
 /// The report on stderr, in the test's output (libtest shows it when the
@@ -145,6 +163,42 @@ pub(crate) fn gate(leaks: &Leaks) {
 /// passing test printed, and these are said about passing tests.
 pub(crate) fn past_capture(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// Where the user sees it, for what is said about a test that passed and
+/// must still be seen (a leak `TASKLEAK=warn` let pass): past libtest's
+/// capture ([`past_capture`]), and under cargo-nextest, which captures
+/// each test process's output and shows none of a passing test's, past
+/// nextest's too: to the runner's own stderr (the console, or CI's log).
+pub(crate) fn to_console(text: &str) {
+    if crate::util::per_test_process()
+        && let Some(mut runner) = runner_stderr()
+        && writeln!(runner, "{text}").is_ok()
+    {
+        return;
+    }
+    past_capture(text)
+}
+
+/// The stderr of the process that started this one (nextest runs each
+/// test binary as its own child), when it is not this process's own.
+#[cfg(target_os = "linux")]
+fn runner_stderr() -> Option<std::fs::File> {
+    use std::os::unix::fs::MetadataExt;
+    let parent = std::os::unix::process::parent_id();
+    let path = format!("/proc/{parent}/fd/2");
+    let runner = std::fs::OpenOptions::new().append(true).open(path).ok()?;
+    let (theirs, ours) = (
+        runner.metadata().ok()?,
+        std::fs::metadata("/proc/self/fd/2").ok()?,
+    );
+    ((theirs.dev(), theirs.ino()) != (ours.dev(), ours.ino())).then_some(runner)
+}
+
+/// Elsewhere the runner's stderr cannot be reached: this process's.
+#[cfg(not(target_os = "linux"))]
+fn runner_stderr() -> Option<std::fs::File> {
+    None
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use crate::config::Mode;
-use crate::suite::summary::{Entry, Summary};
+use crate::suite::summary::{Entry, State, Summary};
 use crate::suite::{self, rules};
 use crate::util::escape::{Term, markdown_code};
 
@@ -75,7 +75,10 @@ pub(crate) fn summary() -> bool {
     };
     let mut entries: Vec<Entry> = Vec::new();
     for (test, site) in &seen.leaked {
-        entries.push(Entry::leaked(test, site));
+        entries.push(match seen.warned.contains(test) {
+            true => Entry::new(State::Warned, test, site),
+            false => Entry::leaked(test, site),
+        });
     }
     for (test, site) in &seen.known {
         entries.push(Entry::known(test, site));

@@ -3,33 +3,57 @@
 
 use std::fmt::Write as _;
 
-use super::Leaks;
 use super::render::fold;
+use super::{LeakedTask, Leaks};
 use crate::util::escape::{command_data as data, command_property as property};
 
+/// Where an annotation points: the line the summary files the leak under
+/// (`judge::site::place` decides), with a column when it is a spawn site.
+pub(crate) struct Place {
+    /// Relative to the workspace root.
+    pub(crate) file: String,
+    pub(crate) line: u32,
+    pub(crate) column: Option<u32>,
+    /// The task's own spawn site (else a line of the user's that led to it).
+    pub(crate) own: bool,
+}
+
 /// One `::error file=..,line=..,col=..,title=..::message` line (or
-/// `::warning`, as `level` says) per group of identical survivors.
-pub(crate) fn annotations(leaks: &Leaks, level: &str) -> String {
+/// `::warning`, as `level` says) per group of identical survivors, at the
+/// place `place` gives for it.
+pub(crate) fn annotations(
+    leaks: &Leaks,
+    level: &str,
+    place: &dyn Fn(&LeakedTask) -> Place,
+) -> String {
     let mut out = String::new();
     let test = leaks.test.as_deref().unwrap_or("a test");
     for group in fold(&leaks.tasks) {
-        let site = group[0].spawned_at;
+        let task = group[0];
+        let at = place(task);
         let n = group.len();
         let what = if n == 1 {
             "1 task".to_string()
         } else {
             format!("{n} tasks")
         };
+        let spawned = if at.own {
+            "spawned here".to_owned()
+        } else {
+            let site = task.spawned_at;
+            let file = crate::task::frame::relative(std::path::Path::new(site.file()));
+            format!("spawned from here (at {file}:{})", site.line())
+        };
         let message = format!(
-            "{what} spawned here still running {}ms after the test body of {test}",
+            "{what} {spawned} still running {}ms after the test body of {test}",
             leaks.grace.as_millis()
         );
+        let column = at.column.map(|c| format!(",col={c}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "::{level} file={},line={},col={},title={}::{}",
-            property(site.file()),
-            site.line(),
-            site.column(),
+            "::{level} file={},line={}{column},title={}::{}",
+            property(&at.file),
+            at.line,
             property(&format!("taskleak: {what} leaked")),
             data(&message),
         );

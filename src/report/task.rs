@@ -37,6 +37,9 @@ pub struct LeakedTask {
     /// Its chain began in a test whose check was over when it was spawned
     /// (a task that test left running spawned it): that test's name.
     pub(crate) after_check: Option<String>,
+    /// In the scope of a test whose check never ran, seen by the suite
+    /// gate (the process exited while the test ran): that test's name.
+    pub(crate) unchecked_test: Option<String>,
     pub(crate) activity: Option<Activity>,
     /// From a task dump: `None` when none was taken for this task's runtime;
     /// `Some(empty)` when tokio could trace nothing it waits on.
@@ -92,7 +95,9 @@ impl LeakedTask {
     }
 
     /// The spawn sites of its ancestors: its parent first, then the
-    /// parent's parent, up to the task spawned from the test body.
+    /// parent's parent, up to the task spawned from the test body. A
+    /// chain deeper than 64 spawns is cut: it holds the nearest few
+    /// ancestors only, and the report says where it was cut.
     ///
     /// ```
     /// # fn f(task: &taskleak::LeakedTask) {
@@ -266,6 +271,7 @@ impl LeakedTask {
             reached_from: None,
             running: Vec::new(),
             after_check: None,
+            unchecked_test: None,
             activity: None,
             stuck_in: None,
             stuck_paths: None,

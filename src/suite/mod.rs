@@ -25,6 +25,8 @@ pub(crate) struct Seen {
     pub(crate) checked: BTreeSet<String>,
     /// (test, site) of leaks that failed (or warned, or were recorded).
     pub(crate) leaked: BTreeSet<(String, String)>,
+    /// Tests whose leaks did not fail them (`TASKLEAK=warn`).
+    pub(crate) warned: BTreeSet<String>,
     /// (test, site) of leaks the baseline lists.
     pub(crate) known: BTreeSet<(String, String)>,
     /// (test, baseline entry) of the entries those leaks matched.
@@ -37,6 +39,7 @@ pub(crate) struct Seen {
 static SEEN: Mutex<Seen> = Mutex::new(Seen {
     checked: BTreeSet::new(),
     leaked: BTreeSet::new(),
+    warned: BTreeSet::new(),
     known: BTreeSet::new(),
     matched: BTreeSet::new(),
     moved: BTreeSet::new(),
@@ -54,11 +57,15 @@ pub(crate) fn checked() {
     }
 }
 
-/// Notes a test's leaks: `leaked` by site, `known` as (site, entry).
-pub(crate) fn note(test: &str, leaked: &[String], known: &[(String, String)]) {
+/// Notes a test's leaks: `leaked` by site, `known` as (site, entry);
+/// `warned`: the leaks did not fail the test (`TASKLEAK=warn`).
+pub(crate) fn note(test: &str, leaked: &[String], known: &[(String, String)], warned: bool) {
     let mut seen = SEEN.lock();
     for site in leaked {
         seen.leaked.insert((test.to_owned(), site.clone()));
+    }
+    if warned && !leaked.is_empty() {
+        seen.warned.insert(test.to_owned());
     }
     for (site, entry) in known {
         seen.known.insert((test.to_owned(), site.clone()));

@@ -15,8 +15,10 @@ const NAMES_SHOWN: usize = 6;
 /// What happened to one (test, spawn site) pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum State {
-    /// It leaked and the check failed (or warned).
+    /// It leaked and the check failed.
     Leaked,
+    /// It leaked, and `TASKLEAK=warn` passed the test.
+    Warned,
     /// It leaked and the baseline lists it: the check passed.
     Known,
     /// A known leak whose spawn call moved within its file: the entry
@@ -30,6 +32,7 @@ impl State {
     pub(crate) fn word(self) -> &'static str {
         match self {
             State::Leaked => "leaked",
+            State::Warned => "warned",
             State::Known => "known",
             State::Moved => "moved",
             State::Fixed => "fixed",
@@ -39,6 +42,7 @@ impl State {
     pub(crate) fn from_word(w: &str) -> Option<State> {
         match w {
             "leaked" => Some(State::Leaked),
+            "warned" => Some(State::Warned),
             "known" => Some(State::Known),
             "moved" => Some(State::Moved),
             "fixed" => Some(State::Fixed),
@@ -178,23 +182,39 @@ impl Summary {
     pub(crate) fn text(&self) -> String {
         let mut o = String::new();
         let leaked = self.groups(State::Leaked);
-        if leaked.is_empty() {
+        let warned = self.groups(State::Warned);
+        // The first of the two that has leaks heads the summary.
+        let (head, state, passed) = match leaked.is_empty() {
+            false => (&leaked, State::Leaked, ""),
+            true => (&warned, State::Warned, "; TASKLEAK=warn passed them"),
+        };
+        if head.is_empty() {
             let _ = writeln!(o, "taskleak summary: no leaks{}", self.beyond());
         } else {
             let _ = writeln!(
                 o,
-                "taskleak summary: {} leaked tasks, from {}{}",
-                plural(self.tests(State::Leaked), "test"),
-                plural(leaked.len(), "spawn site"),
-                if leaked.len() > 1 {
+                "taskleak summary: {} leaked tasks, from {}{passed}{}",
+                plural(self.tests(state), "test"),
+                plural(head.len(), "spawn site"),
+                if head.len() > 1 {
                     " (most tests first: fixing the first line fixes the most tests)"
                 } else {
                     ""
                 }
             );
         }
-        for g in &leaked {
+        for g in head {
             group_line(&mut o, g);
+        }
+        if !leaked.is_empty() && !warned.is_empty() {
+            let _ = writeln!(
+                o,
+                "  warned: {} leaked, and TASKLEAK=warn passed them:",
+                plural(self.tests(State::Warned), "test")
+            );
+            for g in &warned {
+                group_line(&mut o, g);
+            }
         }
         let known = self.groups(State::Known);
         if !known.is_empty() {
@@ -244,9 +264,14 @@ impl Summary {
     /// directory.
     pub(crate) fn markdown(&self, what: &str) -> String {
         let mut o = String::new();
-        let _ = match self.tests(State::Leaked) {
-            0 => writeln!(o, "### taskleak: no leaks{} ({what})\n", self.beyond()),
-            n => writeln!(
+        let _ = match (self.tests(State::Leaked), self.tests(State::Warned)) {
+            (0, 0) => writeln!(o, "### taskleak: no leaks{} ({what})\n", self.beyond()),
+            (0, n) => writeln!(
+                o,
+                "### taskleak: {} leaked tasks, passed under TASKLEAK=warn ({what})\n",
+                plural(n, "test")
+            ),
+            (n, _) => writeln!(
                 o,
                 "### taskleak: {} leaked tasks ({what})\n",
                 plural(n, "test")
@@ -254,6 +279,7 @@ impl Summary {
         };
         for (state, title) in [
             (State::Leaked, "failed"),
+            (State::Warned, "passed (TASKLEAK=warn)"),
             (State::Known, "known (in the baseline, passed)"),
         ] {
             let groups = self.groups(state);

@@ -182,7 +182,6 @@ pub(crate) fn get(id: Id) -> Option<Activity> {
 }
 
 /// The tag of the runtime the task was spawned on, if its slot is still its.
-#[cfg_attr(not(taskleak_taskdump), allow(dead_code))] // read by task dumps
 pub(crate) fn runtime_tag(id: Id) -> Option<u64> {
     let id = id_u64(id);
     let s = find(id)?;
@@ -247,7 +246,6 @@ pub(crate) fn thread_stopped() {
 /// A handle to the runtime tagged `tag`, when it has threads (a
 /// multi-thread runtime always does; a current-thread one only while its
 /// blocking pool has).
-#[cfg_attr(not(taskleak_taskdump), allow(dead_code))] // read by task dumps
 pub(crate) fn handle_of(tag: u64) -> Option<Handle> {
     WORKERS
         .lock()

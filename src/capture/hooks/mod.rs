@@ -92,6 +92,25 @@ pub(crate) fn busy_blocking(handle: &Handle) -> Option<usize> {
     }
 }
 
+/// Whether the task lives on a current-thread runtime (or a
+/// `LocalRuntime`): one that runs its tasks only on the thread inside its
+/// `block_on`. A multi-thread runtime always has threads of its own; a
+/// runtime without any is a current-thread one. `false` when unknown.
+pub(crate) fn on_current_thread_runtime(id: Id) -> bool {
+    #[cfg(taskleak_hooks)]
+    {
+        use tokio::runtime::RuntimeFlavor::MultiThread;
+        activity::runtime_tag(id).is_some_and(|tag| {
+            activity::handle_of(tag).is_none_or(|h| h.runtime_flavor() != MultiThread)
+        })
+    }
+    #[cfg(not(taskleak_hooks))]
+    {
+        let _ = id;
+        false
+    }
+}
+
 /// A task's poll activity, when known.
 pub(crate) fn activity(id: Id) -> Option<Activity> {
     #[cfg(taskleak_hooks)]

@@ -47,7 +47,7 @@ pub(super) fn place(current: Option<Id>, owner: Option<&Owner>) -> Placed {
     let (scope, running) = elsewhere(current.is_some(), owner);
     let (up, rare) = match adrift {
         Some(p) if depth < MAX_CHAIN => (Up::Adrift(Box::new((p, scope))), None),
-        Some(cut) => (up(scope), Some(Box::new(Rare::cut(cut.id)))),
+        Some(cut) => (up(scope), Some(Box::new(Rare::cut(&cut)))),
         None => (
             up(scope),
             running.map(|names| Box::new(Rare::running(names))),
@@ -68,7 +68,7 @@ fn follow(p: Arc<TaskRecord>, depth: u32) -> Placed {
     }
     Placed {
         up: up(p.scope().cloned()),
-        rare: Some(Box::new(Rare::cut(p.id))),
+        rare: Some(Box::new(Rare::cut(&p))),
         depth,
     }
 }

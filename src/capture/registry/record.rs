@@ -35,6 +35,10 @@ pub(crate) struct TaskRecord {
     pub(crate) spawned: u64,
     /// Unresolved return addresses, innermost first.
     pub(crate) frames: Box<[usize]>,
+    /// The nearest ancestors of a task whose chain was cut (`parent` is
+    /// then `None`), parent first: copied at the cut, so that a report
+    /// still shows where it came from, however long ago they ended.
+    pub(crate) cut_ancestors: Box<[(Id, &'static Location<'static>)]>,
     /// Spawned where no thread or task placed it (in a plain
     /// `spawn_blocking` closure) while several tests' scopes were open:
     /// their names, for the suite gate's report.
@@ -103,14 +107,32 @@ pub(super) enum Up {
 pub(super) struct Rare {
     pub(super) parent_id: Option<Id>,
     pub(super) running: Option<Box<[String]>>,
+    pub(super) cut_ancestors: Box<[(Id, &'static Location<'static>)]>,
 }
 
+/// Ancestors a cut chain keeps, by id and spawn site only: a few, so that
+/// a task that respawns itself forever holds no more than these.
+const CUT_KEEPS: usize = 4;
+
 impl Rare {
-    /// A chain cut at `parent`: only its id is kept.
-    pub(super) fn cut(parent: Id) -> Rare {
+    /// A chain cut at `parent`: its id is kept, and the spawn sites of the
+    /// nearest ancestors (it and its own, or those its cut kept), not
+    /// their records.
+    pub(super) fn cut(parent: &TaskRecord) -> Rare {
+        let mut near = Vec::with_capacity(CUT_KEEPS);
+        let mut r = Some(parent);
+        while let Some(p) = r.filter(|_| near.len() < CUT_KEEPS) {
+            near.push((p.id, p.location));
+            if p.parent.is_none() {
+                let room = CUT_KEEPS - near.len();
+                near.extend(p.cut_ancestors.iter().take(room).copied());
+            }
+            r = p.parent.as_deref();
+        }
         Rare {
-            parent_id: Some(parent),
+            parent_id: Some(parent.id),
             running: None,
+            cut_ancestors: near.into_boxed_slice(),
         }
     }
 
@@ -119,6 +141,7 @@ impl Rare {
         Rare {
             parent_id: None,
             running: Some(names),
+            cut_ancestors: Box::new([]),
         }
     }
 }
@@ -140,9 +163,9 @@ impl Own {
             Up::Scope(s) => (None, Some(s), false),
             Up::Adrift(a) => (Some(a.0), a.1, true),
         };
-        let (cut_parent, running) = match self.rare {
-            Some(rare) => (rare.parent_id, rare.running),
-            None => (None, None),
+        let (cut_parent, running, cut_ancestors) = match self.rare {
+            Some(rare) => (rare.parent_id, rare.running, rare.cut_ancestors),
+            None => (None, None, Box::default()),
         };
         TaskRecord {
             id,
@@ -157,6 +180,7 @@ impl Own {
             spawned: self.spawned,
             frames: self.frames,
             running,
+            cut_ancestors,
         }
     }
 }

@@ -82,6 +82,14 @@ pub(super) fn entry(
              running spawned it"
         );
         &running
+    } else if let Some(test) = first.unchecked_test.as_ref().filter(|_| leaks.suite_end) {
+        running = format!(
+            "the test body of `{}` (outside any task), whose check never ran: the process \
+             exited while that test was running (std::process::exit in a test?), so the task \
+             is that test's",
+            Term(test)
+        );
+        &running
     } else if first.running.is_empty() {
         root
     } else {
@@ -200,7 +208,8 @@ pub(super) fn entry(
                     None => writeln!(f)?,
                 }
             }
-            if places.iter().any(|place| place.timer) {
+            // Not when the check blocked the runtime: no grace helps then.
+            if places.iter().any(|place| place.timer) && !leaks.blocked_runtime {
                 writeln!(
                     f,
                     "     (a tokio timer: if it ends the task after the grace, the grace is \

@@ -166,8 +166,11 @@ impl Display for Report<'_> {
             writeln!(f)?;
             writeln!(
                 f,
-                "  {} the check blocked a runtime thread while it waited, so tasks on that \
-                 runtime could not finish; in async code use `guard.check_async().await`.",
+                "  {} the check blocked the thread these tasks' runtime runs on while it waited \
+                 (a current-thread runtime runs only inside its block_on), so they could not \
+                 finish: a blocking check() or a dropped guard waits this way. Check inside the \
+                 runtime with `guard.check_async().await` instead (from sync code: \
+                 `rt.block_on(guard.check_async())`).",
                 p.warn("note:")
             )?;
         }
