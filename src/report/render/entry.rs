@@ -4,7 +4,7 @@
 use std::fmt::{self, Formatter};
 use std::time::Duration;
 
-use super::{CHAIN_HEAD, CHAIN_TAIL, MAX_FRAMES_SHOWN, MAX_IDS_SHOWN};
+use super::{CHAIN_HEAD, CHAIN_TAIL, MAX_FRAMES_SHOWN, MAX_IDS_SHOWN, site};
 use crate::capture::registry::MAX_CHAIN;
 use crate::report::color::Palette;
 use crate::report::{LeakedTask, Leaks};
@@ -64,7 +64,7 @@ pub(super) fn entry(
             ids.join(", "),
         )?;
     }
-    writeln!(f, "     spawned at {}", Term(first.spawned_at))?;
+    writeln!(f, "     spawned at {}", site(first.spawned_at))?;
     if let Some(at) = &first.reached_from {
         let line = at.line().map(|l| format!(":{l}")).unwrap_or_default();
         let file = at.file().unwrap_or("?");
@@ -108,7 +108,7 @@ pub(super) fn entry(
         writeln!(
             f,
             "       this task     spawned at {}",
-            Term(first.spawned_at)
+            site(first.spawned_at)
         )?;
         // A long chain keeps its two ends: who spawned this task, and how
         // the chain began; the middle is a count.
@@ -126,7 +126,7 @@ pub(super) fn entry(
                 f,
                 "       ← by task {:<4} spawned at {}",
                 site.task,
-                Term(site.location)
+                super::site(site.location)
             )?;
         }
         if first.chain_cut {

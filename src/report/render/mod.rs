@@ -204,6 +204,14 @@ fn dump_hint(leaks: &Leaks) -> Option<String> {
     Build::this().dumps().filter(|_| !silent)
 }
 
+/// A spawn site as a report shows it: a dependency's file from its
+/// package directory (`tokio-util-0.7.20/src/…:386:9`), as its frames are,
+/// not from `$CARGO_HOME`; escaped for a terminal.
+pub(super) fn site(at: &Location<'_>) -> Term<String> {
+    let file = crate::task::frame::relative(std::path::Path::new(at.file()));
+    Term(format!("{file}:{}:{}", at.line(), at.column()))
+}
+
 /// Survivors with the same spawn chain, in order of first spawn. Linear
 /// in the tasks, however many groups they make.
 pub(crate) fn fold(tasks: &[LeakedTask]) -> Vec<Vec<&LeakedTask>> {

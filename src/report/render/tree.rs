@@ -7,7 +7,6 @@ use std::panic::Location;
 use super::MAX_TREE_DEPTH;
 use crate::report::LeakedTask;
 use crate::report::color::Palette;
-use crate::util::escape::Term;
 
 /// One spawn site in the tree, with the entries that end there.
 struct Node {
@@ -84,7 +83,7 @@ fn node(
     rest: &str,
 ) -> fmt::Result {
     let n = &nodes[at];
-    write!(f, "{head}{}", Term(n.site))?;
+    write!(f, "{head}{}", super::site(n.site))?;
     for (entry, count) in &n.entries {
         let what = if *count == 1 {
             format!("[{entry}]")
