@@ -459,7 +459,8 @@ fn under_rust_backtrace_a_leak_fails_with_the_report_and_no_internal_frames() {
         let mut cmd = Command::new(std::env::current_exe().unwrap());
         cmd.args([child, "--exact", "--test-threads=1"])
             .env(CHILD, "1")
-            .env("RUST_BACKTRACE", "1");
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("NEXTEST_RUN_ID");
         let output = common::output_within(cmd, std::time::Duration::from_secs(60));
         let all = format!(
             "{}{}",
