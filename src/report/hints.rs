@@ -16,6 +16,9 @@ pub(crate) struct Build {
     pub(crate) dumps: bool,
     /// The target is one tokio can dump tasks on.
     pub(crate) dump_target: bool,
+    /// Built without the cfg although a `.cargo/config.toml` asks for it:
+    /// a `RUSTFLAGS` variable replaced the file's rustflags.
+    pub(crate) cfg_replaced: bool,
 }
 
 /// The first tokio whose `TaskMeta::spawned_at` is right (see build.rs).
@@ -29,9 +32,11 @@ impl Build {
         let mut parts = env!("TASKLEAK_TOKIO_VERSION").split('.');
         let mut next = || parts.next()?.parse::<u64>().ok();
         let tokio = (|| Some((next()?, next()?, next()?)))();
+        let unstable = cfg!(tokio_unstable);
         Build {
             tokio,
-            unstable: cfg!(tokio_unstable),
+            unstable,
+            cfg_replaced: !unstable && crate::config::cargo::asks_here().is_some(),
             dumps: cfg!(taskleak_taskdump),
             dump_target: cfg!(all(
                 target_os = "linux",
@@ -56,8 +61,13 @@ impl Build {
 
     /// How to get spawn sites, for a report whose tasks were counted.
     pub(crate) fn spawn_sites(&self) -> String {
-        let cfg = "build with `--cfg tokio_unstable` (in .cargo/config.toml: \
-                   [build] rustflags = [\"--cfg\", \"tokio_unstable\"])";
+        let cfg = if self.cfg_replaced {
+            "add `--cfg tokio_unstable` to RUSTFLAGS, which replaces the rustflags of the \
+             .cargo/config.toml that asks for it"
+        } else {
+            "build with `--cfg tokio_unstable` (in .cargo/config.toml: \
+             [build] rustflags = [\"--cfg\", \"tokio_unstable\"])"
+        };
         let upgrade = format!(
             "use tokio 1.46.1 or newer (cargo update -p tokio): {} has no \
              TaskMeta::spawned_at",
@@ -66,7 +76,7 @@ impl Build {
         match (self.unstable, self.older_than(SPAWN_SITES)) {
             (false, true) => format!("{cfg}, and {upgrade}"),
             (true, true) => upgrade,
-            (_, false) => cfg.into(),
+            (_, false) => cfg.to_owned(),
         }
     }
 
@@ -100,6 +110,7 @@ mod tests {
             unstable,
             dumps: false,
             dump_target: true,
+            cfg_replaced: false,
         }
     }
 
@@ -119,6 +130,16 @@ mod tests {
             "{no_cfg}"
         );
         assert!(!no_cfg.contains("newer"), "{no_cfg}");
+        // The config file asks for the cfg, RUSTFLAGS replaced it.
+        let replaced = Build {
+            cfg_replaced: true,
+            ..build((1, 54, 0), false)
+        }
+        .spawn_sites();
+        assert!(
+            replaced.starts_with("add `--cfg tokio_unstable` to RUSTFLAGS"),
+            "{replaced}"
+        );
         let neither = build((1, 41, 0), false).spawn_sites();
         assert!(
             neither.contains("--cfg tokio_unstable") && neither.contains("1.46.1"),
