@@ -200,19 +200,8 @@ fn a_poll_that_never_ends_skips_the_task_dump() {
 fn a_task_blocking_the_checks_thread_ends_the_binary_with_the_report() {
     let run = |filters: &'static [&'static str]| {
         std::thread::spawn(move || {
-            let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-            cmd.args(["--ignored", "--exact", "--test-threads=1"])
-                .args(filters)
-                .env("NO_COLOR", "1");
-            // The child is a whole binary run, also when nextest runs us.
-            for var in [
-                "TASKLEAK",
-                "TASKLEAK_GRACE",
-                "TASKLEAK_REPORT_DIR",
-                "NEXTEST_RUN_ID",
-            ] {
-                cmd.env_remove(var);
-            }
+            let mut cmd = common::this_binary(&["--ignored", "--exact", "--test-threads=1"]);
+            cmd.args(filters);
             let out = common::output_within(cmd, LIMIT);
             let text = format!(
                 "{}{}",

@@ -456,11 +456,8 @@ fn under_rust_backtrace_a_leak_fails_with_the_report_and_no_internal_frames() {
         ("child_leaks", "leak_check_fail.rs:"),
         ("child_drops_a_guard_that_leaked", "leak_check_fail.rs:"),
     ] {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args([child, "--exact", "--test-threads=1"])
-            .env(CHILD, "1")
-            .env("RUST_BACKTRACE", "1")
-            .env_remove("NEXTEST_RUN_ID");
+        let mut cmd = common::this_binary(&[child, "--exact", "--test-threads=1"]);
+        cmd.env(CHILD, "1").env("RUST_BACKTRACE", "1");
         let output = common::output_within(cmd, std::time::Duration::from_secs(60));
         let all = format!(
             "{}{}",

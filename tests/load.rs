@@ -118,17 +118,7 @@ impl Drop for Busy {
 #[test]
 fn clean_tests_pass_under_load() {
     let _busy = Busy::start(BUSY);
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--ignored", "--test-threads=16", "fixture_clean_"])
-        .env("NO_COLOR", "1");
-    for var in [
-        "TASKLEAK",
-        "TASKLEAK_GRACE",
-        "TASKLEAK_REPORT_DIR",
-        "NEXTEST_RUN_ID",
-    ] {
-        cmd.env_remove(var);
-    }
+    let cmd = common::this_binary(&["--ignored", "--test-threads=16", "fixture_clean_"]);
     let start = Instant::now();
     let out = common::output_within(cmd, LIMIT);
     let text = format!(

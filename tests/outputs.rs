@@ -39,16 +39,8 @@ const BOUND: Duration = Duration::from_secs(60);
 /// it), with `env` and none of taskleak's variables otherwise. Killed
 /// after [`BOUND`].
 fn run_in(fixture: &str, cwd: &Path, env: &[(&str, &str)]) -> (std::process::Output, String) {
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--ignored", "--exact", fixture, "--test-threads=1"])
-        .current_dir(cwd)
-        .env("CARGO_MANIFEST_DIR", cwd)
-        .env("NO_COLOR", "1");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TASKLEAK") || k.starts_with("NEXTEST") || k.starts_with("GITHUB_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = common::this_binary(&["--ignored", "--exact", fixture, "--test-threads=1"]);
+    cmd.current_dir(cwd).env("CARGO_MANIFEST_DIR", cwd);
     cmd.envs(env.iter().copied());
     let out = output_within(cmd, BOUND);
     let text = format!(

@@ -47,24 +47,26 @@ pub fn run_fixture(fixture: &str, env: &[(&str, &str)]) -> (std::process::Output
 }
 
 /// This test binary, to run `fixture` alone with `env` set (and
-/// taskleak's variables cleared otherwise): the child is a whole test
-/// binary run, even when nextest runs us.
+/// taskleak's variables cleared otherwise).
 fn fixture_command(fixture: &str, env: &[(&str, &str)]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--ignored", "--exact", fixture, "--test-threads=1"])
-        .env("NO_COLOR", "1");
-    for var in [
-        "TASKLEAK",
-        "TASKLEAK_GRACE",
-        "TASKLEAK_BACKTRACE",
-        "GITHUB_ACTIONS",
-        "TASKLEAK_REPORT_DIR",
-        "NEXTEST_RUN_ID",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = this_binary(&["--ignored", "--exact", fixture, "--test-threads=1"]);
     for (k, v) in env {
         cmd.env(k, v);
+    }
+    cmd
+}
+
+/// This test binary with libtest's `args`, as a whole binary run of its
+/// own, even when nextest runs us (no `NEXTEST_RUN_ID`: a child that
+/// inherited it would act as one test's process and print no summary),
+/// with none of taskleak's or GitHub's variables, and no colour.
+pub fn this_binary(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(args).env("NO_COLOR", "1");
+    for (var, _) in std::env::vars() {
+        if var.starts_with("TASKLEAK") || var.starts_with("NEXTEST") || var.starts_with("GITHUB_") {
+            cmd.env_remove(var);
+        }
     }
     cmd
 }
