@@ -294,18 +294,11 @@ fn run(fixture: &str, env: &[(&str, &str)]) -> (Output, String) {
 fn configure_wins_over_the_config_file_which_sets_the_rest() {
     // A package whose .config/taskleak.toml sets a grace (configure!'s 30ms
     // wins) and a mode (configure! has none: the file's applies).
-    let dir = std::env::temp_dir().join(format!("taskleak-file-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join(".config")).unwrap();
-    std::fs::write(
-        dir.join(".config/taskleak.toml"),
+    let (out, text) = with_config_file(
+        "file",
         "grace = \"2s\"\nmode = \"warn\"\n",
-    )
-    .unwrap();
-    let (out, text) = run(
         "fixture_leaks_one",
-        &[("CARGO_MANIFEST_DIR", dir.to_str().unwrap())],
     );
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
         text.contains("leaked 1 task (still running 30ms after the test body)"),
