@@ -47,6 +47,7 @@
 //! | `report` | the report's model (`Leaks`, `LeakedTask`) and its text, annotations and JSON |
 //! | `suite` | the run's facts: tests checked, leaks seen, the baseline (read), the rule tally |
 //! | `judge` | a snapshot of survivors + settings + baseline → a `Judgement`, purely; how a test ends |
+//! | `ledger` | the run level: a ledger per test process, and the whole run judged from all of them (`cargo taskleak`) |
 //! | `outputs` | a judgement → every effect: panic text, stderr, CI, JSON, summary, baseline write |
 //! | `exit` | the one `atexit` handler: stale rules, summary, suite gate, exit code |
 //! | `check` | the guard, its wait and snapshot, `track_tasks`'s setup and the `Tracked` builder it returns |
@@ -65,6 +66,7 @@ mod config;
 mod exit;
 mod harness;
 mod judge;
+mod ledger;
 mod outputs;
 mod report;
 mod suite;
@@ -74,6 +76,10 @@ mod util;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+
+#[doc(hidden)]
+#[path = "cli.rs"]
+pub mod __cli;
 
 pub use capture::spawn::{spawn_blocking, spawn_local, thread};
 pub use capture::threads::LeakedThread;

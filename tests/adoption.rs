@@ -280,10 +280,10 @@ fn assert_recorded(dir: &Path) {
     let table = format!("\n[leaks.{package}.leaks]\n");
     assert!(baseline.contains(&table), "{baseline}");
     for line in [
-        format!("\"delete\" = [\"{server}\"]"),
-        format!("\"fixed_later\" = [\"{}\"]", site("FIXED_LATER")),
-        format!("\"get\" = [\"{server}\"]"),
-        format!("\"set\" = [\"{server}\"]"),
+        format!("\"delete\" = {{ \"{server}\" = "),
+        format!("\"fixed_later\" = {{ \"{}\" = ", site("FIXED_LATER")),
+        format!("\"get\" = {{ \"{server}\" = "),
+        format!("\"set\" = {{ \"{server}\" = "),
     ] {
         assert!(baseline.contains(&line), "{line}\n{baseline}");
     }
@@ -428,7 +428,7 @@ fn a_record_that_writes_nothing_fails_the_run_naming_the_file() {
     assert!(took < Duration::from_secs(15), "waited {took:?}:\n{text}");
     let written = std::fs::read_to_string(&file).unwrap();
     assert!(
-        written.contains(&format!("\"get\" = [\"{}\"]", site("SERVER"))),
+        written.contains(&format!("\"get\" = {{ \"{}\" = ", site("SERVER"))),
         "{written}"
     );
 }
@@ -452,7 +452,7 @@ fn a_symlinked_baseline_is_written_through_the_link() {
     assert!(meta.file_type().is_symlink(), "replaced by a file:\n{text}");
     let written = std::fs::read_to_string(&target).unwrap();
     assert!(
-        written.contains(&format!("\"get\" = [\"{}\"]", site("SERVER")))
+        written.contains(&format!("\"get\" = {{ \"{}\" = ", site("SERVER")))
             && written.contains("\"t\" = [\"src/x.rs:1\"]"),
         "{written}"
     );
@@ -531,8 +531,9 @@ fn baseline_tables_of_two_workspace_members_do_not_collide() {
     let file = dir.join(".config/taskleak-baseline.toml");
     let written = std::fs::read_to_string(&file).unwrap();
     for m in ["a", "b"] {
-        let table =
-            format!("\n[leaks.ws-{m}.integration]\n\"basic\" = [\"{m}/tests/integration.rs:3\"]\n");
+        let table = format!(
+            "\n[leaks.ws-{m}.integration]\n\"basic\" = {{ \"{m}/tests/integration.rs:3\" = 1 }}\n"
+        );
         assert!(written.contains(&table), "{table}\n{written}");
     }
     let (code, text) = test(&[]);

@@ -19,7 +19,7 @@ use crate::capture::threads::LeakedThread;
 use crate::config::ignore::Use;
 use crate::config::{Backtraces, Mode, Rules};
 use crate::report::Leaks;
-use crate::suite::baseline::{Baseline, Binary};
+use crate::suite::baseline::{Baseline, Binary, Grown};
 use symbols::Symbols;
 
 /// Where a snapshot was taken.
@@ -78,6 +78,9 @@ pub(crate) struct Judgement {
     pub(crate) sites: Vec<String>,
     /// Leaks the baseline lists: they pass.
     pub(crate) known: Vec<Known>,
+    /// Baseline entries of the test that now have more tasks than they
+    /// record: those tasks are in `leaks`.
+    pub(crate) grown: Vec<Grown>,
     /// What each rule learnt, in `Rules::iter` order.
     pub(crate) uses: Vec<Use>,
     /// The test it was made for, when it is a test's (summary, baseline).
@@ -97,6 +100,7 @@ impl Judgement {
             leaks: None,
             sites: Vec::new(),
             known: Vec::new(),
+            grown: Vec::new(),
             uses,
             test: None,
         }
@@ -139,7 +143,8 @@ pub(crate) fn judge(snapshot: Snapshot, inputs: &Inputs<'_>) -> Judgement {
     }
     let mut sites: Vec<String> = leaks.tasks.iter().map(site::of).collect();
     if let (Some(test), Some((baseline, binary))) = (&test, inputs.baseline) {
-        let entries = baseline.classify(binary, test, &sites);
+        let (entries, grown) = baseline.classify(binary, test, &sites);
+        judgement.grown = grown;
         let tasks = std::mem::take(&mut leaks.tasks);
         let mut kept_sites = Vec::new();
         for ((task, site), entry) in tasks.into_iter().zip(sites).zip(entries) {
@@ -154,6 +159,7 @@ pub(crate) fn judge(snapshot: Snapshot, inputs: &Inputs<'_>) -> Judgement {
         sites = kept_sites;
     }
     if !leaks.is_empty() {
+        leaks.grown = (!judgement.grown.is_empty()).then(|| Box::new(judgement.grown.clone()));
         judgement.sites = sites;
         judgement.leaks = Some(leaks);
     }

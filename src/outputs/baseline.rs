@@ -1,6 +1,6 @@
 //! Writing the baseline (`TASKLEAK=record`): the one place it changes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::config::file::Places;
@@ -16,21 +16,37 @@ pub(crate) fn record(
     places: &Places,
     binary: &Binary,
     checked: &BTreeSet<String>,
-    leaked: &BTreeSet<(String, String)>,
+    leaked: &BTreeMap<(String, String), usize>,
 ) -> Result<(PathBuf, usize), String> {
-    std::fs::create_dir_all(&places.dir)
-        .map_err(|e| format!("cannot create {}: {e}", places.dir.display()))?;
+    let file = path(places);
+    let part = (binary.clone(), checked.clone(), leaked.clone());
+    record_all(&file, std::slice::from_ref(&part))
+}
+
+/// One binary's part of a recording: the tests it checked and the tasks
+/// each leaked per site.
+pub(crate) type Part = (Binary, BTreeSet<String>, BTreeMap<(String, String), usize>);
+
+/// [`record`] for several binaries at once (`cargo taskleak baseline`,
+/// from a whole run's ledgers), into the baseline file `file`.
+pub(crate) fn record_all(file: &Path, parts: &[Part]) -> Result<(PathBuf, usize), String> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     // A link (to a file shared by several workspaces, say) stays a link:
     // the file it points to is the one replaced.
-    let file = through_links(path(places))?;
-    let dir = file.parent().unwrap_or(&places.dir);
+    let file = through_links(file.to_path_buf())?;
+    let dir = file.parent().unwrap_or(dir);
     let _lock =
         super::lock::Lock::take(dir).map_err(|e| format!("cannot lock {}: {e}", dir.display()))?;
     let mut baseline = Baseline::load(&file)?;
-    baseline.replace(binary, checked, leaked);
+    let mut n = 0;
+    for (binary, checked, leaked) in parts {
+        baseline.replace(binary, checked, leaked);
+        n += leaked.values().sum::<usize>();
+    }
     super::files::write_atomic(&file, baseline.to_toml().as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    Ok((file, leaked.len()))
+    Ok((file, n))
 }
 
 /// The file `path` names once its symbolic links are followed (it need
@@ -66,8 +82,8 @@ mod tests {
         let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
         let pairs = |v: &[(&str, &str)]| {
             v.iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect::<BTreeSet<_>>()
+                .map(|(a, b)| ((a.to_string(), b.to_string()), 1))
+                .collect::<BTreeMap<_, _>>()
         };
         let rec = |binary: &Binary, checked: &[&str], leaked: &[(&str, &str)]| {
             record(&places, binary, &set(checked), &pairs(leaked)).unwrap();
@@ -82,9 +98,10 @@ mod tests {
         let other = Binary::new("q", "x");
         rec(&other, &["a"], &[("a", "s:5")]);
         let b = Baseline::load(&path(&places)).unwrap();
-        assert_eq!(b.entries(&x), [("a", "s:1"), ("c", "s:3")]);
-        assert_eq!(b.entries(&y), [("a", "s:4")]);
-        assert_eq!(b.entries(&other), [("a", "s:5")]);
+        let one = |t, s| (t, s, Some(1));
+        assert_eq!(b.entries(&x), [one("a", "s:1"), one("c", "s:3")]);
+        assert_eq!(b.entries(&y), [one("a", "s:4")]);
+        assert_eq!(b.entries(&other), [one("a", "s:5")]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

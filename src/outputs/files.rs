@@ -87,10 +87,12 @@ pub(crate) fn add_to_report_dir(
     for e in entries {
         let _ = writeln!(
             text,
-            "{}\t{binary} {}\t{}",
+            "{}\t{binary} {}\t{}\t{}\t{}",
             e.state.word(),
             clean(&e.test),
-            clean(&e.site)
+            clean(&e.site),
+            e.count,
+            e.recorded.map_or(String::new(), |r| r.to_string())
         );
     }
     write_atomic(&log, text.as_bytes())?;
@@ -119,7 +121,10 @@ pub(crate) fn from_log(text: &str, baseline: PathBuf) -> Summary {
             }
             (Some(word), Some(test), Some(site)) => {
                 if let Some(state) = State::from_word(word) {
-                    entries.push(Entry::new(state, test, site));
+                    let mut e = Entry::new(state, test, site);
+                    e.count = fields.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+                    e.recorded = fields.next().and_then(|c| c.parse().ok());
+                    entries.push(e);
                 }
             }
             _ => {}

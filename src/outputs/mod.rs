@@ -7,6 +7,7 @@
 pub(crate) mod baseline;
 pub(crate) mod ci;
 mod files;
+pub(crate) mod ledger;
 mod lock;
 pub(crate) mod notices;
 pub(crate) mod run;
@@ -31,12 +32,13 @@ pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
         leaks,
         sites,
         known,
+        grown,
         test,
         ..
     } = judgement;
     if let Some(test) = &test {
         let known: Vec<(String, String)> = known.into_iter().map(|k| (k.site, k.entry)).collect();
-        suite::note(test, &sites, &known, mode == Mode::Warn);
+        suite::note(test, &sites, &known, &grown, mode == Mode::Warn);
     }
     let Some(leaks) = leaks else {
         return Ok(());

@@ -51,6 +51,14 @@ pub(crate) fn summary() -> bool {
             return false;
         }
     }
+    match super::ledger::write(&seen, record) {
+        Ok(_) => {}
+        Err(e) => eprintln!(
+            "taskleak: could not write this process's ledger for `cargo taskleak report` \
+             (in TASKLEAK_REPORT_DIR, else target/taskleak): {}",
+            Term(e)
+        ),
+    }
     if record {
         match super::baseline::record(places, &suite::binary(), &seen.checked, &seen.leaked) {
             Ok((path, n)) => eprintln!(
@@ -69,25 +77,40 @@ pub(crate) fn summary() -> bool {
         }
         return true;
     }
-    let fixed = match suite::baseline::current() {
-        Ok(b) if crate::capture::TRACKING => suite::fixed(&seen, b, &suite::binary()),
-        _ => Vec::new(),
+    let (fixed, fewer) = match suite::baseline::current() {
+        Ok(b) if crate::capture::TRACKING => {
+            let binary = suite::binary();
+            (
+                suite::fixed(&seen, b, &binary),
+                suite::fewer(&seen, b, &binary),
+            )
+        }
+        _ => (Vec::new(), Vec::new()),
     };
     let mut entries: Vec<Entry> = Vec::new();
-    for (test, site) in &seen.leaked {
-        entries.push(match seen.warned.contains(test) {
-            true => Entry::new(State::Warned, test, site),
-            false => Entry::leaked(test, site),
-        });
+    for ((test, site), n) in &seen.leaked {
+        entries.push(
+            match seen.warned.contains(test) {
+                true => Entry::new(State::Warned, test, site),
+                false => Entry::leaked(test, site),
+            }
+            .tasks(*n),
+        );
     }
-    for (test, site) in &seen.known {
-        entries.push(Entry::known(test, site));
-    }
-    for (test, entry, site) in &seen.moved {
-        entries.push(Entry::moved(test, entry, site));
+    for ((test, site, entry), n) in &seen.known {
+        entries.push(Entry::known(test, site).tasks(*n));
+        if site != entry {
+            entries.push(Entry::moved(test, entry, site).tasks(*n));
+        }
     }
     for (test, site) in &fixed {
         entries.push(Entry::fixed(test, site));
+    }
+    for ((test, entry), (recorded, now)) in &seen.grown {
+        entries.push(Entry::changed(test, entry, *now, *recorded));
+    }
+    for (test, entry, now, recorded) in &fewer {
+        entries.push(Entry::changed(test, entry, *now, *recorded));
     }
     let summary = Summary::new(
         seen.checked.len(),
@@ -95,7 +118,11 @@ pub(crate) fn summary() -> bool {
         suite::baseline::path(places),
     );
     if !crate::util::per_test_process() && summary.worth_showing() {
-        eprintln!("\n{}", summary.text());
+        eprintln!(
+            "\n{}\n  The whole run (every binary, tests without a check, rules no binary used): \
+             cargo taskleak report",
+            summary.text()
+        );
         to_step_summary(&summary);
     }
     if let Some(dir) = super::files::report_dir()

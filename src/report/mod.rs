@@ -17,6 +17,7 @@ use std::time::Duration;
 pub use task::{LeakedTask, SpawnSite};
 
 use crate::capture::threads::LeakedThread;
+use crate::task::Grown;
 
 /// The tasks a check found still running after the grace period.
 ///
@@ -53,6 +54,12 @@ pub struct Leaks {
     pub(crate) blocking: usize,
     /// OS threads still running (`Options::threads`).
     pub(crate) threads: Vec<LeakedThread>,
+    /// Known leaks (the baseline's) that now have more tasks than
+    /// recorded: their tasks are among `tasks`.
+    /// Behind one thin pointer, `None` when empty: `Leaks` is the error
+    /// of `Result<(), Leaks>`, which stays small to return.
+    #[allow(clippy::box_collection)]
+    pub(crate) grown: Option<Box<Vec<Grown>>>,
 }
 
 impl Leaks {
@@ -135,6 +142,7 @@ impl Leaks {
             suite_end: false,
             blocking: 0,
             threads: Vec::new(),
+            grown: None,
         }
     }
 

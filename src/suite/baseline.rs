@@ -23,6 +23,7 @@ use std::sync::LazyLock;
 use toml::de::{DeTable, DeValue};
 
 use crate::config::file::Places;
+pub(crate) use crate::task::Grown;
 
 pub(crate) const FILE_NAME: &str = "taskleak-baseline.toml";
 
@@ -64,8 +65,9 @@ impl Binary {
 }
 
 /// Tests of one binary, each with the spawn sites (`file:line`) it may
-/// leak from.
-type Tests = BTreeMap<String, BTreeSet<String>>;
+/// leak from and how many tasks from each (`None`: any number, an entry
+/// of the format before counts).
+type Tests = BTreeMap<String, BTreeMap<String, Option<usize>>>;
 
 /// Known leaks: per test binary and test, the spawn sites it may leak
 /// from.
@@ -142,7 +144,8 @@ impl Baseline {
         Ok(out)
     }
 
-    /// One test's entry, `"test" = ["file.rs:line", ...]`, at line `at`.
+    /// One test's entry, `"test" = { "file.rs:line" = count, ... }` (or
+    /// the older `["file.rs:line", ...]`), at line `at`.
     fn add(
         &mut self,
         binary: Binary,
@@ -153,46 +156,72 @@ impl Baseline {
         let bad = || {
             format!(
                 "taskleak: {name}:{at}: write a test's known leaks as \
-                 \"test name\" = [\"file.rs:line\", ...]; fix it, or delete it and \
+                 \"test name\" = {{ \"file.rs:line\" = tasks, ... }}; fix it, or delete it and \
                  re-record with TASKLEAK=record"
             )
         };
-        let DeValue::Array(sites) = sites else {
-            return Err(bad());
-        };
-        let set = self
+        let map = self
             .leaks
             .entry(binary)
             .or_default()
             .entry(test.to_owned())
             .or_default();
-        for s in sites.iter() {
-            set.insert(s.get_ref().as_str().ok_or_else(bad)?.to_owned());
+        match sites {
+            DeValue::Array(sites) => {
+                for s in sites.iter() {
+                    map.insert(s.get_ref().as_str().ok_or_else(bad)?.to_owned(), None);
+                }
+            }
+            DeValue::Table(sites) => {
+                for (site, count) in sites.iter() {
+                    let count = match count.get_ref() {
+                        DeValue::Integer(i) => {
+                            usize::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
+                        }
+                        _ => None,
+                    };
+                    let count = count.filter(|c| *c > 0).ok_or_else(bad)?;
+                    map.insert(site.get_ref().to_string(), Some(count));
+                }
+            }
+            _ => return Err(bad()),
         }
         Ok(())
     }
 
     /// The sites listed for `binary`'s `test`, from every table that
-    /// applies to it.
-    fn listed(&self, binary: &Binary, test: &str) -> BTreeSet<&String> {
-        binary
+    /// applies to it, with the tasks each knows.
+    fn listed(&self, binary: &Binary, test: &str) -> BTreeMap<&String, Option<usize>> {
+        let mut out: BTreeMap<&String, Option<usize>> = BTreeMap::new();
+        for (site, count) in binary
             .tables()
             .filter_map(|t| self.leaks.get(&t)?.get(test))
             .flatten()
-            .collect()
+        {
+            // Listed twice (an older table and its package's): the larger.
+            let c = out.entry(site).or_insert(*count);
+            *c = match (*c, *count) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+        }
+        out
     }
 
     /// Which entry of `binary`'s `test` each leak (by site) is: the entry
     /// at that `file:line`, else an entry of the same file that no other
     /// leak of this check is (the spawn call moved: lines above it were
-    /// edited); `None` for a leak the baseline does not list.
+    /// edited); `None` for a leak the baseline does not list, and for
+    /// every leak of an entry that now has more tasks than it records
+    /// (those are returned as [`Grown`]).
     pub(crate) fn classify(
         &self,
         binary: &Binary,
         test: &str,
         sites: &[String],
-    ) -> Vec<Option<String>> {
-        let listed: Vec<&String> = self.listed(binary, test).into_iter().collect();
+    ) -> (Vec<Option<String>>, Vec<Grown>) {
+        let counts = self.listed(binary, test);
+        let listed: Vec<&String> = counts.keys().copied().collect();
         let exact: HashSet<&str> = listed.iter().map(|l| l.as_str()).collect();
         let mut out: Vec<Option<String>> = sites
             .iter()
@@ -224,18 +253,44 @@ impl Baseline {
                 out[i] = Some(l.to_string());
             }
         }
-        out
+        // More tasks than an entry records: all of them are the new leak
+        // (which of them is "the known one" cannot be told).
+        let mut now: HashMap<&str, usize> = HashMap::new();
+        for entry in out.iter().flatten() {
+            *now.entry(entry.as_str()).or_default() += 1;
+        }
+        let mut grown: Vec<Grown> = now
+            .into_iter()
+            .filter_map(|(entry, now)| {
+                let known = counts.get(&entry.to_string()).copied().flatten()?;
+                (now > known).then(|| Grown {
+                    entry: entry.to_owned(),
+                    known,
+                    now,
+                })
+            })
+            .collect();
+        grown.sort_by(|a, b| a.entry.cmp(&b.entry));
+        if !grown.is_empty() {
+            let over: HashSet<&str> = grown.iter().map(|g| g.entry.as_str()).collect();
+            for e in &mut out {
+                if e.as_deref().is_some_and(|e| over.contains(e)) {
+                    *e = None;
+                }
+            }
+        }
+        (out, grown)
     }
 
     /// `binary`'s entries for the tests in `checked` become exactly the
-    /// leaks in `leaked`, in its package's table (the older format's table
-    /// of that binary name loses them); other tests' entries (other
-    /// binaries, other nextest processes) stay.
+    /// leaks in `leaked` (tasks per test and site), in its package's table
+    /// (the older format's table of that binary name loses them); other
+    /// tests' entries (other binaries, other nextest processes) stay.
     pub(crate) fn replace(
         &mut self,
         binary: &Binary,
         checked: &BTreeSet<String>,
-        leaked: &BTreeSet<(String, String)>,
+        leaked: &BTreeMap<(String, String), usize>,
     ) {
         for table in binary.tables() {
             if let Some(known) = self.leaks.get_mut(&table) {
@@ -245,18 +300,21 @@ impl Baseline {
             }
         }
         let known = self.leaks.entry(binary.clone()).or_default();
-        for (test, site) in leaked {
-            known.entry(test.clone()).or_default().insert(site.clone());
+        for ((test, site), n) in leaked {
+            known
+                .entry(test.clone())
+                .or_default()
+                .insert(site.clone(), Some(*n));
         }
     }
 
-    /// Every (test, site) pair of `binary`'s own table: what a run of it
+    /// Every (test, site, tasks) of `binary`'s own table: what a run of it
     /// can call fixed. An older table's entries are not: the binaries of
     /// that name in other packages may be the ones that leak them.
-    pub(crate) fn entries(&self, binary: &Binary) -> Vec<(&str, &str)> {
+    pub(crate) fn entries(&self, binary: &Binary) -> Vec<(&str, &str, Option<usize>)> {
         let tests = self.leaks.get(binary).into_iter().flatten();
         tests
-            .flat_map(|(t, sites)| sites.iter().map(move |s| (t.as_str(), s.as_str())))
+            .flat_map(|(t, sites)| sites.iter().map(move |(s, n)| (t.as_str(), s.as_str(), *n)))
             .collect()
     }
 
@@ -265,10 +323,11 @@ impl Baseline {
     pub(crate) fn to_toml(&self) -> String {
         let mut o = String::from(
             "# Known task leaks, written by `TASKLEAK=record cargo test` (taskleak).\n\
-             # A leak listed here for its test passes and is counted as known in the\n\
-             # summary; a leak not listed fails. Remove an entry once its leak is fixed\n\
-             # (the summary lists those), or re-record. A table per package and\n\
-             # test binary.\n",
+             # A leak listed here for its test passes, up to the number of tasks\n\
+             # recorded from its spawn site, and is counted as known in the\n\
+             # summary; a leak not listed, or more tasks than listed, fails. Remove\n\
+             # an entry once its leak is fixed (the summary lists those), or\n\
+             # re-record. A table per package and test binary.\n",
         );
         let key = |name: &str| {
             let bare = name
@@ -281,7 +340,7 @@ impl Baseline {
             }
         };
         for (binary, tests) in &self.leaks {
-            if tests.values().all(BTreeSet::is_empty) {
+            if tests.values().all(BTreeMap::is_empty) {
                 continue;
             }
             let _ = if binary.package.is_empty() {
@@ -295,8 +354,20 @@ impl Baseline {
                 )
             };
             for (test, sites) in tests.iter().filter(|(_, s)| !s.is_empty()) {
-                let sites: Vec<String> = sites.iter().map(|s| crate::util::quote(s)).collect();
-                let _ = writeln!(o, "{} = [{}]", crate::util::quote(test), sites.join(", "));
+                let q = crate::util::quote;
+                // Counted entries as a table; an entry still without a
+                // count (the older format) keeps its list.
+                let line = if sites.values().all(Option::is_some) {
+                    let sites: Vec<String> = sites
+                        .iter()
+                        .map(|(s, n)| format!("{} = {}", q(s), n.unwrap_or(1)))
+                        .collect();
+                    format!("{} = {{ {} }}", q(test), sites.join(", "))
+                } else {
+                    let sites: Vec<String> = sites.keys().map(|s| q(s)).collect();
+                    format!("{} = [{}]", q(test), sites.join(", "))
+                };
+                let _ = writeln!(o, "{line}");
             }
         }
         o
@@ -314,27 +385,32 @@ mod tests {
         client
             .entry("a::b \"q\"".into())
             .or_default()
-            .insert("src/x.rs:3".into());
-        client
-            .entry("c".into())
-            .or_default()
-            .extend(["src/y.rs:1".to_string(), "src/y.rs:2".to_string()]);
+            .insert("src/x.rs:3".into(), Some(2));
+        client.entry("c".into()).or_default().extend([
+            ("src/y.rs:1".to_string(), None),
+            ("src/y.rs:2".to_string(), None),
+        ]);
         b.leaks
             .entry(Binary::new("p", "odd name"))
             .or_default()
             .entry("c".into())
             .or_default()
-            .insert("src/z.rs:9".into());
+            .insert("src/z.rs:9".into(), Some(1));
         let text = b.to_toml();
         assert!(
-            text.contains("\n[leaks.p.client]\n\"a::b \\\"q\\\"\" = [\"src/x.rs:3\"]\n"),
+            text.contains("\n[leaks.p.client]\n\"a::b \\\"q\\\"\" = { \"src/x.rs:3\" = 2 }\n"),
+            "{text}"
+        );
+        // An entry of the format before counts keeps its list.
+        assert!(
+            text.contains("\"c\" = [\"src/y.rs:1\", \"src/y.rs:2\"]\n"),
             "{text}"
         );
         assert!(text.contains("\n[leaks.p.\"odd name\"]\n"), "{text}");
         let back = Baseline::parse(&text, "f").unwrap();
         assert_eq!(back, b);
         let one = |b: &str, t: &str, s: &str| {
-            back.classify(&Binary::new("p", b), t, &[s.to_string()])[0].clone()
+            back.classify(&Binary::new("p", b), t, &[s.to_string()]).0[0].clone()
         };
         assert_eq!(
             one("client", "c", "src/y.rs:2").as_deref(),
@@ -354,7 +430,7 @@ mod tests {
             .or_default()
             .entry("t".into())
             .or_default()
-            .insert("tests/a.rs:10".into());
+            .insert("tests/a.rs:10".into(), None);
         let sites = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let known = |s: &str| Some(s.to_string());
         assert_eq!(
@@ -362,7 +438,8 @@ mod tests {
                 &Binary::new("p", "x"),
                 "t",
                 &sites(&["tests/a.rs:10", "tests/a.rs:10"])
-            ),
+            )
+            .0,
             [known("tests/a.rs:10"), known("tests/a.rs:10")]
         );
         // Lines above it were edited: the same entry.
@@ -371,7 +448,8 @@ mod tests {
                 &Binary::new("p", "x"),
                 "t",
                 &sites(&["tests/a.rs:14", "tests/a.rs:14"])
-            ),
+            )
+            .0,
             [known("tests/a.rs:10"), known("tests/a.rs:10")]
         );
         // The listed leak, and a new one in the same file.
@@ -380,19 +458,23 @@ mod tests {
                 &Binary::new("p", "x"),
                 "t",
                 &sites(&["tests/a.rs:10", "tests/a.rs:30"])
-            ),
+            )
+            .0,
             [known("tests/a.rs:10"), None]
         );
         assert_eq!(
-            b.classify(&Binary::new("p", "x"), "t", &sites(&["tests/b.rs:10"])),
+            b.classify(&Binary::new("p", "x"), "t", &sites(&["tests/b.rs:10"]))
+                .0,
             [None]
         );
         assert_eq!(
-            b.classify(&Binary::new("p", "x"), "u", &sites(&["tests/a.rs:10"])),
+            b.classify(&Binary::new("p", "x"), "u", &sites(&["tests/a.rs:10"]))
+                .0,
             [None]
         );
         assert_eq!(
-            b.classify(&Binary::new("p", "y"), "t", &sites(&["tests/a.rs:10"])),
+            b.classify(&Binary::new("p", "y"), "t", &sites(&["tests/a.rs:10"]))
+                .0,
             [None]
         );
     }
@@ -408,26 +490,30 @@ mod tests {
             Binary::new("b", "integration"),
         );
         let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
-        let leak = |s: &str| BTreeSet::from([("basic".to_string(), s.to_string())]);
+        let leak = |s: &str| BTreeMap::from([(("basic".to_string(), s.to_string()), 1)]);
         let mut bl = Baseline::default();
         bl.replace(&a, &set(&["basic"]), &leak("a/tests/integration.rs:5"));
         bl.replace(&b, &set(&["basic"]), &leak("b/tests/integration.rs:5"));
         let text = bl.to_toml();
         assert!(
-            text.contains("\n[leaks.a.integration]\n\"basic\" = [\"a/tests/integration.rs:5\"]\n")
-                && text.contains(
-                    "\n[leaks.b.integration]\n\"basic\" = [\"b/tests/integration.rs:5\"]\n"
-                ),
+            text.contains(
+                "\n[leaks.a.integration]\n\"basic\" = { \"a/tests/integration.rs:5\" = 1 }\n"
+            ) && text.contains(
+                "\n[leaks.b.integration]\n\"basic\" = { \"b/tests/integration.rs:5\" = 1 }\n"
+            ),
             "{text}"
         );
         let back = Baseline::parse(&text, "f").unwrap();
         assert_eq!(back, bl);
-        assert_eq!(back.entries(&a), [("basic", "a/tests/integration.rs:5")]);
+        assert_eq!(
+            back.entries(&a),
+            [("basic", "a/tests/integration.rs:5", Some(1))]
+        );
 
         let old = "[leaks.integration]\nbasic = [\"a/tests/integration.rs:5\"]\n";
         let mut bl = Baseline::parse(old, "f").unwrap();
         let site = ["a/tests/integration.rs:5".to_string()];
-        assert_eq!(bl.classify(&a, "basic", &site), [Some(site[0].clone())]);
+        assert_eq!(bl.classify(&a, "basic", &site).0, [Some(site[0].clone())]);
         bl.replace(&a, &set(&["basic"]), &leak(&site[0]));
         let text = bl.to_toml();
         assert!(!text.contains("[leaks.integration]"), "{text}");
@@ -456,11 +542,42 @@ mod tests {
         let b = Baseline::parse(text, "f").unwrap();
         let bin = Binary::new("p", "b");
         let many = |site: &str| vec![site.to_string(); 100_000];
-        let listed = b.classify(&bin, "t", &many("src/a.rs:1"));
+        let listed = b.classify(&bin, "t", &many("src/a.rs:1")).0;
         assert!(listed.iter().all(|e| e.as_deref() == Some("src/a.rs:1")));
-        let moved = b.classify(&bin, "t", &many("src/b.rs:9"));
+        let moved = b.classify(&bin, "t", &many("src/b.rs:9")).0;
         assert!(moved.iter().all(|e| e.as_deref() == Some("src/b.rs:1")));
-        let new = b.classify(&bin, "t", &many("src/c.rs:1"));
+        let new = b.classify(&bin, "t", &many("src/c.rs:1")).0;
         assert!(new.iter().all(Option::is_none));
+    }
+
+    /// An entry with a count knows that many tasks: more is a new leak
+    /// (every task of it fails, and the growth is named); as many or
+    /// fewer are known.
+    #[test]
+    fn a_known_leak_that_grew_fails_and_says_by_how_much() {
+        let text = "[leaks.p.b]\nt = { \"src/a.rs:1\" = 2, \"src/b.rs:1\" = 1 }\n";
+        let b = Baseline::parse(text, "f").unwrap();
+        let bin = Binary::new("p", "b");
+        let sites = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (entries, grown) = b.classify(&bin, "t", &sites(&["src/a.rs:1", "src/a.rs:1"]));
+        assert!(entries.iter().all(Option::is_some) && grown.is_empty());
+        let (entries, grown) = b.classify(
+            &bin,
+            "t",
+            &sites(&["src/a.rs:1", "src/a.rs:1", "src/a.rs:1", "src/b.rs:1"]),
+        );
+        assert_eq!(entries[..3], [None, None, None]);
+        assert_eq!(entries[3].as_deref(), Some("src/b.rs:1"));
+        assert_eq!(
+            grown,
+            [Grown {
+                entry: "src/a.rs:1".into(),
+                known: 2,
+                now: 3
+            }]
+        );
+        // A count must be a number of tasks.
+        let e = Baseline::parse("[leaks.p.b]\nt = { \"src/a.rs:1\" = 0 }\n", "f").unwrap_err();
+        assert!(e.contains("f:2: write a test's known leaks"), "{e}");
     }
 }

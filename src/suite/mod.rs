@@ -8,41 +8,46 @@
 //! `cargo test`'s one process per binary.
 
 pub(crate) mod baseline;
+mod entry;
 pub(crate) mod rules;
 pub(crate) mod summary;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use parking_lot::Mutex;
 
-use baseline::{Baseline, Binary};
+use baseline::{Baseline, Binary, Grown};
 
 /// What this process saw.
 #[derive(Default)]
 pub(crate) struct Seen {
     /// Tests that opened a leak check.
     pub(crate) checked: BTreeSet<String>,
-    /// (test, site) of leaks that failed (or warned, or were recorded).
-    pub(crate) leaked: BTreeSet<(String, String)>,
+    /// (test, site) of leaks that failed (or warned, or were recorded),
+    /// with how many tasks.
+    pub(crate) leaked: BTreeMap<(String, String), usize>,
     /// Tests whose leaks did not fail them (`TASKLEAK=warn`).
     pub(crate) warned: BTreeSet<String>,
-    /// (test, site) of leaks the baseline lists.
-    pub(crate) known: BTreeSet<(String, String)>,
-    /// (test, baseline entry) of the entries those leaks matched.
-    pub(crate) matched: BTreeSet<(String, String)>,
-    /// (test, baseline entry, site) of known leaks whose spawn call moved
-    /// within its file: the entry matched by file, not by line.
-    pub(crate) moved: BTreeSet<(String, String, String)>,
+    /// (test, site, baseline entry) of leaks the baseline lists, with how
+    /// many tasks; a site other than its entry is a spawn call that moved
+    /// within its file (the entry matched by file, not by line).
+    pub(crate) known: BTreeMap<(String, String, String), usize>,
+    /// (test, baseline entry) of the entries those leaks matched, with how
+    /// many tasks.
+    pub(crate) matched: BTreeMap<(String, String), usize>,
+    /// (test, baseline entry) of known leaks that now have more tasks than
+    /// recorded: (recorded, now). Their tasks are in `leaked`.
+    pub(crate) grown: BTreeMap<(String, String), (usize, usize)>,
 }
 
 static SEEN: Mutex<Seen> = Mutex::new(Seen {
     checked: BTreeSet::new(),
-    leaked: BTreeSet::new(),
+    leaked: BTreeMap::new(),
     warned: BTreeSet::new(),
-    known: BTreeSet::new(),
-    matched: BTreeSet::new(),
-    moved: BTreeSet::new(),
+    known: BTreeMap::new(),
+    matched: BTreeMap::new(),
+    grown: BTreeMap::new(),
 });
 
 /// A test opened a leak check (counted in the summary).
@@ -57,23 +62,39 @@ pub(crate) fn checked() {
     }
 }
 
-/// Notes a test's leaks: `leaked` by site, `known` as (site, entry);
-/// `warned`: the leaks did not fail the test (`TASKLEAK=warn`).
-pub(crate) fn note(test: &str, leaked: &[String], known: &[(String, String)], warned: bool) {
+/// Notes a test's leaks: `leaked` by site (one a task), `known` as
+/// (site, entry), `grown` the known leaks that grew; `warned`: the leaks
+/// did not fail the test (`TASKLEAK=warn`).
+pub(crate) fn note(
+    test: &str,
+    leaked: &[String],
+    known: &[(String, String)],
+    grown: &[Grown],
+    warned: bool,
+) {
     let mut seen = SEEN.lock();
     for site in leaked {
-        seen.leaked.insert((test.to_owned(), site.clone()));
+        *seen
+            .leaked
+            .entry((test.to_owned(), site.clone()))
+            .or_default() += 1;
+    }
+    for g in grown {
+        seen.grown
+            .insert((test.to_owned(), g.entry.clone()), (g.known, g.now));
     }
     if warned && !leaked.is_empty() {
         seen.warned.insert(test.to_owned());
     }
     for (site, entry) in known {
-        seen.known.insert((test.to_owned(), site.clone()));
-        seen.matched.insert((test.to_owned(), entry.clone()));
-        if site != entry {
-            seen.moved
-                .insert((test.to_owned(), entry.clone(), site.clone()));
-        }
+        *seen
+            .known
+            .entry((test.to_owned(), site.clone(), entry.clone()))
+            .or_default() += 1;
+        *seen
+            .matched
+            .entry((test.to_owned(), entry.clone()))
+            .or_default() += 1;
     }
 }
 
@@ -85,7 +106,7 @@ pub(crate) fn take() -> Seen {
 /// Has a leak of `test` been noted? (For tests of the outputs.)
 #[cfg(test)]
 pub(crate) fn noted(test: &str) -> bool {
-    SEEN.lock().leaked.iter().any(|(t, _)| t == test)
+    SEEN.lock().leaked.keys().any(|(t, _)| t == test)
 }
 
 /// How many leaks were noted.
@@ -100,10 +121,31 @@ pub(crate) fn fixed(seen: &Seen, baseline: &Baseline, binary: &Binary) -> Vec<(S
     baseline
         .entries(binary)
         .into_iter()
-        .filter(|(t, s)| {
-            seen.checked.contains(*t) && !seen.matched.contains(&(t.to_string(), s.to_string()))
+        .filter(|(t, s, _)| {
+            let key = (t.to_string(), s.to_string());
+            seen.checked.contains(*t)
+                && !seen.matched.contains_key(&key)
+                && !seen.grown.contains_key(&key)
         })
-        .map(|(t, s)| (t.to_owned(), s.to_owned()))
+        .map(|(t, s, _)| (t.to_owned(), s.to_owned()))
+        .collect()
+}
+
+/// Known leaks of `binary` with fewer tasks than the baseline records:
+/// (test, entry, now, recorded).
+pub(crate) fn fewer(
+    seen: &Seen,
+    baseline: &Baseline,
+    binary: &Binary,
+) -> Vec<(String, String, usize, usize)> {
+    baseline
+        .entries(binary)
+        .into_iter()
+        .filter_map(|(t, s, recorded)| {
+            let now = *seen.matched.get(&(t.to_string(), s.to_string()))?;
+            let recorded = recorded?;
+            (now < recorded).then(|| (t.to_owned(), s.to_owned(), now, recorded))
+        })
         .collect()
 }
 

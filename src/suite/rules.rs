@@ -127,6 +127,12 @@ pub(crate) fn stale(whole_binary: bool) -> Vec<Stale> {
     })
 }
 
+/// Every rule in force in this process, and what the checks learnt of
+/// it: the process's ledger, for the run-level judgement.
+pub(crate) fn all() -> Vec<(String, Origin, Use)> {
+    with_tally(|t| t.rules.clone())
+}
+
 /// Is any rule in force in this process (registered by a check or the
 /// process's configuration)?
 pub(crate) fn any() -> bool {

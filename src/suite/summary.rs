@@ -6,96 +6,27 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+pub(crate) use super::entry::{Entry, State};
 use crate::util::escape::{Term, markdown_code};
 use crate::util::plural;
 
 /// Test names listed per site before "… and N more".
 const NAMES_SHOWN: usize = 6;
 
-/// What happened to one (test, spawn site) pair.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum State {
-    /// It leaked and the check failed.
-    Leaked,
-    /// It leaked, and `TASKLEAK=warn` passed the test.
-    Warned,
-    /// It leaked and the baseline lists it: the check passed.
-    Known,
-    /// A known leak whose spawn call moved within its file: the entry
-    /// matched by file (its site reads `file:old → :new`).
-    Moved,
-    /// The baseline lists it, the test ran, and it did not leak.
-    Fixed,
-}
-
-impl State {
-    pub(crate) fn word(self) -> &'static str {
-        match self {
-            State::Leaked => "leaked",
-            State::Warned => "warned",
-            State::Known => "known",
-            State::Moved => "moved",
-            State::Fixed => "fixed",
-        }
-    }
-
-    pub(crate) fn from_word(w: &str) -> Option<State> {
-        match w {
-            "leaked" => Some(State::Leaked),
-            "warned" => Some(State::Warned),
-            "known" => Some(State::Known),
-            "moved" => Some(State::Moved),
-            "fixed" => Some(State::Fixed),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Entry {
-    pub(crate) state: State,
-    pub(crate) test: String,
-    pub(crate) site: String,
-}
-
-impl Entry {
-    pub(crate) fn leaked(test: &str, site: &str) -> Entry {
-        Entry::new(State::Leaked, test, site)
-    }
-    pub(crate) fn known(test: &str, site: &str) -> Entry {
-        Entry::new(State::Known, test, site)
-    }
-    /// The baseline lists `entry`; the leak came from `site`, elsewhere
-    /// in the same file.
-    pub(crate) fn moved(test: &str, entry: &str, site: &str) -> Entry {
-        let new = match (entry.rsplit_once(':'), site.rsplit_once(':')) {
-            (Some((a, _)), Some((b, line))) if a == b => format!(":{line}"),
-            _ => site.to_owned(),
-        };
-        Entry::new(State::Moved, test, &format!("{entry} → {new}"))
-    }
-    pub(crate) fn fixed(test: &str, site: &str) -> Entry {
-        Entry::new(State::Fixed, test, site)
-    }
-    pub(crate) fn new(state: State, test: &str, site: &str) -> Entry {
-        Entry {
-            state,
-            test: test.to_owned(),
-            site: site.to_owned(),
-        }
-    }
-}
-
 /// One spawn site and the tests that leaked from it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Group<'a> {
     pub(crate) site: &'a str,
     pub(crate) tests: Vec<&'a str>,
+    /// Tasks from the site, in all its tests.
+    pub(crate) tasks: usize,
 }
 
 pub(crate) struct Summary {
     /// Tests that ran under a leak check.
     checked: usize,
+    /// Show each site's tasks (the run report), not only its tests.
+    show_tasks: bool,
     entries: Vec<Entry>,
     baseline: PathBuf,
 }
@@ -111,9 +42,17 @@ impl Summary {
             .unwrap_or(baseline);
         Summary {
             checked,
+            show_tasks: false,
             entries,
             baseline,
         }
+    }
+
+    /// Each site's line also says how many tasks leaked from it, where a
+    /// test leaked more than one.
+    pub(crate) fn with_tasks(mut self) -> Summary {
+        self.show_tasks = true;
+        self
     }
 
     pub(crate) fn checked(&self) -> usize {
@@ -127,10 +66,7 @@ impl Summary {
     /// " beyond the baseline" where a baseline had a say: it listed a
     /// leak of this run, or one it no longer sees.
     fn beyond(&self) -> &'static str {
-        let baselined = self
-            .entries
-            .iter()
-            .any(|e| matches!(e.state, State::Known | State::Moved | State::Fixed));
+        let baselined = self.entries.iter().any(|e| e.state >= State::Known);
         if baselined {
             " beyond the baseline"
         } else {
@@ -145,15 +81,18 @@ impl Summary {
 
     /// Sites of the entries in `state`, most tests first (then by site).
     pub(crate) fn groups(&self, state: State) -> Vec<Group<'_>> {
-        let mut by_site: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut by_site: BTreeMap<&str, (BTreeSet<&str>, usize)> = BTreeMap::new();
         for e in self.entries.iter().filter(|e| e.state == state) {
-            by_site.entry(&e.site).or_default().insert(&e.test);
+            let slot = by_site.entry(&e.site).or_default();
+            slot.0.insert(&e.test);
+            slot.1 += e.count;
         }
         let mut groups: Vec<Group<'_>> = by_site
             .into_iter()
-            .map(|(site, tests)| Group {
+            .map(|(site, (tests, tasks))| Group {
                 site,
                 tests: tests.into_iter().collect(),
+                tasks,
             })
             .collect();
         groups.sort_by(|a, b| {
@@ -164,7 +103,7 @@ impl Summary {
     }
 
     /// The entries in `state`.
-    fn in_state(&self, state: State) -> Vec<&Entry> {
+    pub(crate) fn in_state(&self, state: State) -> Vec<&Entry> {
         self.entries.iter().filter(|e| e.state == state).collect()
     }
 
@@ -204,7 +143,7 @@ impl Summary {
             );
         }
         for g in head {
-            group_line(&mut o, g);
+            group_line(&mut o, g, self.show_tasks);
         }
         if !leaked.is_empty() && !warned.is_empty() {
             let _ = writeln!(
@@ -213,7 +152,7 @@ impl Summary {
                 plural(self.tests(State::Warned), "test")
             );
             for g in &warned {
-                group_line(&mut o, g);
+                group_line(&mut o, g, self.show_tasks);
             }
         }
         let known = self.groups(State::Known);
@@ -225,7 +164,7 @@ impl Summary {
                 Term(self.baseline.display())
             );
             for g in &known {
-                group_line(&mut o, g);
+                group_line(&mut o, g, self.show_tasks);
             }
         }
         for g in self.groups(State::Moved) {
@@ -235,6 +174,28 @@ impl Summary {
                 Term(g.site),
                 names(&g.tests, |t| Term(t).to_string()),
                 Term(self.baseline.display())
+            );
+        }
+        for e in self.in_state(State::Grown) {
+            let _ = writeln!(
+                o,
+                "  grown: {} leaked {} from {}; the baseline ({}) records {}: it failed",
+                Term(&e.test),
+                plural(e.count, "task"),
+                Term(&e.site),
+                Term(self.baseline.display()),
+                e.recorded.unwrap_or(0)
+            );
+        }
+        for e in self.in_state(State::Fewer) {
+            let _ = writeln!(
+                o,
+                "  fewer: {} leaked {} from {}, the baseline records {}; re-record \
+                 (TASKLEAK=record, or cargo taskleak baseline) to tighten it",
+                Term(&e.test),
+                plural(e.count, "task"),
+                Term(&e.site),
+                e.recorded.unwrap_or(0)
             );
         }
         let fixed = self.in_state(State::Fixed);
@@ -308,6 +269,26 @@ impl Summary {
                 markdown_code(&self.baseline.display().to_string())
             );
         }
+        for e in self.in_state(State::Grown) {
+            let _ = writeln!(
+                o,
+                "Grown: {} leaked {} from {}; the baseline records {}\n",
+                markdown_code(&e.test),
+                plural(e.count, "task"),
+                markdown_code(&e.site),
+                e.recorded.unwrap_or(0)
+            );
+        }
+        for e in self.in_state(State::Fewer) {
+            let _ = writeln!(
+                o,
+                "Fewer: {} leaked {} from {}, the baseline records {} (re-record to tighten)\n",
+                markdown_code(&e.test),
+                plural(e.count, "task"),
+                markdown_code(&e.site),
+                e.recorded.unwrap_or(0)
+            );
+        }
         let fixed = self.in_state(State::Fixed);
         if !fixed.is_empty() {
             let _ = writeln!(
@@ -330,10 +311,16 @@ impl Summary {
     }
 }
 
-fn group_line(o: &mut String, g: &Group<'_>) {
+fn group_line(o: &mut String, g: &Group<'_>, show_tasks: bool) {
+    // Tasks where a test leaked more than one from the site.
+    let tasks = if show_tasks && g.tasks > g.tests.len() {
+        format!("  ({})", plural(g.tasks, "task"))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         o,
-        "  {:>9}  {}\n             {}",
+        "  {:>9}  {}{tasks}\n             {}",
         plural(g.tests.len(), "test"),
         Term(g.site),
         names(&g.tests, |t| Term(t).to_string())
@@ -353,7 +340,7 @@ fn site_order(site: &str) -> (&str, u64, &str) {
     }
 }
 
-fn names(tests: &[&str], show: impl Fn(&str) -> String) -> String {
+pub(crate) fn names(tests: &[&str], show: impl Fn(&str) -> String) -> String {
     let mut shown: Vec<String> = tests.iter().take(NAMES_SHOWN).map(|t| show(t)).collect();
     if tests.len() > NAMES_SHOWN {
         shown.push(format!("… and {} more", tests.len() - NAMES_SHOWN));

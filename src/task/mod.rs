@@ -15,3 +15,12 @@ pub(crate) use id::id_u64;
 pub(crate) use kind::Kind;
 pub(crate) use not_dumped::NotDumped;
 pub(crate) use stuck::Stuck;
+
+/// A known leak that grew: the baseline lists `known` tasks of a test from
+/// `entry`, and the check found `now` (the report says so; the tasks fail).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Grown {
+    pub(crate) entry: String,
+    pub(crate) known: usize,
+    pub(crate) now: usize,
+}

@@ -45,7 +45,7 @@ pub(crate) fn whole_binary() -> bool {
 }
 
 /// Do libtest's arguments choose tests by name?
-fn chooses_tests(args: impl Iterator<Item = String>) -> bool {
+pub(crate) fn chooses_tests(args: impl Iterator<Item = String>) -> bool {
     // libtest's options that take a value as the next argument.
     const VALUED: &[&str] = &[
         "--test-threads",

@@ -137,6 +137,19 @@ impl Display for Report<'_> {
                 plural(leaks.blocking, "spawn_blocking closure")
             )?;
         }
+        for g in leaks.grown.iter().flat_map(|g| g.iter()) {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "  {} the baseline knows {} of this test from {}; now {}: more than \
+                 recorded is a new leak. Fix it, or re-record with TASKLEAK=record if the \
+                 test is meant to leak more.",
+                p.warn("grown:"),
+                plural(g.known, "task"),
+                Term(&g.entry),
+                g.now
+            )?;
+        }
         if !leaks.threads.is_empty() {
             writeln!(f)?;
             writeln!(
