@@ -63,7 +63,7 @@ pub(crate) fn summary() -> bool {
         match super::baseline::record(places, &suite::binary(), &seen.checked, &seen.leaked) {
             Ok((path, n)) => eprintln!(
                 "taskleak: TASKLEAK=record: {} of this test binary written to {}",
-                crate::util::plural(n, "leak"),
+                crate::util::plural(n, "leaked task"),
                 Term(path.display())
             ),
             Err(e) => {
