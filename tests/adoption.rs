@@ -8,9 +8,10 @@
 //! `cargo` with its own target directory. Every child has a time bound, so
 //! a hang fails the test instead of stalling CI.
 
-use std::io::Read as _;
+#[path = "common/child.rs"]
+mod child;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/adopter");
@@ -57,65 +58,10 @@ fn copy(name: &str) -> PathBuf {
 /// `cargo <args>` in `dir`, with `env`, as a user would run it: none of
 /// this process's cargo, nextest or taskleak variables.
 fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)], bound: Duration) -> (i32, String) {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(args).current_dir(dir);
-    for (k, _) in std::env::vars() {
-        let keep =
-            k == "CARGO_HOME" || k.starts_with("CARGO_NET") || k.starts_with("CARGO_REGISTR");
-        if (k.starts_with("CARGO") && !keep)
-            || k.starts_with("NEXTEST")
-            || k.starts_with("TASKLEAK")
-            || k.starts_with("GITHUB_")
-            || k.starts_with("RUST_TEST")
-        {
-            cmd.env_remove(&k);
-        }
-    }
-    cmd.env("RUSTFLAGS", "--cfg tokio_unstable")
-        .env(
-            "CARGO_TARGET_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/adopter"),
-        )
-        .env("NO_COLOR", "1")
-        .env("CARGO_TERM_COLOR", "never");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run cargo");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + bound;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "`cargo {}` in {} took longer than {bound:?}",
-                args.join(" "),
-                dir.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let text = format!("{}{}", reader.join().unwrap(), err_reader.join().unwrap());
-    (status.code().unwrap_or(-1), text)
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/adopter");
+    let (code, out, err) = child::run_as_user(&cargo, dir, args, env, &target, bound);
+    (code, format!("{out}{err}"))
 }
 
 fn cargo_test(dir: &Path, filter: &[&str], env: &[(&str, &str)]) -> (i32, String) {

@@ -10,10 +10,11 @@
 //!
 //! Every child runs under a time bound, so a hang fails the test.
 
-use std::io::Read as _;
+#[path = "../../tests/common/child.rs"]
+mod child;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -144,8 +145,9 @@ fn workspace() -> PathBuf {
     dir
 }
 
-/// `program args` in `dir` as a user would run it: none of this
-/// process's cargo, nextest or taskleak variables; bounded.
+/// `program args` in `dir`, as a user would run it, in the target
+/// directory the repo's adoption tests build theirs in: the same
+/// dependencies, built once.
 fn run(
     program: &str,
     dir: &Path,
@@ -153,63 +155,8 @@ fn run(
     env: &[(&str, &str)],
     bound: Duration,
 ) -> (i32, String, String) {
-    let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(dir);
-    for (k, _) in std::env::vars() {
-        let keep =
-            k == "CARGO_HOME" || k.starts_with("CARGO_NET") || k.starts_with("CARGO_REGISTR");
-        if (k.starts_with("CARGO") && !keep)
-            || k.starts_with("NEXTEST")
-            || k.starts_with("TASKLEAK")
-            || k.starts_with("GITHUB_")
-            || k.starts_with("RUST_TEST")
-        {
-            cmd.env_remove(&k);
-        }
-    }
-    // The target directory the repo's adoption tests build theirs in:
-    // the same dependencies, built once.
-    cmd.env("RUSTFLAGS", "--cfg tokio_unstable")
-        .env("CARGO_TARGET_DIR", Path::new(ROOT).join("target/adopter"))
-        .env("NO_COLOR", "1")
-        .env("CARGO_TERM_COLOR", "never");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + bound;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`{program} {}` took longer than {bound:?}", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (
-        status.code().unwrap_or(-1),
-        out.join().unwrap(),
-        err.join().unwrap(),
-    )
+    let target = Path::new(ROOT).join("target/adopter");
+    child::run_as_user(program, dir, args, env, &target, bound)
 }
 
 fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
