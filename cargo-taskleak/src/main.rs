@@ -75,8 +75,8 @@ fn workspace() -> Result<(PathBuf, PathBuf), String> {
         .map_err(|e| format!("cannot run `cargo metadata`: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "`cargo metadata` failed (run cargo taskleak inside a workspace, or give the \
-             report directories): {}",
+            "`cargo metadata` failed: run cargo taskleak inside the workspace whose tests \
+             ran (its baseline and target directory are read from there): {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
