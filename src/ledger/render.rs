@@ -55,8 +55,9 @@ pub(crate) fn text(v: &RunVerdict, baseline: &str) -> String {
     if !v.unchecked.is_empty() {
         let _ = writeln!(
             o,
-            "  without a check: {} ran with no leak check (a plain #[tokio::test], or a helper \
-             that builds its own runtime); by binary and module, most first:",
+            "  without a check: {} ran with no leak check (a plain #[tokio::test], a helper \
+             that builds its own runtime, or a test with no runtime at all); by binary and \
+             module, most first:",
             plural(unchecked_total(v), "test")
         );
         for u in v.unchecked.iter().take(GROUPS_SHOWN) {
