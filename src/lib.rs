@@ -77,9 +77,10 @@ pub mod __private;
 
 pub use capture::spawn::{spawn_blocking, spawn_local, thread};
 pub use capture::threads::LeakedThread;
+pub use check::growth::{Growth, check_growth, growth};
 pub use check::{Guard, Tracked, verify_none};
 pub use config::{DEFAULT_GRACE, Options};
-pub use report::{LeakedTask, Leaks, SpawnSite};
+pub use report::{Growing, GrowingSite, LeakedTask, Leaks, SpawnSite};
 pub use task::{Activity, Frame, Verdict};
 pub use taskleak_grammar::PatternError;
 pub use taskleak_macros::leak_check;

@@ -3,6 +3,7 @@
 //! dumps (`finish`), and hand the judgement to `crate::outputs`.
 
 mod finish;
+pub(crate) mod growth;
 mod lag;
 mod lookup;
 mod track;

@@ -7,6 +7,7 @@
 //! around it).
 
 mod build;
+pub(crate) mod growth;
 pub(crate) mod rules;
 pub(crate) mod site;
 pub(crate) mod symbols;

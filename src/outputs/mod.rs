@@ -67,6 +67,41 @@ pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
     }
 }
 
+/// Carries out a growth check's verdict (`leaks` has a growth section):
+/// a test's growing sites go to the run's facts, the report to CI and to
+/// stderr as the mode says, as a leak check's do. `Err` when it fails.
+pub(crate) fn growth(leaks: Leaks, mode: Mode) -> Result<(), Leaks> {
+    let sites: Vec<String> = leaks.growth.as_ref().map_or(Vec::new(), |g| {
+        g.sites
+            .iter()
+            .map(|s| {
+                let file = crate::task::frame::relative(std::path::Path::new(s.site.file()));
+                format!("{file}:{}", s.site.line())
+            })
+            .collect()
+    });
+    if let Some(test) = &leaks.test
+        && matches!(mode, Mode::Fail | Mode::Warn)
+    {
+        suite::note(test, &sites, &[], mode == Mode::Warn);
+    }
+    match mode {
+        Mode::Off => Ok(()),
+        Mode::Warn => {
+            ci::publish(&leaks, mode);
+            to_console(&format!(
+                "{}\n(TASKLEAK=warn: not failing the test)",
+                leaks.for_stderr()
+            ));
+            Ok(())
+        }
+        Mode::Fail | Mode::Record => {
+            ci::publish(&leaks, Mode::Fail);
+            Err(leaks)
+        }
+    }
+}
+
 /// The report as a failing test's panic message.
 pub(crate) fn panic_message(leaks: &Leaks) -> String {
     leaks.for_stderr().to_string()

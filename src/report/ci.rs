@@ -27,6 +27,24 @@ pub(crate) fn annotations(
     place: &dyn Fn(&LeakedTask) -> Place,
 ) -> String {
     let mut out = String::new();
+    if let Some(g) = &leaks.growth {
+        for s in &g.sites {
+            let Some(task) = leaks.tasks.iter().rev().find(|t| t.spawned_at == s.site) else {
+                continue;
+            };
+            let at = place(task);
+            let column = at.column.map(|c| format!(",col={c}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "::{level} file={},line={}{column},title={}::{}",
+                property(&at.file),
+                at.line,
+                property("taskleak: live tasks grow with the rounds"),
+                data(&s.line()),
+            );
+        }
+        return out;
+    }
     let test = leaks.test.as_deref().unwrap_or("a test");
     for group in fold(&leaks.tasks) {
         let task = group[0];

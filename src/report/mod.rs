@@ -6,6 +6,7 @@
 pub(crate) mod ci;
 mod color;
 mod dumps;
+mod growth;
 mod hints;
 mod json;
 mod render;
@@ -14,6 +15,8 @@ mod task;
 
 use std::time::Duration;
 
+pub(crate) use growth::Growth;
+pub use growth::{Growing, GrowingSite};
 pub use task::{LeakedTask, SpawnSite};
 
 use crate::capture::threads::LeakedThread;
@@ -53,6 +56,9 @@ pub struct Leaks {
     pub(crate) blocking: usize,
     /// OS threads still running (`Options::threads`).
     pub(crate) threads: Vec<LeakedThread>,
+    /// A growth check's report: its sites and numbers; `tasks` are then
+    /// the newest tasks of those sites.
+    pub(crate) growth: Option<Box<Growth>>,
 }
 
 impl Leaks {
@@ -135,6 +141,7 @@ impl Leaks {
             suite_end: false,
             blocking: 0,
             threads: Vec::new(),
+            growth: None,
         }
     }
 
