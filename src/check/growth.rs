@@ -66,7 +66,10 @@ impl Options {
     /// let growth = taskleak::Options::new()
     ///     .grace(std::time::Duration::from_millis(100))
     ///     .growth();
-    /// # drop(growth.check());
+    /// for _ in 0..4 {
+    ///     growth.round();
+    /// }
+    /// growth.check().unwrap();
     /// ```
     #[track_caller]
     pub fn growth(self) -> Growth {
@@ -92,9 +95,11 @@ impl Options {
 ///
 /// ```
 /// let growth = taskleak::growth();
-/// growth.round();
-/// # let _ = format!("{growth:?}");
-/// # drop(growth.check());
+/// for _ in 0..4 {
+///     growth.round();
+/// }
+/// assert!(format!("{growth:?}").starts_with("Growth { rounds: 4"));
+/// growth.check().unwrap();
 /// ```
 #[must_use = "a growth guard checks when it is checked or dropped; bind it: `let growth = ...`"]
 pub struct Growth {

@@ -71,12 +71,23 @@ pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
 /// a test's growing sites go to the run's facts, the report to CI and to
 /// stderr as the mode says, as a leak check's do. `Err` when it fails.
 pub(crate) fn growth(leaks: Leaks, mode: Mode) -> Result<(), Leaks> {
+    // Filed at the growing site, or, for a dependency's, where the
+    // annotation points (`report::ci`): the user's line that led to it.
     let sites: Vec<String> = leaks.growth.as_ref().map_or(Vec::new(), |g| {
         g.sites
             .iter()
             .map(|s| {
-                let file = crate::task::frame::relative(std::path::Path::new(s.site.file()));
-                format!("{file}:{}", s.site.line())
+                let newest = leaks.tasks.iter().rev().find(|t| t.spawned_at == s.site);
+                match newest {
+                    Some(t) if !crate::task::frame::in_workspace(s.site.file()) => {
+                        crate::judge::site::of(t)
+                    }
+                    _ => {
+                        let file =
+                            crate::task::frame::relative(std::path::Path::new(s.site.file()));
+                        format!("{file}:{}", s.site.line())
+                    }
+                }
             })
             .collect()
     });
