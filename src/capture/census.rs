@@ -10,6 +10,7 @@ use std::panic::Location;
 
 use tokio::runtime::Handle;
 
+use super::figures::Figures;
 use super::hooks::runtime_key;
 use super::registry;
 
@@ -32,6 +33,8 @@ pub(crate) struct Samples {
     stride: u64,
     /// Runtimes counted as a whole in builds without spawn sites.
     runtimes: Vec<Handle>,
+    /// The runtimes' own figures over the run (the `metrics` feature).
+    figures: Figures,
 }
 
 /// The pseudo-site under which a build without tokio's hooks counts all
@@ -47,7 +50,9 @@ impl Samples {
             kept: Vec::new(),
             stride: 1,
             runtimes: Vec::new(),
+            figures: Figures::default(),
         };
+        samples.figures.watch_all();
         samples.see_runtime();
         let now = samples.count();
         samples.kept.push((0, now));
@@ -99,6 +104,15 @@ impl Samples {
         }
         let now = self.count();
         self.kept.push((round, now));
+        self.figures.watch_all();
+        self.figures.sample();
+    }
+
+    /// The runtimes' figures up to now, a line each (none without the
+    /// `metrics` feature).
+    pub(crate) fn figures(&mut self) -> Vec<String> {
+        self.figures.sample();
+        self.figures.lines()
     }
 
     /// The samples as points per site, `last` (after the settle wait) as

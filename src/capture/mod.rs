@@ -10,6 +10,7 @@
 pub(crate) const TRACKING: bool = cfg!(taskleak_hooks);
 
 pub(crate) mod census;
+pub(crate) mod figures;
 pub(crate) mod frames;
 pub(crate) mod hooks;
 pub(crate) mod registry;

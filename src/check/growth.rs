@@ -236,7 +236,7 @@ impl Job {
         if self.settings.mode == Mode::Off {
             return None;
         }
-        let (rounds, samples) = &*self.state.lock();
+        let (rounds, samples) = &mut *self.state.lock();
         let deadline = Instant::now() + self.settings.grace;
         let mut pause = FIRST_PAUSE;
         let growing = loop {
@@ -251,7 +251,11 @@ impl Job {
         if growing.is_empty() {
             return None;
         }
-        Some(report(growing, *rounds, test, self.settings.grace))
+        let mut leaks = report(growing, *rounds, test, self.settings.grace);
+        if let Some(g) = leaks.growth.as_mut() {
+            g.runtime = samples.figures();
+        }
+        Some(leaks)
     }
 }
 

@@ -30,7 +30,7 @@ pub(super) fn growth(f: &mut Formatter<'_>, p: Palette, leaks: &Leaks, g: &Growt
         writeln!(
             f,
             "  {}",
-            p.strong("the runtime over the run (tokio-metrics):")
+            p.strong("the runtimes over the run (tokio-metrics):")
         )?;
         for line in &g.runtime {
             writeln!(f, "    {}", Term(line))?;
