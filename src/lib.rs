@@ -78,6 +78,7 @@ pub mod __private;
 pub use capture::spawn::{spawn_blocking, spawn_local, thread};
 pub use capture::threads::LeakedThread;
 pub use check::growth::{Growth, check_growth, growth};
+pub use check::watch::{Watch, Watching};
 pub use check::{Guard, Tracked, verify_none};
 pub use config::{DEFAULT_GRACE, Options};
 pub use report::{Growing, GrowingSite, LeakedTask, Leaks, SpawnSite};

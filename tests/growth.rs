@@ -285,3 +285,41 @@ mod parking_lot_free {
         }
     }
 }
+
+/// The watch: a baseline after warm-up, then a warning naming the site
+/// whose tasks pile up, once the live count passes the factor; its own
+/// sampler (a thread) is never counted.
+#[test]
+#[serial]
+fn a_watch_names_the_site_that_piles_up() {
+    let _ = *SERVER;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let watching = taskleak::Watch::new()
+        .every(Duration::from_millis(5))
+        .warm_up(Duration::ZERO)
+        .factor(2.0)
+        .min_live(10)
+        .on_growth(move |g| {
+            let _ = tx.lock().unwrap().send(g.sites().to_vec());
+        })
+        .start();
+    std::thread::sleep(Duration::from_millis(20)); // the baseline is taken
+    let pile_line = line!() + 3;
+    let mut pile = Vec::new();
+    for _ in 0..1000 {
+        pile.push(RT.spawn(common::forever()));
+        if pile.len() % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let sites = rx.recv_timeout(Duration::from_secs(20)).expect("a warning");
+    drop(watching);
+    for t in &pile {
+        t.abort();
+    }
+    assert!(
+        sites.iter().any(|s| s.spawned_at().line() == pile_line),
+        "{sites:?}"
+    );
+}

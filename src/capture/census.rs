@@ -91,19 +91,28 @@ impl Samples {
     /// Round `round` (from 1) is over: a sample if it falls on the stride.
     pub(crate) fn round(&mut self, round: u64) {
         self.see_runtime();
+        if self.takes(round) {
+            let now = self.count();
+            self.keep(round, now);
+        }
+    }
+
+    /// Whether round `round` is sampled (making room for it if needed).
+    pub(crate) fn takes(&mut self, round: u64) -> bool {
         if !round.is_multiple_of(self.stride) {
-            return;
+            return false;
         }
         if self.kept.len() == MAX_SAMPLES {
             self.stride *= 2;
             let stride = self.stride;
             self.kept.retain(|(r, _)| r.is_multiple_of(stride));
-            if !round.is_multiple_of(stride) {
-                return;
-            }
         }
-        let now = self.count();
-        self.kept.push((round, now));
+        round.is_multiple_of(self.stride)
+    }
+
+    /// Keeps `counts` as round `round`'s sample (one [`Samples::takes`]).
+    pub(crate) fn keep(&mut self, round: u64, counts: Counts) {
+        self.kept.push((round, counts));
         self.figures.watch_all();
         self.figures.sample();
     }

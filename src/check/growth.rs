@@ -273,7 +273,7 @@ fn growing(samples: &Samples, rounds: u64, last: &Counts) -> Vec<(Site, Trend)> 
 /// The report: each site's numbers, and its newest tasks judged as a
 /// check's survivors are (spawn chain, frames), with task dumps where
 /// they can be taken from here.
-fn report(
+pub(super) fn report(
     growing: Vec<(Site, Trend)>,
     rounds: u64,
     test: Option<String>,
@@ -328,6 +328,7 @@ fn report(
         sites,
         rounds,
         runtime: Vec::new(),
+        watch: None,
     }));
     leaks
 }

@@ -8,6 +8,7 @@ mod lag;
 mod lookup;
 mod track;
 mod wait;
+pub(crate) mod watch;
 mod watchdog;
 
 use std::collections::HashSet;

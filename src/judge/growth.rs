@@ -58,6 +58,39 @@ pub(crate) fn grows(points: &[(u64, usize)]) -> Option<Trend> {
     })
 }
 
+/// The sites a watch names when the live count passed its factor: those
+/// whose samples [`grows`], fastest first; when none does (a burst, not a
+/// trend yet), the three that added most since the baseline, with their
+/// average rate.
+pub(crate) fn named<K: Clone>(series: &[(K, Vec<(u64, usize)>)]) -> Vec<(K, Trend)> {
+    let mut growing: Vec<(K, Trend)> = series
+        .iter()
+        .filter_map(|(k, p)| Some((k.clone(), grows(p)?)))
+        .collect();
+    if growing.is_empty() {
+        growing = series
+            .iter()
+            .filter_map(|(k, p)| {
+                let (&(_, first), &(rounds, last)) = (p.first()?, p.last()?);
+                (last > first && rounds > 0).then(|| {
+                    let per_round = (last - first) as f64 / rounds as f64;
+                    let t = Trend {
+                        per_round,
+                        first,
+                        last,
+                        rounds,
+                    };
+                    (k.clone(), t)
+                })
+            })
+            .collect();
+        growing.sort_by_key(|(_, t)| std::cmp::Reverse(t.last - t.first));
+        growing.truncate(3);
+    }
+    growing.sort_by(|a, b| b.1.per_round.total_cmp(&a.1.per_round));
+    growing
+}
+
 /// The median of the slopes between every two points of distinct rounds.
 fn theil_sen(points: &[(u64, usize)]) -> Option<f64> {
     let mut slopes = Vec::with_capacity(points.len() * points.len() / 2);
@@ -153,6 +186,26 @@ mod tests {
         // Two tasks over the second half: not enough to call it growth.
         assert_eq!(grows(&points(8, |r| (r as usize) / 3)), None);
         assert_eq!(grows(&[]), None);
+    }
+
+    /// A watch names the growing sites; after a burst with no trend, the
+    /// sites that added most.
+    #[test]
+    fn a_watch_names_growing_sites_else_the_largest_rises() {
+        let series = vec![
+            ("leak", points(20, |r| r as usize * 2)),
+            ("flat", points(20, |_| 9)),
+        ];
+        let found = named(&series);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].0, found[0].1.per_round), ("leak", 2.0));
+        let burst = vec![
+            ("a", points(20, |r| if r == 20 { 50 } else { 1 })),
+            ("b", points(20, |r| if r == 20 { 9 } else { 1 })),
+            ("c", points(20, |_| 1)),
+        ];
+        let names: Vec<&str> = named(&burst).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["a", "b"]);
     }
 
     /// Samples thinned to every k-th round judge the same.

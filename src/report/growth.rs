@@ -62,6 +62,9 @@ pub(crate) struct Growth {
     /// The runtimes' own figures over the run (`metrics` feature), one
     /// line each.
     pub(crate) runtime: Vec<String>,
+    /// A watch's warning: live tasks at its baseline and now (`rounds`
+    /// are then its samples since the baseline).
+    pub(crate) watch: Option<(usize, usize)>,
 }
 
 impl GrowingSite {

@@ -12,15 +12,25 @@ use crate::util::plural;
 pub(super) fn growth(f: &mut Formatter<'_>, p: Palette, leaks: &Leaks, g: &Growth) -> fmt::Result {
     write!(f, "{} ", p.alarm("taskleak:"))?;
     let what = plural(g.sites.len(), "spawn site");
-    if let Some(test) = &leaks.test {
-        write!(f, "test `{}`: ", p.strong(Term(test)))?;
+    if let Some((baseline, now)) = g.watch {
+        writeln!(
+            f,
+            "watch: live tracked tasks went from {baseline} after warm-up to {now} over {} \
+             (a round is a sample); growing the most:",
+            plural(g.rounds as usize, "sample"),
+        )?;
+    } else {
+        if let Some(test) = &leaks.test {
+            write!(f, "test `{}`: ", p.strong(Term(test)))?;
+        }
+        writeln!(
+            f,
+            "{what} grew with the work: live tasks rose with the rounds ({}, after waiting up to \
+             {} for them to end)",
+            plural(g.rounds as usize, "round"),
+            crate::util::human(leaks.grace)
+        )?;
     }
-    writeln!(
-        f,
-        "{what} grew with the work: live tasks rose with the rounds ({}, after waiting up to {} for them to end)",
-        plural(g.rounds as usize, "round"),
-        crate::util::human(leaks.grace)
-    )?;
     writeln!(f)?;
     for s in &g.sites {
         writeln!(f, "  {}", p.strong(Term(s.line())))?;
