@@ -60,29 +60,29 @@ async fn ping(addr: std::net::SocketAddr) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // Current-thread: a check inside its `block_on` can take a task dump
+    // of it (`stuck in`, with the `taskdump` feature).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .track_tasks()
         .build()?;
-    let addr = rt.block_on(async {
+    rt.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         tokio::spawn(serve(listener));
-        std::io::Result::Ok(addr)
-    })?;
 
-    let growth = taskleak::Options::new()
-        .grace(Duration::from_millis(300))
-        .growth();
-    for _ in 0..200 {
-        rt.block_on(ping(addr))?;
-        growth.round();
-    }
-    println!("200 clients served; checking growth.\n");
-    match growth.check() {
-        Ok(()) => println!("no spawn site grew with the clients"),
-        Err(growing) => println!("{growing}"),
-    }
-    Ok(())
+        let growth = taskleak::Options::new()
+            .grace(Duration::from_millis(300))
+            .growth();
+        for _ in 0..200 {
+            ping(addr).await?;
+            growth.round();
+        }
+        println!("200 clients served; checking growth.\n");
+        match growth.check_async().await {
+            Ok(()) => println!("no spawn site grew with the clients"),
+            Err(growing) => println!("{growing}"),
+        }
+        Ok(())
+    })
 }
