@@ -75,6 +75,12 @@ impl Samples {
         }
     }
 
+    /// Whether this census can count anything: spawn sites are tracked,
+    /// or it saw a runtime to count as a whole.
+    pub(crate) fn sees(&self) -> bool {
+        super::TRACKING || !self.runtimes.is_empty()
+    }
+
     /// Live tasks per site now.
     pub(crate) fn count(&self) -> Counts {
         if super::TRACKING {

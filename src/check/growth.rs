@@ -74,6 +74,7 @@ impl Options {
     #[track_caller]
     pub fn growth(self) -> Growth {
         crate::config::validate();
+        crate::suite::checked();
         crate::exit::arm();
         Growth {
             job: Some(Job {
@@ -202,7 +203,18 @@ impl Growth {
     #[track_caller]
     fn take(&mut self) -> Job {
         let job = self.job.take().expect("a growth guard is checked once");
-        let rounds = job.state.lock().0;
+        let (rounds, sees) = {
+            let state = job.state.lock();
+            (state.0, state.1.sees())
+        };
+        // Without spawn sites, a check that saw no runtime would pass blind.
+        assert!(
+            sees || job.settings.mode == Mode::Off,
+            "taskleak: this build has no spawn sites (it needs --cfg tokio_unstable and tokio \
+             1.46.1 or newer), so a growth check counts the tasks of the runtimes it runs in, and \
+             it ran in none: call taskleak::growth() or growth.round() inside the runtime (in its \
+             block_on, or in a task)"
+        );
         assert!(
             rounds >= MIN_ROUNDS || job.settings.mode == Mode::Off,
             "taskleak: a growth check needs at least {MIN_ROUNDS} rounds to tell growth from a \

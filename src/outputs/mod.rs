@@ -78,6 +78,9 @@ pub(crate) fn growth(leaks: Leaks, mode: Mode) -> Result<(), Leaks> {
             .iter()
             .map(|s| {
                 let newest = leaks.tasks.iter().rev().find(|t| t.spawned_at == s.site);
+                if s.whole_runtime {
+                    return "<all tasks of a runtime: no spawn sites in this build>".to_owned();
+                }
                 match newest {
                     Some(t) if !crate::task::frame::in_workspace(s.site.file()) => {
                         crate::judge::site::of(t)
