@@ -43,14 +43,14 @@
 //! | `util` | the clock, a bounded wait, `human`, `plural`, one string quoter |
 //! | `task` | what is known of one task, shared by producer and consumer: `Activity`, `Frame`, `Kind`, `Stuck`, `NotDumped` |
 //! | `config` | settings as values: `Options`, one `Layer` per source, one merge, `ConfigError`, ignore rules (pure) |
-//! | `capture` | tokio's hooks → the registry of live tasks → scopes; the stack walk; symbol lookups; OS threads |
+//! | `capture` | tokio's hooks → the registry of live tasks → scopes; the stack walk; symbol lookups; OS threads; per-site censuses for growth checks (`census`, `figures`) |
 //! | `report` | the report's model (`Leaks`, `LeakedTask`) and its text, annotations and JSON |
 //! | `suite` | the run's facts: tests checked, leaks seen, the baseline (read), the rule tally |
-//! | `judge` | a snapshot of survivors + settings + baseline → a `Judgement`, purely; how a test ends |
+//! | `judge` | a snapshot of survivors + settings + baseline → a `Judgement`, purely; how a test ends; whether a site's samples grow (`growth`) |
 //! | `ledger` | the run level: a ledger per test process, and the whole run judged from all of them (`cargo taskleak`) |
 //! | `outputs` | a judgement → every effect: panic text, stderr, CI, JSON, summary, baseline write |
 //! | `exit` | the one `atexit` handler: stale rules, summary, suite gate, exit code |
-//! | `check` | the guard, its wait and snapshot, `track_tasks`'s setup and the `Tracked` builder it returns |
+//! | `check` | the guard, its wait and snapshot, `track_tasks`'s setup and the `Tracked` builder it returns; the growth guard and the watch |
 //! | `harness` | `#[leak_check]`'s runtime: build, run the body, check, shut down |
 //!
 //! A task is recorded by the spawn hook (`capture::hooks` →
@@ -83,9 +83,11 @@ pub mod __cli;
 
 pub use capture::spawn::{spawn_blocking, spawn_local, thread};
 pub use capture::threads::LeakedThread;
+pub use check::growth::{Growth, check_growth, growth};
+pub use check::watch::{Watch, Watching};
 pub use check::{Guard, Tracked, verify_none};
 pub use config::{DEFAULT_GRACE, Options};
-pub use report::{LeakedTask, Leaks, SpawnSite};
+pub use report::{Growing, GrowingSite, LeakedTask, Leaks, SpawnSite};
 pub use task::{Activity, Frame, Verdict};
 pub use taskleak_grammar::PatternError;
 pub use taskleak_macros::leak_check;

@@ -28,3 +28,10 @@ pub use ctor;
 pub fn symbol_lookups() -> usize {
     crate::capture::frames::lookups()
 }
+
+/// One growth sample: live tracked tasks per spawn site, every runtime
+/// (what `Growth::round` and the watch take). Returns the number of sites;
+/// for the growth benchmark.
+pub fn growth_sample() -> usize {
+    crate::capture::registry::per_site().len()
+}

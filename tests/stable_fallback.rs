@@ -114,3 +114,39 @@ fn a_check_that_sees_nothing_says_so_even_when_it_passes() {
         "{text}"
     );
 }
+
+/// Without spawn sites, a growth check counts its runtime's tasks as one
+/// site: a task leaked a round still fails it, and says why there is no
+/// spawn site.
+#[test]
+fn a_growth_check_counts_its_runtime_as_a_whole() {
+    let rt = runtime();
+    rt.block_on(async {
+        let growth = taskleak::Options::new()
+            .grace(Duration::from_millis(50))
+            .growth();
+        for _ in 0..20 {
+            tokio::spawn(std::future::pending::<()>());
+            growth.round();
+        }
+        let growing = growth.check_async().await.unwrap_err();
+        assert_eq!(growing.sites()[0].last() - growing.sites()[0].first(), 20);
+        let report = growing.to_string();
+        assert!(
+            report.contains("all tasks of the runtime (no spawn sites in this build)"),
+            "{report}"
+        );
+    });
+}
+
+/// Outside any runtime, a growth check without spawn sites would see
+/// nothing, and says so instead of passing.
+#[test]
+#[should_panic(expected = "it ran in none")]
+fn a_growth_check_outside_any_runtime_says_it_sees_nothing() {
+    let growth = taskleak::growth();
+    for _ in 0..5 {
+        growth.round();
+    }
+    let _ = growth.check();
+}

@@ -9,6 +9,8 @@
 /// `--cfg tokio_unstable` and tokio 1.46.1 or newer; see build.rs).
 pub(crate) const TRACKING: bool = cfg!(taskleak_hooks);
 
+pub(crate) mod census;
+pub(crate) mod figures;
 pub(crate) mod frames;
 pub(crate) mod hooks;
 pub(crate) mod registry;

@@ -3,10 +3,12 @@
 //! dumps (`finish`), and hand the judgement to `crate::outputs`.
 
 mod finish;
+pub(crate) mod growth;
 mod lag;
 mod lookup;
 mod track;
 mod wait;
+pub(crate) mod watch;
 mod watchdog;
 
 use std::collections::HashSet;

@@ -7,6 +7,7 @@
 //! around it).
 
 mod build;
+pub(crate) mod growth;
 pub(crate) mod rules;
 pub(crate) mod site;
 pub(crate) mod symbols;
@@ -159,7 +160,9 @@ pub(crate) fn judge(snapshot: Snapshot, inputs: &Inputs<'_>) -> Judgement {
         sites = kept_sites;
     }
     if !leaks.is_empty() {
-        leaks.grown = (!judgement.grown.is_empty()).then(|| Box::new(judgement.grown.clone()));
+        if !judgement.grown.is_empty() {
+            leaks.extra_mut().grown = judgement.grown.clone();
+        }
         judgement.sites = sites;
         judgement.leaks = Some(leaks);
     }

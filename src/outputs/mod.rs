@@ -69,6 +69,55 @@ pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
     }
 }
 
+/// Carries out a growth check's verdict (`leaks` has a growth section):
+/// a test's growing sites go to the run's facts, the report to CI and to
+/// stderr as the mode says, as a leak check's do. `Err` when it fails.
+pub(crate) fn growth(leaks: Leaks, mode: Mode) -> Result<(), Leaks> {
+    // Filed at the growing site, or, for a dependency's, where the
+    // annotation points (`report::ci`): the user's line that led to it.
+    let sites: Vec<String> = leaks.growth().map_or(Vec::new(), |g| {
+        g.sites
+            .iter()
+            .map(|s| {
+                let newest = leaks.tasks.iter().rev().find(|t| t.spawned_at == s.site);
+                if s.whole_runtime {
+                    return "<all tasks of a runtime: no spawn sites in this build>".to_owned();
+                }
+                match newest {
+                    Some(t) if !crate::task::frame::in_workspace(s.site.file()) => {
+                        crate::judge::site::of(t)
+                    }
+                    _ => {
+                        let file =
+                            crate::task::frame::relative(std::path::Path::new(s.site.file()));
+                        format!("{file}:{}", s.site.line())
+                    }
+                }
+            })
+            .collect()
+    });
+    if let Some(test) = &leaks.test
+        && matches!(mode, Mode::Fail | Mode::Warn)
+    {
+        suite::note(test, &sites, &[], &[], mode == Mode::Warn);
+    }
+    match mode {
+        Mode::Off => Ok(()),
+        Mode::Warn => {
+            ci::publish(&leaks, mode);
+            to_console(&format!(
+                "{}\n(TASKLEAK=warn: not failing the test)",
+                leaks.for_stderr()
+            ));
+            Ok(())
+        }
+        Mode::Fail | Mode::Record => {
+            ci::publish(&leaks, Mode::Fail);
+            Err(leaks)
+        }
+    }
+}
+
 /// The report as a failing test's panic message.
 pub(crate) fn panic_message(leaks: &Leaks) -> String {
     leaks.for_stderr().to_string()

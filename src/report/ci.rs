@@ -27,6 +27,35 @@ pub(crate) fn annotations(
     place: &dyn Fn(&LeakedTask) -> Place,
 ) -> String {
     let mut out = String::new();
+    if let Some(g) = leaks.growth() {
+        for s in &g.sites {
+            let Some(task) = leaks.tasks.iter().rev().find(|t| t.spawned_at == s.site) else {
+                continue;
+            };
+            // At the growing site itself, as the summary files it; a
+            // dependency's site at the user's line that led to it.
+            let at = if crate::task::frame::in_workspace(s.site.file()) {
+                Place {
+                    file: crate::task::frame::relative(std::path::Path::new(s.site.file())),
+                    line: s.site.line(),
+                    column: Some(s.site.column()),
+                    own: true,
+                }
+            } else {
+                place(task)
+            };
+            let column = at.column.map(|c| format!(",col={c}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "::{level} file={},line={}{column},title={}::{}",
+                property(&at.file),
+                at.line,
+                property("taskleak: live tasks grow with the rounds"),
+                data(&s.line()),
+            );
+        }
+        return out;
+    }
     let test = leaks.test.as_deref().unwrap_or("a test");
     for group in fold(&leaks.tasks) {
         let task = group[0];

@@ -21,7 +21,9 @@ impl Leaks {
         let mut o = String::new();
         o.push_str("{\"schema\":\"taskleak-report/1\"");
         let _ = write!(o, ",\"test\":{}", opt_str(self.test.as_deref()));
-        let kind = if self.suite_end {
+        let kind = if self.growth().is_some() {
+            "growth"
+        } else if self.suite_end {
             "suite_gate"
         } else {
             "check"
@@ -108,7 +110,11 @@ impl Leaks {
             }
             o.push('}');
         }
-        o.push_str("]}");
+        o.push(']');
+        if let Some(g) = self.growth() {
+            let _ = write!(o, ",\"growth\":{}", super::growth::json(g));
+        }
+        o.push('}');
         o
     }
 }

@@ -6,6 +6,7 @@
 pub(crate) mod ci;
 mod color;
 mod dumps;
+mod growth;
 mod hints;
 mod json;
 mod render;
@@ -14,6 +15,8 @@ mod task;
 
 use std::time::Duration;
 
+pub(crate) use growth::Growth;
+pub use growth::{Growing, GrowingSite};
 pub use task::{LeakedTask, SpawnSite};
 
 use crate::capture::threads::LeakedThread;
@@ -54,12 +57,21 @@ pub struct Leaks {
     pub(crate) blocking: usize,
     /// OS threads still running (`Options::threads`).
     pub(crate) threads: Vec<LeakedThread>,
+    /// What only some reports have, behind one pointer (`None` when
+    /// nothing): `Leaks` is the error of `Result<(), Leaks>`, which stays
+    /// small to return.
+    pub(crate) extra: Option<Box<Extra>>,
+}
+
+/// The parts of a report that only some reports have.
+#[derive(Clone, Default)]
+pub(crate) struct Extra {
     /// Known leaks (the baseline's) that now have more tasks than
     /// recorded: their tasks are among `tasks`.
-    /// Behind one thin pointer, `None` when empty: `Leaks` is the error
-    /// of `Result<(), Leaks>`, which stays small to return.
-    #[allow(clippy::box_collection)]
-    pub(crate) grown: Option<Box<Vec<Grown>>>,
+    pub(crate) grown: Vec<Grown>,
+    /// A growth check's report: its sites and numbers; `tasks` are then
+    /// the newest tasks of those sites.
+    pub(crate) growth: Option<Growth>,
 }
 
 impl Leaks {
@@ -142,8 +154,27 @@ impl Leaks {
             suite_end: false,
             blocking: 0,
             threads: Vec::new(),
-            grown: None,
+            extra: None,
         }
+    }
+
+    /// Known leaks that grew beyond the baseline's count.
+    pub(crate) fn grown(&self) -> &[Grown] {
+        self.extra.as_ref().map_or(&[], |e| &e.grown)
+    }
+
+    /// A growth check's section, if this is a growth report.
+    pub(crate) fn growth(&self) -> Option<&Growth> {
+        self.extra.as_ref()?.growth.as_ref()
+    }
+
+    pub(crate) fn growth_mut(&mut self) -> Option<&mut Growth> {
+        self.extra.as_mut()?.growth.as_mut()
+    }
+
+    /// The parts only some reports have, made on first use.
+    pub(crate) fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
     }
 
     /// Leaked tasks, listed or only counted, `spawn_blocking` included:

@@ -254,6 +254,18 @@ pub(crate) fn handle_of(tag: u64) -> Option<Handle> {
         .map(|w| w.handle.clone())
 }
 
+/// A handle to each tracked runtime with threads (one per runtime).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))] // growth's figures
+pub(crate) fn runtimes() -> Vec<Handle> {
+    let mut out: Vec<(u64, Handle)> = Vec::new();
+    for w in WORKERS.lock().iter() {
+        if !out.iter().any(|(tag, _)| *tag == w.tag) {
+            out.push((w.tag, w.handle.clone()));
+        }
+    }
+    out.into_iter().map(|(_, h)| h).collect()
+}
+
 /// A thread of `runtime` inside one poll for longer than `longer_than`:
 /// its name, the task and for how long.
 #[cfg_attr(not(taskleak_taskdump), allow(dead_code))] // read by task dumps

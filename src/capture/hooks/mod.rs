@@ -111,6 +111,15 @@ pub(crate) fn on_current_thread_runtime(id: Id) -> bool {
     }
 }
 
+/// Every tracked runtime that has threads (see `activity::runtimes`).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))] // growth's figures
+pub(crate) fn runtimes() -> Vec<Handle> {
+    #[cfg(taskleak_hooks)]
+    return activity::runtimes();
+    #[cfg(not(taskleak_hooks))]
+    Vec::new()
+}
+
 /// A task's poll activity, when known.
 pub(crate) fn activity(id: Id) -> Option<Activity> {
     #[cfg(taskleak_hooks)]

@@ -167,6 +167,49 @@ pub(crate) fn live_ids() -> std::collections::HashSet<Id> {
     live_where(|_| true).iter().map(|r| r.id).collect()
 }
 
+/// Live tracked tasks per spawn site, whatever their scope: one pass over
+/// the table, each shard locked in turn, counting by the address of the
+/// site (sites equal by value but at two addresses are merged after), so
+/// a sample costs a few ns a task and allocates only per site.
+pub(crate) fn per_site() -> Vec<(&'static Location<'static>, usize)> {
+    let mut by_address: std::collections::HashMap<usize, (&'static Location<'static>, usize)> =
+        std::collections::HashMap::new();
+    for shard in &REGISTRY {
+        let mut shard = shard.0.lock();
+        for (_, slot) in shard.iter_mut() {
+            if let Some(at) = slot.location() {
+                let address = std::ptr::from_ref(at) as usize;
+                by_address.entry(address).or_insert((at, 0)).1 += 1;
+            }
+        }
+    }
+    let mut out: Vec<(&'static Location<'static>, usize)> = Vec::new();
+    for (at, n) in by_address.into_values() {
+        match out.iter_mut().find(|(o, _)| *o == at) {
+            Some(o) => o.1 += n,
+            None => out.push((at, n)),
+        }
+    }
+    out
+}
+
+/// The `n` newest live tasks spawned at `site` (highest ids), oldest first.
+pub(crate) fn newest_at(site: &Location<'_>, n: usize) -> Vec<Arc<TaskRecord>> {
+    let mut ids: Vec<Id> = Vec::new();
+    for shard in &REGISTRY {
+        let mut shard = shard.0.lock();
+        ids.extend(
+            shard
+                .iter_mut()
+                .filter(|(_, slot)| slot.location().is_some_and(|at| at == site))
+                .map(|(id, _)| id),
+        );
+    }
+    ids.sort_by_key(|id| id_u64(*id));
+    let from = ids.len().saturating_sub(n);
+    ids[from..].iter().filter_map(|id| get(*id)).collect()
+}
+
 /// Live tasks whose scope (if any) passes `keep`.
 fn live_where(keep: impl Fn(Option<&Arc<Scope>>) -> bool) -> Vec<Arc<TaskRecord>> {
     let mut out = Vec::new();

@@ -202,6 +202,15 @@ impl Slot {
         }
     }
 
+    /// A live task's spawn site; `None`: ended.
+    pub(super) fn location(&self) -> Option<&'static Location<'static>> {
+        match self {
+            Slot::Own(r) => Some(r.location),
+            Slot::Shared(r) => Some(r.location),
+            Slot::Ended => None,
+        }
+    }
+
     /// A live task's scope (if any) and lane; `None`: ended.
     pub(super) fn counted(&self) -> Option<(Option<&Arc<Scope>>, u8)> {
         match self {

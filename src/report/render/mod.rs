@@ -14,6 +14,7 @@ use std::fmt::{self, Display, Formatter};
 use std::panic::Location;
 
 mod entry;
+mod growth;
 mod tree;
 
 use super::color::Palette;
@@ -84,6 +85,9 @@ struct Report<'a> {
 impl Display for Report<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let (leaks, p) = (self.leaks, self.p);
+        if let Some(g) = leaks.growth() {
+            return growth::growth(f, p, leaks, g);
+        }
         let n = leaks.task_count();
         write!(f, "{} ", p.alarm("taskleak:"))?;
         if leaks.suite_end {
@@ -137,7 +141,7 @@ impl Display for Report<'_> {
                 plural(leaks.blocking, "spawn_blocking closure")
             )?;
         }
-        for g in leaks.grown.iter().flat_map(|g| g.iter()) {
+        for g in leaks.grown() {
             writeln!(f)?;
             writeln!(
                 f,
@@ -220,7 +224,7 @@ fn dump_hint(leaks: &Leaks) -> Option<String> {
 /// A spawn site as a report shows it: a dependency's file from its
 /// package directory (`tokio-util-0.7.20/src/…:386:9`), as its frames are,
 /// not from `$CARGO_HOME`; escaped for a terminal.
-pub(super) fn site(at: &Location<'_>) -> Term<String> {
+pub(crate) fn site(at: &Location<'_>) -> Term<String> {
     let file = crate::task::frame::relative(std::path::Path::new(at.file()));
     Term(format!("{file}:{}:{}", at.line(), at.column()))
 }
