@@ -28,3 +28,14 @@ pub use ctor;
 pub fn symbol_lookups() -> usize {
     crate::capture::frames::lookups()
 }
+
+/// How many code addresses this process looked up in debug info itself,
+/// and how many it found in the cache its binary's processes share
+/// (`target/taskleak/symbols/`). Tests count these to prove that a second
+/// process reuses the first one's lookups, and that another build does not.
+pub fn symbol_sources() -> (usize, usize) {
+    (
+        crate::capture::frames::debug_info_lookups(),
+        crate::judge::symcache::hits(),
+    )
+}

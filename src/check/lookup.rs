@@ -87,6 +87,10 @@ impl Symbols for Unless<'_> {
         }
         Resolving.frames(ip)
     }
+
+    fn done(&self) {
+        Resolving.done();
+    }
 }
 
 /// Set when dropped: the wait is over.

@@ -10,6 +10,7 @@ mod build;
 pub(crate) mod rules;
 pub(crate) mod site;
 pub(crate) mod symbols;
+pub(crate) mod symcache;
 pub(crate) mod test_end;
 
 use std::time::Duration;
