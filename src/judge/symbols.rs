@@ -18,12 +18,14 @@ pub(crate) trait Symbols {
     fn done(&self) {}
 }
 
-/// Only addresses looked up before: never loads debug info.
+/// Only addresses looked up before, by this process or by another of
+/// this build (the shared cache): never loads debug info, so a check can
+/// judge a path rule at once when an earlier process learnt its names.
 pub(crate) struct Cached;
 
 impl Symbols for Cached {
     fn frames(&self, ip: usize) -> Option<Arc<[Frame]>> {
-        frames::cached(ip)
+        frames::cached(ip).or_else(|| Some(frames::remember(ip, &symcache::get(ip)?, false)))
     }
 }
 
@@ -41,7 +43,7 @@ impl Symbols for Resolving {
             symcache::put(ip, &raw);
             raw
         });
-        Some(frames::remember(ip, &raw))
+        Some(frames::remember(ip, &raw, true))
     }
 
     fn done(&self) {

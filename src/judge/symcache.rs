@@ -13,7 +13,10 @@
 //! ASLR chose), and only the binary's own: a shared library's addresses
 //! are looked up as before.
 //!
-//! `TASKLEAK_SYMBOL_CACHE` names another directory, or `off` for none.
+//! It is used where processes repeat each other's lookups: under
+//! cargo-nextest (a process per test). `TASKLEAK_SYMBOL_CACHE=on` uses it
+//! in any run, `=off` in none, and any other value names the directory
+//! to keep it in (then it is on).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -50,10 +53,15 @@ struct State {
 }
 
 static STATE: LazyLock<Option<Mutex<State>>> = LazyLock::new(|| {
+    let default = || Some(target_dir()?.join("taskleak").join("symbols"));
     let dir = match std::env::var_os("TASKLEAK_SYMBOL_CACHE") {
         Some(v) if v == "off" => return None,
+        Some(v) if v == "on" => default()?,
         Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => target_dir()?.join("taskleak").join("symbols"),
+        // A libtest binary runs its tests in one process, whose own cache
+        // serves them all.
+        _ if std::env::var_os("NEXTEST_RUN_ID").is_some() => default()?,
+        _ => return None,
     };
     let (exe, build_id) = this_binary()?;
     let key = match build_id {
