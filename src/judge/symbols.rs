@@ -38,12 +38,15 @@ impl Symbols for Resolving {
         if let Some(known) = frames::cached(ip) {
             return Some(known);
         }
-        let raw = symcache::get(ip).unwrap_or_else(|| {
-            let raw = frames::look_up(ip);
-            symcache::put(ip, &raw);
-            raw
-        });
-        Some(frames::remember(ip, &raw, true))
+        if let Some(raw) = symcache::get(ip) {
+            return Some(frames::remember(ip, &raw, true));
+        }
+        let raw = frames::look_up(ip);
+        // Kept in this process first: a wait peeking meanwhile finds it
+        // there, and never counts it as another process's.
+        let frames = frames::remember(ip, &raw, true);
+        symcache::put(ip, &raw);
+        Some(frames)
     }
 
     fn done(&self) {
