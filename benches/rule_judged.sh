@@ -18,7 +18,7 @@ target=${CARGO_TARGET_DIR:-target}
 cargo nextest run --bench rule_judged --no-tests=pass -E 'none()' >/dev/null 2>&1
 rm -rf "$target/taskleak/symbols"
 
-times() { # module, then env assignments
+per_test() { # module, then env assignments
     module=$1
     shift
     env "$@" cargo nextest run --bench rule_judged --test-threads 1 --no-fail-fast \
@@ -29,8 +29,8 @@ times() { # module, then env assignments
 
 for round in $(seq "$rounds"); do
     echo "round $round"
-    printf '  %-20s %s\n' "untracked" "$(times untracked)"
-    printf '  %-20s %s\n' "file:line" "$(times by_file_line)"
-    printf '  %-20s %s\n' "function" "$(times by_function)"
-    printf '  %-20s %s\n' "function, no cache" "$(times by_function TASKLEAK_SYMBOL_CACHE=off)"
+    printf '  %-20s %s\n' "untracked" "$(per_test untracked)"
+    printf '  %-20s %s\n' "file:line" "$(per_test by_file_line)"
+    printf '  %-20s %s\n' "function" "$(per_test by_function)"
+    printf '  %-20s %s\n' "function, no cache" "$(per_test by_function TASKLEAK_SYMBOL_CACHE=off)"
 done

@@ -147,6 +147,9 @@ fn write(file: &Path, text: &str) -> std::io::Result<()> {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
+    if N.load(Relaxed) == 0 {
+        prune(dir);
+    }
     let tmp = dir.join(format!(
         ".{}.{}.{}.tmp",
         file.file_name().unwrap_or_default().to_string_lossy(),
@@ -159,6 +162,26 @@ fn write(file: &Path, text: &str) -> std::io::Result<()> {
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             Err(e)
+        }
+    }
+}
+
+/// Files not written for this long belong to builds long gone: each
+/// build of each test binary leaves one (a few KB), so the first write
+/// of a process removes them.
+const STALE: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
+
+fn prune(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE));
+        if old {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }
@@ -362,6 +385,20 @@ mod tests {
         assert_eq!(parse(&text, "abd"), None, "another build's file");
         let cut = &text[..text.len() - 5];
         assert_eq!(parse(cut, "abc"), None, "a damaged file is not trusted");
+    }
+
+    #[test]
+    fn files_of_builds_long_gone_are_removed() {
+        let dir = std::env::temp_dir().join(format!("taskleak-prune-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (old, new) = (dir.join("old"), dir.join("new"));
+        std::fs::write(&new, "x").unwrap();
+        let f = std::fs::File::create(&old).unwrap();
+        let then = std::time::SystemTime::now() - STALE - std::time::Duration::from_secs(60);
+        f.set_modified(then).unwrap();
+        prune(&dir);
+        assert!(!old.exists() && new.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
