@@ -46,9 +46,12 @@ struct Exe {
 struct State {
     exe: Exe,
     file: PathBuf,
-    /// Every address's frames this process knows, by offset.
-    known: HashMap<usize, Vec<Raw>>,
-    /// Known here but not yet written.
+    /// What earlier processes cached, by offset: all that [`get`] reads
+    /// (what this process looked up itself is in its own cache).
+    cached: HashMap<usize, Vec<Raw>>,
+    /// What this process looked up, by offset.
+    learnt: HashMap<usize, Vec<Raw>>,
+    /// Learnt but not yet written.
     unwritten: bool,
 }
 
@@ -69,14 +72,15 @@ static STATE: LazyLock<Option<Mutex<State>>> = LazyLock::new(|| {
         None => format!("h{:016x}", hash_file(&exe.file)?),
     };
     let file = dir.join(&key);
-    let known = std::fs::read_to_string(&file)
+    let cached = std::fs::read_to_string(&file)
         .ok()
         .and_then(|text| parse(&text, &key))
         .unwrap_or_default();
     Some(Mutex::new(State {
         exe,
         file,
-        known,
+        cached,
+        learnt: HashMap::new(),
         unwritten: false,
     }))
 });
@@ -84,7 +88,7 @@ static STATE: LazyLock<Option<Mutex<State>>> = LazyLock::new(|| {
 /// The frames of `ip` if a process of this very build cached them.
 pub(crate) fn get(ip: usize) -> Option<Vec<Raw>> {
     let state = STATE.as_ref()?.lock();
-    let frames = state.known.get(&state.exe.offset(ip)?)?.clone();
+    let frames = state.cached.get(&state.exe.offset(ip)?)?.clone();
     HITS.fetch_add(1, Relaxed);
     Some(frames)
 }
@@ -99,8 +103,8 @@ pub(crate) fn put(ip: usize, frames: &[Raw]) {
     let Some(offset) = state.exe.offset(ip) else {
         return;
     };
-    if frames.iter().all(writable) && !state.known.contains_key(&offset) {
-        state.known.insert(offset, frames.to_vec());
+    if frames.iter().all(writable) && !state.learnt.contains_key(&offset) {
+        state.learnt.insert(offset, frames.to_vec());
         state.unwritten = true;
     }
 }
@@ -125,7 +129,8 @@ pub(crate) fn flush() {
         .and_then(|text| parse(&text, &key))
         .unwrap_or_default();
     let mut all = on_disk;
-    all.extend(state.known.iter().map(|(k, v)| (*k, v.clone())));
+    let known = state.cached.iter().chain(&state.learnt);
+    all.extend(known.map(|(k, v)| (*k, v.clone())));
     let _ = write(&state.file, &render(&key, &all));
 }
 
