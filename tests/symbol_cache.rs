@@ -36,6 +36,25 @@ fn fixture_ignored_by_a_function_path() {
     let _ = writeln!(std::io::stderr(), "symbol sources: {debug_info} {shared}");
 }
 
+#[test]
+#[ignore = "fixture"]
+fn fixture_a_leak_is_looked_up_during_the_grace() {
+    let rt = multi_thread();
+    let guard = taskleak::Options::new()
+        .grace(Duration::from_millis(1500))
+        .verify_none();
+    rt.spawn(forever());
+    // 200 ms before the grace ends; the lookups start 400 ms before.
+    let during = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(1300));
+        taskleak::__private::symbol_sources().0
+    });
+    let leaks = guard.check().unwrap_err();
+    assert_eq!(leaks.tasks().len(), 1);
+    let during = during.join().unwrap();
+    let _ = writeln!(std::io::stderr(), "looked up during the grace: {during}");
+}
+
 /// Runs the fixture with `binary` and the cache in `cache`; returns how
 /// many addresses it looked up in debug info and found in the cache.
 fn run(binary: &Path, cache: &Path) -> (usize, usize) {
@@ -139,4 +158,30 @@ fn a_binary_of_another_build_never_reads_the_cache() {
     let (debug_info, shared) = run(&rebuilt, &cache);
     assert_eq!((debug_info, shared > 0), (0, true), "it shares its own");
     let _ = std::fs::remove_file(&rebuilt);
+}
+
+/// A failing check's report does not wait for its names after the grace:
+/// they were looked up while it ran (counted, not timed: the lookups had
+/// begun 200 ms before the grace ended).
+#[test]
+fn a_leaks_frames_are_looked_up_before_its_grace_ends() {
+    let mut cmd = common::this_binary(&[
+        "--ignored",
+        "--exact",
+        "fixture_a_leak_is_looked_up_during_the_grace",
+        "--test-threads=1",
+    ]);
+    cmd.env("TASKLEAK_SYMBOL_CACHE", "off");
+    let out = output_within(cmd, Duration::from_secs(60));
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let during: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("looked up during the grace: "))
+        .unwrap_or_else(|| panic!("no count in:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(during > 0, "{text}");
 }
