@@ -145,11 +145,19 @@ pub(super) fn prefetch_report(
     };
     let worker = WORKER.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
+        let (named, is_named) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("taskleak-symbols".into())
-            .spawn(move || prefetching(rx))
-            .ok()
-            .map(|_| tx)
+            .spawn(move || {
+                let _ = named.send(());
+                prefetching(rx)
+            })
+            .ok()?;
+        // A new thread bears its spawner's name until it has set its own:
+        // until then a check of the test's threads would take it for one
+        // the test started.
+        is_named.recv().ok()?;
+        Some(tx)
     });
     if let Some(worker) = worker {
         let _ = worker.send(Prefetch {
