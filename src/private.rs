@@ -35,3 +35,14 @@ pub fn symbol_lookups() -> usize {
 pub fn growth_sample() -> usize {
     crate::capture::registry::per_site().len()
 }
+
+/// How many code addresses this process looked up in debug info itself,
+/// and how many it found in the cache its binary's processes share
+/// (`target/taskleak/symbols/`). Tests count these to prove that a second
+/// process reuses the first one's lookups, and that another build does not.
+pub fn symbol_sources() -> (usize, usize) {
+    (
+        crate::capture::frames::debug_info_lookups(),
+        crate::judge::symcache::hits(),
+    )
+}

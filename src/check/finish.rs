@@ -91,7 +91,15 @@ impl Check {
     /// other multi-thread runtime is).
     pub(super) fn run_and_dump(self) -> Judgement {
         let owned = self.options.runtimes.clone();
+        let prefetch = (self.settings.mode != Mode::Off).then(|| {
+            super::lookup::prefetch_report(
+                self.scope.clone(),
+                self.settings.grace,
+                self.settings.backtraces,
+            )
+        });
         let mut judgement = self.run();
+        drop(prefetch);
         if let Some(leaks) = judgement.leaks.as_mut().filter(|l| !l.tasks.is_empty()) {
             let ids: Vec<Id> = leaks.tasks.iter().map(|t| t.id()).collect();
             if let Some(stuck) = hooks::stuck_elsewhere(&ids, &owned) {

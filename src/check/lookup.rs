@@ -87,6 +87,10 @@ impl Symbols for Unless<'_> {
         }
         Resolving.frames(ip)
     }
+
+    fn done(&self) {
+        Resolving.done();
+    }
 }
 
 /// Set when dropped: the wait is over.
@@ -96,5 +100,108 @@ pub(super) struct Stop(pub(super) Arc<AtomicBool>);
 impl Drop for Stop {
     fn drop(&mut self) {
         self.0.store(true, Relaxed);
+    }
+}
+
+/// How long before its grace ends a check starts looking up the frames a
+/// report would show: about what the first lookups of a process take in a
+/// large debug binary (~0.2 s of CPU on hyper's lib tests, ~0.45 s of wall
+/// time on a loaded machine), so that a failing test's report is ready when
+/// the grace ends instead of that much later.
+pub(super) const REPORT_LEAD: Duration = Duration::from_millis(400);
+
+/// One check's request to the prefetching thread.
+struct Prefetch {
+    scope: Arc<crate::capture::scope::Scope>,
+    at: std::time::Instant,
+    full: bool,
+    stop: Arc<AtomicBool>,
+}
+
+/// Has the frames the report of `scope`'s survivors would show looked up
+/// in the background, if some are still alive when the grace is
+/// `REPORT_LEAD` from its end (and not before `SETTLE`: tasks that end on
+/// their own by then, the usual case in a passing test, cost no debug
+/// info). Only stacks a report resolves: every survivor's with full
+/// backtraces, else those spawned outside the workspace (`reached from`).
+/// The lookups stop (between two addresses) when the returned guard is
+/// dropped: the check is over, and its judgement looked up whatever it
+/// still needed. One thread of taskleak's serves every check of the
+/// process: a check only sends it a request.
+pub(super) fn prefetch_report(
+    scope: Arc<crate::capture::scope::Scope>,
+    grace: Duration,
+    backtraces: crate::config::Backtraces,
+) -> Stop {
+    static WORKER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Prefetch>>> =
+        std::sync::OnceLock::new();
+    let stop = Stop::default();
+    if !crate::capture::TRACKING || scope.alive() == 0 {
+        return stop;
+    }
+    let start = grace.saturating_sub(REPORT_LEAD).max(SETTLE.min(grace));
+    let Some(at) = std::time::Instant::now().checked_add(start) else {
+        return stop; // a grace without end: no report to prepare
+    };
+    let worker = WORKER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (named, is_named) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("taskleak-symbols".into())
+            .spawn(move || {
+                let _ = named.send(());
+                prefetching(rx)
+            })
+            .ok()?;
+        // A new thread bears its spawner's name until it has set its own:
+        // until then a check of the test's threads would take it for one
+        // the test started.
+        is_named.recv().ok()?;
+        Some(tx)
+    });
+    if let Some(worker) = worker {
+        let _ = worker.send(Prefetch {
+            scope,
+            at,
+            full: backtraces == crate::config::Backtraces::Full,
+            stop: stop.0.clone(),
+        });
+    }
+    stop
+}
+
+/// The prefetching thread: each request's stacks looked up when its time
+/// comes, unless its check is over or its tasks ended first.
+fn prefetching(requests: std::sync::mpsc::Receiver<Prefetch>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut pending: Vec<Prefetch> = Vec::new();
+    loop {
+        pending.retain(|p| !p.stop.load(Relaxed) && p.scope.alive() > 0);
+        let now = std::time::Instant::now();
+        if let Some(i) = pending.iter().position(|p| p.at <= now) {
+            let due = pending.swap_remove(i);
+            let mut stacks: Vec<Vec<usize>> = registry::survivors(&due.scope)
+                .iter()
+                .filter(|r| due.full || !crate::task::frame::in_workspace(r.location.file()))
+                .map(|r| r.frames.to_vec())
+                .filter(|f| !f.is_empty())
+                .collect();
+            stacks.sort();
+            stacks.dedup();
+            let symbols = Unless(&due.stop);
+            for stack in stacks {
+                crate::judge::symbols::resolve(&symbols, &stack);
+            }
+            continue;
+        }
+        let next = match pending.iter().map(|p| p.at).min() {
+            Some(at) => requests.recv_timeout(at - now),
+            None => requests.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match next {
+            Ok(request) => pending.push(request),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod growth;
 pub(crate) mod rules;
 pub(crate) mod site;
 pub(crate) mod symbols;
+pub(crate) mod symcache;
 pub(crate) mod test_end;
 
 use std::time::Duration;

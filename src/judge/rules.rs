@@ -86,7 +86,9 @@ pub(crate) fn by_frames(
     symbols: &dyn Symbols,
     uses: &mut [Use],
 ) -> ByFrames {
-    frames_judged(&record.frames, rules, symbols, uses)
+    let judged = frames_judged(&record.frames, rules, symbols, uses);
+    symbols.done();
+    judged
 }
 
 /// [`by_frames`] for return addresses `ips`, innermost first.
