@@ -68,7 +68,7 @@ fn main() {
         .unwrap();
     let mut tasks = Vec::new();
     let mut rows = Vec::new();
-    for n in [1_000usize, 100_000, 1_000_000] {
+    for n in [1_000usize, 10_000, 100_000, 1_000_000] {
         while tasks.len() < n {
             tasks.push(spawn_one(&rt, tasks.len()));
         }

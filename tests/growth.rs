@@ -104,6 +104,33 @@ fn a_per_request_leak_behind_a_shared_server_is_caught_with_its_site_and_slope()
     assert_eq!(json["growth"]["sites"][0]["line"], LEAK_LINE);
 }
 
+/// With the `metrics` feature, the report adds the runtimes' own figures
+/// over the run (tokio-metrics), so a starved runtime reads differently
+/// from a leak. (`.ci/run` runs this file with the feature on.)
+#[cfg(feature = "metrics")]
+#[test]
+#[serial]
+fn with_the_metrics_feature_the_report_has_the_runtimes_figures() {
+    let growth = growth();
+    for _ in 0..20 {
+        request("leak");
+        growth.round();
+    }
+    let text = growth.check().unwrap_err().to_string();
+    assert!(
+        text.contains("the runtimes over the run (tokio-metrics):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("multi-thread runtime") || text.contains("runtime, "),
+        "{text}"
+    );
+    assert!(
+        text.contains("live tasks ") && text.contains("busy "),
+        "{text}"
+    );
+}
+
 #[test]
 #[serial]
 fn requests_that_leave_nothing_pass() {
