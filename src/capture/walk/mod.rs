@@ -12,7 +12,8 @@
 //! - elsewhere, or where that walk meets code it does not know, the
 //!   platform unwinder (`backtrace`), ~135 ns a frame.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 #[cfg(all(
@@ -49,12 +50,43 @@ const KEEP_OUTER: usize = 56;
 /// this off and keeps spawn sites and chains only).
 pub(crate) static CAPTURE_FRAMES: AtomicBool = AtomicBool::new(true);
 
+/// Whether spawn hooks walk the stack only for spawn sites outside the
+/// user's workspace (a dependency spawning for the user), where the spawn
+/// site alone does not say where the task came from; a rule that needs
+/// frames still gets them everywhere (see [`capture`]'s `force`).
+///
+/// Off: the report of a task spawned from the workspace then shows no
+/// backtrace, which loses the calls that led to a helper's spawn (five of
+/// the crate's tests assert those frames). The benchmarks measure it.
+pub(crate) static ONLY_OUTSIDE_WORKSPACE: AtomicBool = AtomicBool::new(false);
+
+/// Is `site` in the user's workspace? Remembered for the last site seen
+/// on this thread: a spawn loop asks about one site over and over, and
+/// the answer needs a string scan.
+fn site_in_workspace(site: &'static Location<'static>) -> bool {
+    thread_local! {
+        static LAST: Cell<(usize, bool)> = const { Cell::new((0, false)) };
+    }
+    let key = std::ptr::from_ref(site) as usize;
+    let known = LAST.try_with(Cell::get).ok().filter(|(k, _)| *k == key);
+    if let Some((_, yours)) = known {
+        return yours;
+    }
+    let yours = crate::task::frame::in_workspace(site.file());
+    let _ = LAST.try_with(|last| last.set((key, yours)));
+    yours
+}
+
 /// Walks at most [`MAX_FRAMES`] frames, innermost first, and keeps the
 /// innermost and outermost of them (see [`KEEP_INNER`]); empty when capture
-/// is off, unless `force`d (an ignore rule needs the frames).
+/// is off, or when only spawns outside the workspace are walked and `site`
+/// is inside it, unless `force`d (an ignore rule needs the frames).
 #[inline(never)]
-pub(crate) fn capture(force: bool) -> Box<[usize]> {
-    if !force && !CAPTURE_FRAMES.load(Relaxed) {
+pub(crate) fn capture(force: bool, site: &'static Location<'static>) -> Box<[usize]> {
+    let only_outside = ONLY_OUTSIDE_WORKSPACE.load(Relaxed);
+    if !walks(force, CAPTURE_FRAMES.load(Relaxed), only_outside, || {
+        site_in_workspace(site)
+    }) {
         return Box::default();
     }
     thread_local! {
@@ -75,6 +107,12 @@ pub(crate) fn capture(force: bool) -> Box<[usize]> {
         Err(_) => on_stack(), // (a walk cannot spawn; never, in practice)
     })
     .unwrap_or_else(|_| on_stack()) // during thread-local teardown
+}
+
+/// Whether a spawn walks the stack: `force`d by a rule that needs frames,
+/// or capture on, and the site outside the workspace if only those are.
+fn walks(force: bool, on: bool, only_outside: bool, in_workspace: impl FnOnce() -> bool) -> bool {
+    force || (on && !(only_outside && in_workspace()))
 }
 
 /// All of `ips` when short enough, else its two ends.
@@ -176,12 +214,35 @@ mod tests {
         assert_eq!(&*keep_ends(&ips[..10]), &ips[..10]);
     }
 
+    /// A rule's need for frames wins; otherwise capture must be on, and a
+    /// spawn site in the workspace is skipped only when asked.
+    #[test]
+    fn which_spawns_walk_the_stack() {
+        let yes = || true;
+        let no = || false;
+        assert!(walks(true, false, true, yes));
+        assert!(walks(true, true, true, yes));
+        assert!(!walks(false, false, false, no));
+        assert!(walks(false, true, false, yes));
+        assert!(!walks(false, true, true, yes));
+        assert!(walks(false, true, true, no));
+    }
+
+    /// This crate's own sources are a workspace (relative paths), and the
+    /// answer is the same when remembered.
+    #[test]
+    fn a_spawn_site_here_is_in_the_workspace() {
+        let site = Location::caller();
+        assert!(site_in_workspace(site));
+        assert!(site_in_workspace(site));
+    }
+
     /// A spawn 100 calls deep still reaches the frames below the calls.
     #[test]
     fn capture_reaches_below_a_deep_stack() {
         #[inline(never)]
         fn bottom_marker() -> Vec<usize> {
-            nest(100, &mut || capture(true).to_vec())
+            nest(100, &mut || capture(true, Location::caller()).to_vec())
         }
         let ips = bottom_marker();
         let reached = ips
