@@ -110,7 +110,7 @@ pub(crate) fn spawned_as(
     let record = Own {
         location,
         spawned: crate::util::clock::coarse(),
-        frames: Box::default(),
+        frames: Default::default(),
         up,
         rare,
         depth,

@@ -14,6 +14,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 #[cfg(all(
@@ -77,17 +78,33 @@ fn site_in_workspace(site: &'static Location<'static>) -> bool {
     yours
 }
 
+/// The return addresses walked at one spawn, innermost first, shared by
+/// the tasks spawned from the same stack: a spawn loop walks the same
+/// return addresses each time, and one copy of them then serves every
+/// task of the batch (an allocation, a copy and a free fewer a task, and
+/// less memory per live task). Empty, it holds nothing and costs nothing.
+#[derive(Clone, Default)]
+pub(crate) struct Stack(Option<Arc<[usize]>>);
+
+impl std::ops::Deref for Stack {
+    type Target = [usize];
+
+    fn deref(&self) -> &[usize] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
 /// Walks at most [`MAX_FRAMES`] frames, innermost first, and keeps the
 /// innermost and outermost of them (see [`KEEP_INNER`]); empty when capture
 /// is off, or when only spawns outside the workspace are walked and `site`
 /// is inside it, unless `force`d (an ignore rule needs the frames).
 #[inline(never)]
-pub(crate) fn capture(force: bool, site: &'static Location<'static>) -> Box<[usize]> {
+pub(crate) fn capture(force: bool, site: &'static Location<'static>) -> Stack {
     let only_outside = ONLY_OUTSIDE_WORKSPACE.load(Relaxed);
     if !walks(force, CAPTURE_FRAMES.load(Relaxed), only_outside, || {
         site_in_workspace(site)
     }) {
-        return Box::default();
+        return Stack::default();
     }
     thread_local! {
         /// Where a walk writes, so that a spawn does not zero 1.5 KiB of
@@ -97,16 +114,38 @@ pub(crate) fn capture(force: bool, site: &'static Location<'static>) -> Box<[usi
     let on_stack = || {
         let mut ips = [0usize; MAX_FRAMES];
         let n = walk(&mut ips);
-        keep_ends(&ips[..n])
+        shared(keep_ends(&mut ips[..n]))
     };
     IPS.try_with(|ips| match ips.try_borrow_mut() {
         Ok(mut ips) => {
             let n = walk(&mut ips);
-            keep_ends(&ips[..n])
+            shared(keep_ends(&mut ips[..n]))
         }
         Err(_) => on_stack(), // (a walk cannot spawn; never, in practice)
     })
     .unwrap_or_else(|_| on_stack()) // during thread-local teardown
+}
+
+/// `kept` as a [`Stack`]: this thread's last one when it holds the same
+/// addresses, else a new one, remembered for the next spawn.
+fn shared(kept: &[usize]) -> Stack {
+    thread_local! {
+        static LAST: RefCell<Stack> = RefCell::new(Stack::default());
+    }
+    if kept.is_empty() {
+        return Stack::default();
+    }
+    let new = || Stack(Some(Arc::from(kept)));
+    LAST.try_with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return new();
+        };
+        if **last != *kept {
+            *last = new();
+        }
+        last.clone()
+    })
+    .unwrap_or_else(|_| new()) // during thread-local teardown
 }
 
 /// Whether a spawn walks the stack: `force`d by a rule that needs frames,
@@ -115,15 +154,14 @@ fn walks(force: bool, on: bool, only_outside: bool, in_workspace: impl FnOnce() 
     force || (on && !(only_outside && in_workspace()))
 }
 
-/// All of `ips` when short enough, else its two ends.
-fn keep_ends(ips: &[usize]) -> Box<[usize]> {
-    if ips.len() <= KEEP_INNER + KEEP_OUTER {
-        return ips.into();
+/// All of `ips` when short enough, else its two ends, moved together.
+fn keep_ends(ips: &mut [usize]) -> &[usize] {
+    let n = ips.len();
+    if n <= KEEP_INNER + KEEP_OUTER {
+        return ips;
     }
-    let mut kept = Vec::with_capacity(KEEP_INNER + KEEP_OUTER);
-    kept.extend_from_slice(&ips[..KEEP_INNER]);
-    kept.extend_from_slice(&ips[ips.len() - KEEP_OUTER..]);
-    kept.into()
+    ips.copy_within(n - KEEP_OUTER.., KEEP_INNER);
+    &ips[..KEEP_INNER + KEEP_OUTER]
 }
 
 #[cfg(taskleak_frame_pointers)]
@@ -205,13 +243,15 @@ mod tests {
     /// from `nest`'s frames down to the end of the walk.
     #[test]
     fn a_deep_walk_keeps_both_ends() {
-        let ips: Vec<usize> = (1..=150).collect();
-        let kept = keep_ends(&ips);
+        let mut ips: Vec<usize> = (1..=150).collect();
+        let kept = keep_ends(&mut ips);
         assert_eq!(kept.len(), KEEP_INNER + KEEP_OUTER);
         assert_eq!(kept[0], 1);
         assert_eq!(kept[KEEP_INNER - 1], KEEP_INNER);
+        assert_eq!(kept[KEEP_INNER], 150 - KEEP_OUTER + 1);
         assert_eq!(*kept.last().unwrap(), 150);
-        assert_eq!(&*keep_ends(&ips[..10]), &ips[..10]);
+        let short: Vec<usize> = (1..=10).collect();
+        assert_eq!(keep_ends(&mut short.clone()), &short[..]);
     }
 
     /// A rule's need for frames wins; otherwise capture must be on, and a
@@ -235,6 +275,20 @@ mod tests {
         let site = Location::caller();
         assert!(site_in_workspace(site));
         assert!(site_in_workspace(site));
+    }
+
+    /// Consecutive spawns from one stack share its addresses; another
+    /// stack gets its own, and nothing is allocated for an empty one.
+    #[test]
+    fn one_stack_is_shared_by_the_spawns_that_walk_it() {
+        let a = shared(&[1, 2, 3]);
+        let b = shared(&[1, 2, 3]);
+        assert!(Arc::ptr_eq(a.0.as_ref().unwrap(), b.0.as_ref().unwrap()));
+        let c = shared(&[1, 2, 4]);
+        assert_eq!(&*c, &[1, 2, 4]);
+        assert!(!Arc::ptr_eq(a.0.as_ref().unwrap(), c.0.as_ref().unwrap()));
+        assert_eq!(&*a, &[1, 2, 3]);
+        assert!(shared(&[]).0.is_none());
     }
 
     /// A spawn 100 calls deep still reaches the frames below the calls.
