@@ -19,6 +19,13 @@ pub fn set_capture_frames(on: bool) {
     crate::capture::walk::CAPTURE_FRAMES.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Spawn-site frames walked only where the spawn site is outside the
+/// user's workspace (`on`), or at every spawn (the default): the
+/// benchmarks compare both in one run.
+pub fn set_walk_outside_workspace_only(on: bool) {
+    crate::capture::walk::ONLY_OUTSIDE_WORKSPACE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub use crate::config::configure::Config;
 pub use ctor;
 

@@ -32,15 +32,27 @@ pub fn batch_section(cfg: &Cfg, rep: &mut Report) {
             t0.elapsed().as_nanos() as f64 / (reps * N) as f64
         })
     };
-    let modes = [Mode::Untracked, Mode::EmptyHooks, Mode::Short, Mode::Full];
+    let modes = [
+        Mode::Untracked,
+        Mode::EmptyHooks,
+        Mode::Short,
+        Mode::Full,
+        Mode::FullOutside,
+    ];
     let s = interleave(&modes, cfg.budget(10.0), 15, |m| match m {
         Mode::Untracked => batch(&rt_u),
         Mode::EmptyHooks => batch(&rt_e),
-        Mode::Short | Mode::Full => batch(&rt_t),
+        _ => batch(&rt_t),
     });
     let (u, e, sh, fu) = (median(&s[0]), median(&s[1]), median(&s[2]), median(&s[3]));
     rep.ratio_row("batch: 500 spawned then awaited, short", u, sh, Some(1.15));
-    rep.ratio_row("batch: 500 spawned then awaited, full", u, fu, Some(2.0));
+    rep.ratio_row("batch: 500 spawned then awaited, full", u, fu, Some(1.5));
+    rep.ratio_row(
+        "batch: 500 spawned then awaited, full, walking only spawns outside the workspace",
+        u,
+        median(&s[4]),
+        Some(1.5),
+    );
     rep.ratio_row(
         "batch: 500 spawned then awaited, tokio with empty hooks",
         u,
@@ -64,7 +76,7 @@ pub fn batch_section(cfg: &Cfg, rep: &mut Report) {
     let rt_u = multi_thread(false, 2);
     let rt_t = multi_thread(true, 2);
     let two = |rt: &Runtime| -> f64 { two_workers(rt, reps, N, || tokio::spawn(async {})) };
-    let modes = [Mode::Untracked, Mode::Short, Mode::Full];
+    let modes = [Mode::Untracked, Mode::Short, Mode::Full, Mode::FullOutside];
     let s = interleave(&modes, cfg.budget(10.0), 15, |m| match m {
         Mode::Untracked => two(&rt_u),
         _ => two(&rt_t),
@@ -72,6 +84,12 @@ pub fn batch_section(cfg: &Cfg, rep: &mut Report) {
     let (u, sh, fu) = (median(&s[0]), median(&s[1]), median(&s[2]));
     rep.ratio_row("batch, 2 workers spawning, short", u, sh, Some(2.0));
     rep.ratio_row("batch, 2 workers spawning, full", u, fu, Some(2.0));
+    rep.ratio_row(
+        "batch, 2 workers spawning, full, walking only spawns outside the workspace",
+        u,
+        median(&s[3]),
+        Some(2.0),
+    );
     rep.note(format!(
         "batch (2 workers): {} rounds; paired per-round ratios short {:.2}x, full {:.2}x; \
          p10–p90 of the per-round short ratio {:.2}x–{:.2}x, full {:.2}x–{:.2}x",

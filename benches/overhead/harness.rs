@@ -236,11 +236,15 @@ pub enum Mode {
     EmptyHooks,
     Short,
     Full,
+    /// Full, but frames walked only for spawn sites outside the workspace
+    /// (the benchmarks' own spawns are inside it: spawn-site cost).
+    FullOutside,
 }
 
 impl Mode {
     pub fn enter(self) {
-        set_capture_frames(self == Mode::Full);
+        set_capture_frames(matches!(self, Mode::Full | Mode::FullOutside));
+        taskleak::__private::set_walk_outside_workspace_only(self == Mode::FullOutside);
     }
 }
 
@@ -285,6 +289,7 @@ pub fn interleave(
         }
     }
     set_capture_frames(true);
+    taskleak::__private::set_walk_outside_workspace_only(false);
     samples
 }
 

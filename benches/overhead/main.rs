@@ -15,7 +15,7 @@
 //! loops one spawn benchmark, `overhead profile-suite-{untracked,short,full}`
 //! one suite test (run the executable that `cargo bench --no-run` names).
 //!
-//! Sections: `spawn contention batch check overshoot memory scale suite cargo-suite`
+//! Sections: `spawn contention batch check clean overshoot memory scale suite cargo-suite`
 //! (`memory` and `scale` share one registry of 10^6 tasks and run together).
 //!
 //! Every ratio comes from one process in which the untracked and tracked
@@ -29,13 +29,14 @@
 //!
 //! Files: `harness.rs` (counting allocator, statistics, the table, the
 //! runtimes and modes, `interleave`), one file per section (`spawn.rs`,
-//! `contention.rs`, `batch.rs`, `check.rs`, `overshoot.rs`,
+//! `contention.rs`, `batch.rs`, `check.rs`, `clean.rs`, `overshoot.rs`,
 //! `memory_scale.rs`, `suite.rs`, `cargo_suite.rs`) and `profile.rs` (the
 //! `profile-*` loops).
 
 mod batch;
 mod cargo_suite;
 mod check;
+mod clean;
 mod contention;
 mod harness;
 mod memory_scale;
@@ -49,6 +50,7 @@ use std::time::Instant;
 use batch::batch_section;
 use cargo_suite::cargo_suite_section;
 use check::check_section;
+use clean::clean_section;
 use contention::contention_section;
 use harness::{Cfg, Report};
 use memory_scale::memory_and_scale_section;
@@ -94,6 +96,9 @@ fn main() {
     }
     if want("check") {
         check_section(&cfg, &mut rep);
+    }
+    if want("clean") {
+        clean_section(&cfg, &mut rep);
     }
     if want("overshoot") {
         overshoot_section(&cfg, &mut rep);

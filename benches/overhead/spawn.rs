@@ -33,7 +33,7 @@ pub fn spawn_section(cfg: &Cfg, rep: &mut Report) {
     let s = interleave(&modes, cfg.budget(12.0), 15, |m| match m {
         Mode::Untracked => batch(&rt_u),
         Mode::EmptyHooks => batch(&rt_e),
-        Mode::Short | Mode::Full => batch(&rt_t),
+        _ => batch(&rt_t),
     });
     let (u, e, sh, fu) = (median(&s[0]), median(&s[1]), median(&s[2]), median(&s[3]));
     let (tgt_s, tgt_f) = (Some(1.3), Some(3.0));

@@ -31,7 +31,7 @@ use crate::outputs::{self, notices};
 use crate::report::Leaks;
 pub(crate) use finish::Waiting;
 pub use track::Tracked;
-pub(crate) use track::{track, verify};
+pub(crate) use track::{track, track_fresh, verify};
 
 /// Opens a leak-check scope on this thread with the default [`Options`]:
 /// the grace period and ignore rules of `TASKLEAK_GRACE`,

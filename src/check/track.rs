@@ -29,6 +29,19 @@ pub(crate) fn track(builder: &mut Builder) -> Installed {
              `Builder::new_multi_thread().track_tasks().on_thread_start(f)`"
         );
     }
+    install_on(builder, at)
+}
+
+/// [`track`] for a builder `#[leak_check]` made itself (`Builder::new_*`
+/// and the attribute's settings, none of which sets a hook), so without
+/// looking for thread hooks: that look formats the whole builder, which
+/// every test paid for.
+#[track_caller]
+pub(crate) fn track_fresh(builder: &mut Builder) -> Installed {
+    install_on(builder, Location::caller())
+}
+
+fn install_on(builder: &mut Builder, at: &'static Location<'static>) -> Installed {
     let base = crate::config::base(); // raises a configuration error here
     if let Some(choice) = base.backtraces {
         // A path rule of the process's needs frames to be judged.

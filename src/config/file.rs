@@ -86,11 +86,34 @@ pub(crate) fn workspace_root(package: &Path) -> PathBuf {
         let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
             continue;
         };
-        if DeTable::parse(&text).is_ok_and(|t| t.get_ref().get("workspace").is_some()) {
+        if declares_workspace(&text) {
             return dir.to_path_buf();
         }
     }
     package.to_path_buf()
+}
+
+/// Does this manifest have a `workspace` table? Parsed only when a line
+/// could open one: a `[workspace…]` header, or a `workspace…` key before
+/// the first header. A member's manifest, which names `workspace` only
+/// inside tables (`version.workspace = true`, `[lints] workspace = true`),
+/// is not parsed: the TOML parser, unoptimised in a test build, was ~0.3
+/// ms of every test process (tokio-util's `time_delay_queue`).
+fn declares_workspace(text: &str) -> bool {
+    let mut top_level = true;
+    let could = text.lines().any(|line| {
+        let line = line.trim_start();
+        if let Some(header) = line.strip_prefix('[') {
+            top_level = false;
+            let name = header.trim_start_matches(['[', ' ', '\t', '"', '\'']);
+            return name.starts_with("workspace");
+        }
+        top_level
+            && line
+                .trim_start_matches(['"', '\''])
+                .starts_with("workspace")
+    });
+    could && DeTable::parse(text).is_ok_and(|t| t.get_ref().get("workspace").is_some())
 }
 
 /// Reads and checks the file at `path`.
@@ -359,6 +382,35 @@ mod tests {
             ["taskleak: f:1:", "taskleak: f:2:", "taskleak: f:3:"],
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_workspace_table_is_found_however_it_is_written() {
+        for (manifest, declares) in [
+            ("[workspace]\nmembers = [\"a\"]\n", true),
+            ("[package]\nname = \"a\"\n\n[workspace]\n", true),
+            ("[ workspace ]\n", true),
+            ("[\"workspace\"]\n", true),
+            ("[workspace.package]\nversion = \"1.0.0\"\n", true),
+            (
+                "workspace.members = [\"a\"]\n[package]\nname = \"b\"\n",
+                true,
+            ),
+            ("workspace = { members = [] }\n", true),
+            ("[package]\nname = \"a\"\nversion.workspace = true\n", false),
+            (
+                "[package]\nname = \"a\"\n[lints]\nworkspace = true\n",
+                false,
+            ),
+            ("[package]\nname = \"a\"\nworkspace = \"..\"\n", false),
+            ("[workspaces]\n", false),
+            ("# [workspace]\n[package]\nname = \"a\"\n", false),
+        ] {
+            let parsed =
+                DeTable::parse(manifest).is_ok_and(|t| t.get_ref().get("workspace").is_some());
+            assert_eq!(parsed, declares, "the parser on {manifest:?}");
+            assert_eq!(declares_workspace(manifest), declares, "{manifest:?}");
+        }
     }
 
     #[test]

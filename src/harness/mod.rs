@@ -92,7 +92,7 @@ where
     F: Future,
     F::Output: TestOutput,
 {
-    let tracked = crate::check::track(&mut builder);
+    let tracked = crate::check::track_fresh(&mut builder);
     let expect = options.should_panic;
     match flavor {
         Flavor::CurrentThread | Flavor::MultiThread => {

@@ -110,7 +110,7 @@ pub(crate) fn spawned_as(
     let record = Own {
         location,
         spawned: crate::util::clock::coarse(),
-        frames: Box::default(),
+        frames: Default::default(),
         up,
         rare,
         depth,
@@ -118,7 +118,7 @@ pub(crate) fn spawned_as(
         lane: scope::lane(),
     };
     let scope = record.scope();
-    let frames = crate::capture::walk::capture(scope.is_some_and(|s| s.needs_frames()));
+    let frames = crate::capture::walk::capture(scope.is_some_and(|s| s.needs_frames()), location);
     let record = Own { frames, ..record };
     // Count first: a terminate racing in right after the insert must find
     // the count it decrements.

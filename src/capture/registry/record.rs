@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::task::Id;
 
 use crate::capture::scope::Scope;
+use crate::capture::walk::Stack;
 pub(crate) use crate::task::Kind;
 
 /// What is known about one tracked task.
@@ -34,7 +35,7 @@ pub(crate) struct TaskRecord {
     /// precise clock would cost more than the rest of the hook.
     pub(crate) spawned: u64,
     /// Unresolved return addresses, innermost first.
-    pub(crate) frames: Box<[usize]>,
+    pub(crate) frames: Stack,
     /// The nearest ancestors of a task whose chain was cut (`parent` is
     /// then `None`), parent first: copied at the cut, so that a report
     /// still shows where it came from, however long ago they ended.
@@ -82,7 +83,7 @@ pub(super) struct Own {
     pub(super) location: &'static Location<'static>,
     pub(super) spawned: u64,
     pub(super) up: Up,
-    pub(super) frames: Box<[usize]>,
+    pub(super) frames: Stack,
     /// A cut chain's parent id, and `running`: rarely set.
     pub(super) rare: Option<Box<Rare>>,
     pub(super) depth: u32,

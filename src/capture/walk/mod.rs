@@ -12,7 +12,9 @@
 //! - elsewhere, or where that walk meets code it does not know, the
 //!   platform unwinder (`backtrace`), ~135 ns a frame.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::panic::Location;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 #[cfg(all(
@@ -49,13 +51,60 @@ const KEEP_OUTER: usize = 56;
 /// this off and keeps spawn sites and chains only).
 pub(crate) static CAPTURE_FRAMES: AtomicBool = AtomicBool::new(true);
 
+/// Whether spawn hooks walk the stack only for spawn sites outside the
+/// user's workspace (a dependency spawning for the user), where the spawn
+/// site alone does not say where the task came from; a rule that needs
+/// frames still gets them everywhere (see [`capture`]'s `force`).
+///
+/// Off: the report of a task spawned from the workspace then shows no
+/// backtrace, which loses the calls that led to a helper's spawn (five of
+/// the crate's tests assert those frames). The benchmarks measure it.
+pub(crate) static ONLY_OUTSIDE_WORKSPACE: AtomicBool = AtomicBool::new(false);
+
+/// Is `site` in the user's workspace? Remembered for the last site seen
+/// on this thread: a spawn loop asks about one site over and over, and
+/// the answer needs a string scan.
+fn site_in_workspace(site: &'static Location<'static>) -> bool {
+    thread_local! {
+        static LAST: Cell<(usize, bool)> = const { Cell::new((0, false)) };
+    }
+    let key = std::ptr::from_ref(site) as usize;
+    let known = LAST.try_with(Cell::get).ok().filter(|(k, _)| *k == key);
+    if let Some((_, yours)) = known {
+        return yours;
+    }
+    let yours = crate::task::frame::in_workspace(site.file());
+    let _ = LAST.try_with(|last| last.set((key, yours)));
+    yours
+}
+
+/// The return addresses walked at one spawn, innermost first, shared by
+/// the tasks spawned from the same stack: a spawn loop walks the same
+/// return addresses each time, and one copy of them then serves every
+/// task of the batch (an allocation, a copy and a free fewer a task, and
+/// less memory per live task). Empty, it holds nothing and costs nothing.
+#[derive(Clone, Default)]
+pub(crate) struct Stack(Option<Arc<[usize]>>);
+
+impl std::ops::Deref for Stack {
+    type Target = [usize];
+
+    fn deref(&self) -> &[usize] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
 /// Walks at most [`MAX_FRAMES`] frames, innermost first, and keeps the
 /// innermost and outermost of them (see [`KEEP_INNER`]); empty when capture
-/// is off, unless `force`d (an ignore rule needs the frames).
+/// is off, or when only spawns outside the workspace are walked and `site`
+/// is inside it, unless `force`d (an ignore rule needs the frames).
 #[inline(never)]
-pub(crate) fn capture(force: bool) -> Box<[usize]> {
-    if !force && !CAPTURE_FRAMES.load(Relaxed) {
-        return Box::default();
+pub(crate) fn capture(force: bool, site: &'static Location<'static>) -> Stack {
+    let only_outside = ONLY_OUTSIDE_WORKSPACE.load(Relaxed);
+    if !walks(force, CAPTURE_FRAMES.load(Relaxed), only_outside, || {
+        site_in_workspace(site)
+    }) {
+        return Stack::default();
     }
     thread_local! {
         /// Where a walk writes, so that a spawn does not zero 1.5 KiB of
@@ -65,27 +114,54 @@ pub(crate) fn capture(force: bool) -> Box<[usize]> {
     let on_stack = || {
         let mut ips = [0usize; MAX_FRAMES];
         let n = walk(&mut ips);
-        keep_ends(&ips[..n])
+        shared(keep_ends(&mut ips[..n]))
     };
     IPS.try_with(|ips| match ips.try_borrow_mut() {
         Ok(mut ips) => {
             let n = walk(&mut ips);
-            keep_ends(&ips[..n])
+            shared(keep_ends(&mut ips[..n]))
         }
         Err(_) => on_stack(), // (a walk cannot spawn; never, in practice)
     })
     .unwrap_or_else(|_| on_stack()) // during thread-local teardown
 }
 
-/// All of `ips` when short enough, else its two ends.
-fn keep_ends(ips: &[usize]) -> Box<[usize]> {
-    if ips.len() <= KEEP_INNER + KEEP_OUTER {
-        return ips.into();
+/// `kept` as a [`Stack`]: this thread's last one when it holds the same
+/// addresses, else a new one, remembered for the next spawn.
+fn shared(kept: &[usize]) -> Stack {
+    thread_local! {
+        static LAST: RefCell<Stack> = RefCell::new(Stack::default());
     }
-    let mut kept = Vec::with_capacity(KEEP_INNER + KEEP_OUTER);
-    kept.extend_from_slice(&ips[..KEEP_INNER]);
-    kept.extend_from_slice(&ips[ips.len() - KEEP_OUTER..]);
-    kept.into()
+    if kept.is_empty() {
+        return Stack::default();
+    }
+    let new = || Stack(Some(Arc::from(kept)));
+    LAST.try_with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return new();
+        };
+        if **last != *kept {
+            *last = new();
+        }
+        last.clone()
+    })
+    .unwrap_or_else(|_| new()) // during thread-local teardown
+}
+
+/// Whether a spawn walks the stack: `force`d by a rule that needs frames,
+/// or capture on, and the site outside the workspace if only those are.
+fn walks(force: bool, on: bool, only_outside: bool, in_workspace: impl FnOnce() -> bool) -> bool {
+    force || (on && !(only_outside && in_workspace()))
+}
+
+/// All of `ips` when short enough, else its two ends, moved together.
+fn keep_ends(ips: &mut [usize]) -> &[usize] {
+    let n = ips.len();
+    if n <= KEEP_INNER + KEEP_OUTER {
+        return ips;
+    }
+    ips.copy_within(n - KEEP_OUTER.., KEEP_INNER);
+    &ips[..KEEP_INNER + KEEP_OUTER]
 }
 
 #[cfg(taskleak_frame_pointers)]
@@ -167,13 +243,52 @@ mod tests {
     /// from `nest`'s frames down to the end of the walk.
     #[test]
     fn a_deep_walk_keeps_both_ends() {
-        let ips: Vec<usize> = (1..=150).collect();
-        let kept = keep_ends(&ips);
+        let mut ips: Vec<usize> = (1..=150).collect();
+        let kept = keep_ends(&mut ips);
         assert_eq!(kept.len(), KEEP_INNER + KEEP_OUTER);
         assert_eq!(kept[0], 1);
         assert_eq!(kept[KEEP_INNER - 1], KEEP_INNER);
+        assert_eq!(kept[KEEP_INNER], 150 - KEEP_OUTER + 1);
         assert_eq!(*kept.last().unwrap(), 150);
-        assert_eq!(&*keep_ends(&ips[..10]), &ips[..10]);
+        let short: Vec<usize> = (1..=10).collect();
+        assert_eq!(keep_ends(&mut short.clone()), &short[..]);
+    }
+
+    /// A rule's need for frames wins; otherwise capture must be on, and a
+    /// spawn site in the workspace is skipped only when asked.
+    #[test]
+    fn which_spawns_walk_the_stack() {
+        let yes = || true;
+        let no = || false;
+        assert!(walks(true, false, true, yes));
+        assert!(walks(true, true, true, yes));
+        assert!(!walks(false, false, false, no));
+        assert!(walks(false, true, false, yes));
+        assert!(!walks(false, true, true, yes));
+        assert!(walks(false, true, true, no));
+    }
+
+    /// This crate's own sources are a workspace (relative paths), and the
+    /// answer is the same when remembered.
+    #[test]
+    fn a_spawn_site_here_is_in_the_workspace() {
+        let site = Location::caller();
+        assert!(site_in_workspace(site));
+        assert!(site_in_workspace(site));
+    }
+
+    /// Consecutive spawns from one stack share its addresses; another
+    /// stack gets its own, and nothing is allocated for an empty one.
+    #[test]
+    fn one_stack_is_shared_by_the_spawns_that_walk_it() {
+        let a = shared(&[1, 2, 3]);
+        let b = shared(&[1, 2, 3]);
+        assert!(Arc::ptr_eq(a.0.as_ref().unwrap(), b.0.as_ref().unwrap()));
+        let c = shared(&[1, 2, 4]);
+        assert_eq!(&*c, &[1, 2, 4]);
+        assert!(!Arc::ptr_eq(a.0.as_ref().unwrap(), c.0.as_ref().unwrap()));
+        assert_eq!(&*a, &[1, 2, 3]);
+        assert!(shared(&[]).0.is_none());
     }
 
     /// A spawn 100 calls deep still reaches the frames below the calls.
@@ -181,7 +296,7 @@ mod tests {
     fn capture_reaches_below_a_deep_stack() {
         #[inline(never)]
         fn bottom_marker() -> Vec<usize> {
-            nest(100, &mut || capture(true).to_vec())
+            nest(100, &mut || capture(true, Location::caller()).to_vec())
         }
         let ips = bottom_marker();
         let reached = ips
