@@ -145,18 +145,23 @@ pub(super) fn prefetch_report(
     };
     let worker = WORKER.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
-        let (named, is_named) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("taskleak-symbols".into())
-            .spawn(move || {
-                let _ = named.send(());
-                prefetching(rx)
-            })
+            .spawn(move || prefetching(rx))
             .ok()?;
         // A new thread bears its spawner's name until it has set its own:
         // until then a check of the test's threads would take it for one
-        // the test started.
-        is_named.recv().ok()?;
+        // the test started. Named from here, without waiting for it to run.
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::thread::JoinHandleExt;
+            // SAFETY: the thread is not joined or detached yet, so its
+            // handle is valid; the name is NUL-terminated, under 16 bytes.
+            unsafe {
+                libc::pthread_setname_np(thread.as_pthread_t(), c"taskleak-symbols".as_ptr())
+            };
+        }
+        drop(thread);
         Some(tx)
     });
     if let Some(worker) = worker {
