@@ -122,11 +122,13 @@ impl Invocation {
     /// What the run covered.
     pub(crate) fn coverage(&self) -> Coverage {
         let mut args = self.args.iter().map(String::as_str).peekable();
-        // Up to the subcommand: `cargo test`, `cargo-nextest nextest run`
-        // (`cargo nextest run` starts it as `cargo-nextest nextest run`).
+        // Up to the subcommand: `cargo test` (or its built-in alias `t`),
+        // `cargo-nextest nextest run` (`cargo nextest run` starts it as
+        // `cargo-nextest nextest run`; `r` is its alias). A user's own
+        // alias is not read: the run counts as a part.
         let mut found = false;
         for a in args.by_ref() {
-            if a == "test" || a == "run" {
+            if matches!(a, "test" | "t" | "run" | "r") {
                 found = true;
                 break;
             }
@@ -234,6 +236,11 @@ mod tests {
     fn whole_runs_partitions_and_parts() {
         assert_eq!(cov("cargo test --workspace", false), Coverage::Whole);
         assert_eq!(cov("cargo test", true), Coverage::Whole);
+        assert_eq!(cov("cargo t --workspace", false), Coverage::Whole);
+        assert_eq!(
+            cov("cargo-nextest nextest r --workspace", false),
+            Coverage::Whole
+        );
         assert_eq!(
             cov("cargo test -j 2 --features=full --no-fail-fast", true),
             Coverage::Whole
