@@ -38,12 +38,11 @@ pub(crate) fn report_root() -> Option<PathBuf> {
         return Some(dir);
     }
     // <target>/<profile>/deps/<binary>: the target directory is three up.
-    let exe = std::env::current_exe().ok()?;
-    let deps = exe.parent()?;
-    if deps.file_name()? != "deps" {
+    if !in_deps() {
         return None;
     }
-    Some(deps.parent()?.parent()?.join("taskleak"))
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.parent()?.join("taskleak"))
 }
 
 /// The run this process belongs to, and the command that started it
@@ -152,13 +151,26 @@ pub(crate) fn write(seen: &Seen, record: bool) -> std::io::Result<Option<PathBuf
     }
     let name = ledger_name(&ledger.package, &ledger.binary, std::process::id());
     super::files::write_atomic(&dir.join(name), ledger.to_text().as_bytes())?;
+    // Only a libtest binary is asked for its list (another program, an
+    // example say, would run): one that checked tests (libtest names each
+    // test's thread after it), built by cargo as a test (in `deps/`).
+    let libtest = !seen.checked.is_empty() && in_deps();
     let list = dir.join(list_name(&ledger.package, &ledger.binary));
-    if !list.exists()
+    if libtest
+        && !list.exists()
         && let Some(tests) = list_tests()
     {
         super::files::write_atomic(&list, tests.to_text().as_bytes())?;
     }
     Ok(Some(dir))
+}
+
+/// Is this binary where cargo puts test binaries (`<profile>/deps/`)?
+fn in_deps() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.file_name()? == "deps"))
+        .unwrap_or(false)
 }
 
 /// Removes all but the newest [`RUNS_KEPT`] runs, and none that changed
