@@ -139,11 +139,14 @@ pub(crate) fn markdown(v: &RunVerdict, baseline: &str) -> String {
         );
         for u in &v.unchecked {
             let tests: Vec<&str> = u.tests.iter().map(String::as_str).collect();
+            let module = match u.module.as_str() {
+                "" => "(top level)".to_owned(),
+                m => markdown_code(m),
+            };
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} |",
+                "| {} | {module} | {} | {} |",
                 markdown_code(&u.binary),
-                markdown_code(&u.module),
                 u.tests.len(),
                 names(&tests, markdown_code)
             );
@@ -263,4 +266,72 @@ pub(crate) fn json(v: &RunVerdict) -> String {
     }
     o.push_str("}\n");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::merge::Unchecked;
+    use super::*;
+
+    fn verdict() -> RunVerdict {
+        RunVerdict {
+            coverage: Some(Coverage::Partition(2, 3)),
+            sites: true,
+            entries: vec![Entry::leaked("p::client get", "tests/a.rs:3").tasks(4)],
+            checked_tests: vec!["p::client get".into()],
+            checked: 1,
+            unchecked: vec![Unchecked {
+                binary: "p::server".into(),
+                module: String::new(),
+                tests: vec!["plain".into()],
+            }],
+            stale: vec![StaleRule {
+                kind: RuleKind::File,
+                pattern: "x::y".into(),
+                origin: ".config/taskleak.toml:2".into(),
+            }],
+            processes: 2,
+            ..RunVerdict::default()
+        }
+    }
+
+    #[test]
+    fn every_format_says_what_the_run_says() {
+        let v = verdict();
+        let text = text(&v, "b.toml");
+        assert!(
+            text.starts_with(
+                "taskleak run report: 1 checked test from 2 test processes (partition 2/3)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("tests/a.rs:3  (4 tasks)"), "{text}");
+        assert!(text.contains("without a check: 1 test ran"), "{text}");
+        assert!(text.contains("p::server (top level)"), "{text}");
+        assert!(
+            text.contains("\"x::y\"  (config file, .config/taskleak.toml:2)"),
+            "{text}"
+        );
+        let md = markdown(&v, "b.toml");
+        assert!(
+            md.contains("| `p::server` | (top level) | 1 | `plain` |"),
+            "{md}"
+        );
+        assert!(md.contains("Stale ignore rules"), "{md}");
+        let json: &str = &json(&v);
+        assert!(
+            json.contains("\"coverage\":{\"whole\":false,\"partition\":\"2/3\"}"),
+            "{json}"
+        );
+        assert!(
+            json.contains(
+                "\"leaked\":[{\"test\":\"p::client get\",\"site\":\"tests/a.rs:3\",\"tasks\":4}]"
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"stale_rules\":[{\"pattern\":\"x::y\""),
+            "{json}"
+        );
+    }
 }
