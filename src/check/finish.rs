@@ -150,22 +150,20 @@ impl Check {
             let handoff = Arc::new(Handoff::default());
             let collector = Collector(handoff.clone());
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            std::thread::Builder::new()
-                .name("taskleak-check".into())
-                .spawn({
-                    let rules = rules.clone();
-                    move || {
-                        let judgement = job.run_and_dump();
-                        handoff.deliver(
-                            judgement,
-                            move || {
-                                let _ = tx.send(());
-                            },
-                            &rules,
-                        );
-                    }
-                })
-                .expect("taskleak: cannot start the check thread");
+            crate::util::own_thread::spawn("taskleak-check", {
+                let rules = rules.clone();
+                move || {
+                    let judgement = job.run_and_dump();
+                    handoff.deliver(
+                        judgement,
+                        move || {
+                            let _ = tx.send(());
+                        },
+                        &rules,
+                    );
+                }
+            })
+            .expect("taskleak: cannot start the check thread");
             let limit = grace
                 .saturating_add(super::lag::MAX_EXTENSION)
                 .saturating_add(HELPER_SLACK);

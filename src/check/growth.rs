@@ -187,12 +187,10 @@ impl Growth {
         async move {
             let mode = job.settings.mode;
             let (tx, rx) = tokio::sync::oneshot::channel();
-            std::thread::Builder::new()
-                .name("taskleak-growth".into())
-                .spawn(move || {
-                    let _ = tx.send(job.run(test));
-                })
-                .expect("taskleak: cannot start the growth check's thread");
+            crate::util::own_thread::spawn("taskleak-growth", move || {
+                let _ = tx.send(job.run(test));
+            })
+            .expect("taskleak: cannot start the growth check's thread");
             let leaks = rx
                 .await
                 .expect("taskleak: the growth check's thread panicked");

@@ -64,10 +64,7 @@ pub(super) fn look_up_in_background(
             done();
         }
     };
-    match std::thread::Builder::new()
-        .name("taskleak-symbols".into())
-        .spawn(thread)
-    {
+    match crate::util::own_thread::spawn("taskleak-symbols", thread) {
         Ok(thread) => Some(thread),
         // Looked up here instead; the caller judges at once.
         Err(_) => {
@@ -145,22 +142,8 @@ pub(super) fn prefetch_report(
     };
     let worker = WORKER.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("taskleak-symbols".into())
-            .spawn(move || prefetching(rx))
-            .ok()?;
-        // A new thread bears its spawner's name until it has set its own:
-        // until then a check of the test's threads would take it for one
-        // the test started. Named from here, without waiting for it to run.
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::unix::thread::JoinHandleExt;
-            // SAFETY: the thread is not joined or detached yet, so its
-            // handle is valid; the name is NUL-terminated, under 16 bytes.
-            unsafe {
-                libc::pthread_setname_np(thread.as_pthread_t(), c"taskleak-symbols".as_ptr())
-            };
-        }
+        let thread =
+            crate::util::own_thread::spawn("taskleak-symbols", move || prefetching(rx)).ok()?;
         drop(thread);
         Some(tx)
     });

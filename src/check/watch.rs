@@ -148,13 +148,11 @@ impl Watch {
     /// ```
     pub fn start(self) -> Watching {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let thread = std::thread::Builder::new()
-            .name("taskleak-watch".into())
-            .spawn({
-                let stop = stop.clone();
-                move || self.run(&stop)
-            })
-            .expect("taskleak: cannot start the watch thread");
+        let thread = crate::util::own_thread::spawn("taskleak-watch", {
+            let stop = stop.clone();
+            move || self.run(&stop)
+        })
+        .expect("taskleak: cannot start the watch thread");
         Watching {
             stop,
             thread: Some(thread),

@@ -68,9 +68,7 @@ impl Watched {
         static STARTED: std::sync::Once = std::sync::Once::new();
         STARTED.call_once(|| {
             // Without the thread, the check runs unwatched, as before.
-            let _ = std::thread::Builder::new()
-                .name("taskleak-watch".into())
-                .spawn(watchdog);
+            let _ = crate::util::own_thread::spawn("taskleak-watch", watchdog);
         });
         let turns = Arc::new(Turns {
             state: Mutex::new(TurnState {

@@ -4,6 +4,7 @@
 
 pub(crate) mod clock;
 pub(crate) mod escape;
+pub(crate) mod own_thread;
 pub(crate) mod timer;
 
 use std::fmt::Write as _;

@@ -9,14 +9,12 @@ use std::time::Duration;
 pub(crate) async fn within<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("taskleak-timer".into())
-        .spawn(move || {
-            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit) {
-                let _ = tx.send(());
-            }
-        })
-        .ok()?;
+    super::own_thread::spawn("taskleak-timer", move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit) {
+            let _ = tx.send(());
+        }
+    })
+    .ok()?;
     let mut fut = std::pin::pin!(fut);
     let mut rx = std::pin::pin!(rx);
     let out = std::future::poll_fn(|cx| {

@@ -57,15 +57,13 @@ pub(crate) fn of_multi_thread(handle: &Handle) -> Result<Traces, String> {
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let runtime = handle.clone();
-    std::thread::Builder::new()
-        .name("taskleak-dump".into())
-        .spawn(move || {
-            // A plain thread may block on a multi-thread runtime's handle;
-            // the dump itself runs on a thread tokio starts for it.
-            let dump = runtime.block_on(runtime.dump());
-            let _ = tx.send(traces(&dump));
-        })
-        .map_err(|e| format!("could not start a thread for the task dump: {e}"))?;
+    crate::util::own_thread::spawn("taskleak-dump", move || {
+        // A plain thread may block on a multi-thread runtime's handle;
+        // the dump itself runs on a thread tokio starts for it.
+        let dump = runtime.block_on(runtime.dump());
+        let _ = tx.send(traces(&dump));
+    })
+    .map_err(|e| format!("could not start a thread for the task dump: {e}"))?;
     rx.recv_timeout(DUMP_WAIT).map_err(|_| {
         format!(
             "its runtime's task dump did not finish within {} (a worker may have entered a long \
