@@ -21,6 +21,23 @@ pub(crate) fn of(task: &LeakedTask) -> String {
     format!("{}:{}", place.file, place.line)
 }
 
+/// Where a growth check files a growing site, by its newest task: the
+/// site itself when it is the user's (the growth is there, whatever began
+/// the chain), else [`place`]: the user's line that led to a dependency's
+/// spawn. The summary and the annotation both read it.
+pub(crate) fn place_growing(task: &LeakedTask) -> Place {
+    let own = task.spawned_at();
+    if in_workspace(own.file()) {
+        return Place {
+            file: relative(Path::new(own.file())),
+            line: own.line(),
+            column: Some(own.column()),
+            own: true,
+        };
+    }
+    place(task)
+}
+
 /// [`of`], with the column where it is known (a spawn site's), and whether
 /// it is the task's own spawn site: what a GitHub annotation points at, so
 /// that it names the line the summary names.

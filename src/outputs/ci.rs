@@ -30,7 +30,11 @@ pub(crate) fn publish(leaks: &Leaks, mode: Mode) {
             Mode::Warn => "warning",
             _ => "error",
         };
-        let _ = out.write_all(annotations(leaks, level, &crate::judge::site::place).as_bytes());
+        let place = match leaks.growth() {
+            Some(_) => crate::judge::site::place_growing,
+            None => crate::judge::site::place,
+        };
+        let _ = out.write_all(annotations(leaks, level, &place).as_bytes());
         let _ = out.flush();
     }
     if let Some(dir) = super::files::report_dir()

@@ -54,40 +54,43 @@ pub(crate) fn check(judgement: Judgement, rules: &Rules) -> Result<(), Leaks> {
             ));
             Ok(())
         }
-        Mode::Warn => {
-            ci::publish(&leaks, mode);
-            to_console(&format!(
-                "{}\n(TASKLEAK=warn: not failing the test)",
-                leaks.for_stderr()
-            ));
-            Ok(())
-        }
-        Mode::Fail => {
-            ci::publish(&leaks, mode);
-            Err(leaks)
-        }
+        Mode::Warn | Mode::Fail => deliver(leaks, mode),
     }
+}
+
+/// Sends a report that a check found where its mode says: to CI, then
+/// under `TASKLEAK=warn` to the console, the test passing; else back as
+/// the test's failure.
+fn deliver(leaks: Leaks, mode: Mode) -> Result<(), Leaks> {
+    ci::publish(&leaks, mode);
+    if mode != Mode::Warn {
+        return Err(leaks);
+    }
+    to_console(&format!(
+        "{}\n(TASKLEAK=warn: not failing the test)",
+        leaks.for_stderr()
+    ));
+    Ok(())
 }
 
 /// Carries out a growth check's verdict (`leaks` has a growth section):
 /// a test's growing sites go to the run's facts, the report to CI and to
 /// stderr as the mode says, as a leak check's do. `Err` when it fails.
 pub(crate) fn growth(leaks: Leaks, mode: Mode) -> Result<(), Leaks> {
-    // Filed at the growing site, or, for a dependency's, where the
-    // annotation points (`report::ci`): the user's line that led to it.
+    // Filed where `judge::site::place_growing` puts it, as its annotation.
     let sites: Vec<String> = leaks.growth().map_or(Vec::new(), |g| {
         g.sites
             .iter()
             .map(|s| {
-                let newest = leaks.tasks.iter().rev().find(|t| t.spawned_at == s.site);
                 if s.whole_runtime {
                     return "<all tasks of a runtime: no spawn sites in this build>".to_owned();
                 }
-                match newest {
-                    Some(t) if !crate::task::frame::in_workspace(s.site.file()) => {
-                        crate::judge::site::of(t)
+                match leaks.tasks.iter().rev().find(|t| t.spawned_at == s.site) {
+                    Some(t) => {
+                        let at = crate::judge::site::place_growing(t);
+                        format!("{}:{}", at.file, at.line)
                     }
-                    _ => {
+                    None => {
                         let file =
                             crate::task::frame::relative(std::path::Path::new(s.site.file()));
                         format!("{file}:{}", s.site.line())
@@ -103,18 +106,9 @@ pub(crate) fn growth(leaks: Leaks, mode: Mode) -> Result<(), Leaks> {
     }
     match mode {
         Mode::Off => Ok(()),
-        Mode::Warn => {
-            ci::publish(&leaks, mode);
-            to_console(&format!(
-                "{}\n(TASKLEAK=warn: not failing the test)",
-                leaks.for_stderr()
-            ));
-            Ok(())
-        }
-        Mode::Fail | Mode::Record => {
-            ci::publish(&leaks, Mode::Fail);
-            Err(leaks)
-        }
+        Mode::Warn => deliver(leaks, Mode::Warn),
+        // A growth has no baseline to record it in: it fails.
+        Mode::Fail | Mode::Record => deliver(leaks, Mode::Fail),
     }
 }
 

@@ -32,18 +32,9 @@ pub(crate) fn annotations(
             let Some(task) = leaks.tasks.iter().rev().find(|t| t.spawned_at == s.site) else {
                 continue;
             };
-            // At the growing site itself, as the summary files it; a
-            // dependency's site at the user's line that led to it.
-            let at = if crate::task::frame::in_workspace(s.site.file()) {
-                Place {
-                    file: crate::task::frame::relative(std::path::Path::new(s.site.file())),
-                    line: s.site.line(),
-                    column: Some(s.site.column()),
-                    own: true,
-                }
-            } else {
-                place(task)
-            };
+            // At the growing site itself (`judge::site::place_growing`,
+            // which outputs passes as `place` for a growth report).
+            let at = place(task);
             let column = at.column.map(|c| format!(",col={c}")).unwrap_or_default();
             let _ = writeln!(
                 out,

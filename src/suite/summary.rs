@@ -269,25 +269,21 @@ impl Summary {
                 markdown_code(&self.baseline.display().to_string())
             );
         }
-        for e in self.in_state(State::Grown) {
-            let _ = writeln!(
-                o,
-                "Grown: {} leaked {} from {}; the baseline records {}\n",
-                markdown_code(&e.test),
-                plural(e.count, "task"),
-                markdown_code(&e.site),
-                e.recorded.unwrap_or(0)
-            );
-        }
-        for e in self.in_state(State::Fewer) {
-            let _ = writeln!(
-                o,
-                "Fewer: {} leaked {} from {}, the baseline records {} (re-record to tighten)\n",
-                markdown_code(&e.test),
-                plural(e.count, "task"),
-                markdown_code(&e.site),
-                e.recorded.unwrap_or(0)
-            );
+        // Known leaks whose count changed.
+        for (state, head, tail) in [
+            (State::Grown, "Grown", ""),
+            (State::Fewer, "Fewer", " (re-record to tighten)"),
+        ] {
+            for e in self.in_state(state) {
+                let _ = writeln!(
+                    o,
+                    "{head}: {} leaked {} from {}, the baseline records {}{tail}\n",
+                    markdown_code(&e.test),
+                    plural(e.count, "task"),
+                    markdown_code(&e.site),
+                    e.recorded.unwrap_or(0)
+                );
+            }
         }
         let fixed = self.in_state(State::Fixed);
         if !fixed.is_empty() {
