@@ -145,7 +145,9 @@ pub(super) struct Trail {
 impl Trail {
     pub(super) fn new() -> Self {
         Trail {
-            steps: Vec::with_capacity(super::MAX_FRAMES),
+            // Grown by the walks: a thread that walks once or twice does
+            // not touch 20 KiB of fresh memory for it.
+            steps: Vec::new(),
             at: 0,
             len: 0,
             apart: false,

@@ -15,8 +15,9 @@ use framehop::x86_64::UnwindRegsX86_64;
 use framehop::{FrameAddress, MustNotAllocateDuringUnwind, Unwinder};
 
 use super::steps::{Reads, State, Then};
+use modules::Shared;
 use modules::generation;
-use per_thread::{PER_THREAD, POOL, SLOTS, WAYS, Warm, current};
+use per_thread::{PER_THREAD, POOL, PerThread, Warm, make_current};
 
 type Policy = MustNotAllocateDuringUnwind;
 
@@ -60,114 +61,218 @@ pub(super) fn walk(ips: &mut [usize]) -> Option<usize> {
     PER_THREAD
         .try_with(|cell| {
             let mut state = cell.try_borrow_mut().ok()?;
-            let shared = current(&mut state, now)?;
-            let warm = state
-                .warm
-                .get_or_insert_with(|| POOL.lock().pop().unwrap_or_else(|| Warm::new(now)));
+            let PerThread { warm, shared } = &mut *state;
+            let warm =
+                warm.get_or_insert_with(|| POOL.lock().pop().unwrap_or_else(|| Warm::new(now)));
             if warm.generation != now {
                 // Rules and steps of the old list may describe other code now.
                 *warm = Warm::new(now);
             }
-            // Frames live above the current sp; nothing below it is needed.
-            let (lo, hi) = (sp, stack_hi - 8);
-            let mut read_stack = move |addr: u64| -> Result<u64, ()> {
-                // Saved slots are 8-aligned on x86_64; refusing odd ones
-                // keeps this a plain load.
-                if addr < lo || addr > hi || addr & 7 != 0 {
-                    return Err(());
-                }
-                // SAFETY: [lo, hi + 8) lies within this thread's mapped
-                // stack (pthread_getattr_np range, above the live sp), and
-                // addr is aligned.
-                Ok(unsafe { *(addr as *const u64) })
+            let start = Start {
+                pc,
+                sp,
+                bp,
+                hi: stack_hi - 8,
             };
-            let mut regs = UnwindRegsX86_64::new(pc, sp, bp);
-            let mut frame = FrameAddress::from_instruction_pointer(pc);
-            let mut n = 0;
-            // Last executable range hit: most frames share one object, so
-            // this skips the search.
-            let (mut r_lo, mut r_hi) = (1, 0);
-            // Registers other than ip/sp/bp are all zero (see `steps`).
-            let mut plain = true;
-            let mut reads = Reads::default();
-            warm.trail.start();
+            // The module list is needed only to parse a rule: a thread
+            // whose walks all replay or go to libgcc never lists them.
+            let mut listed = shared.as_ref().is_some_and(|s| s.generation == Some(now));
             loop {
-                let from = State {
-                    ip: regs.ip(),
-                    first: !frame.is_return_address(),
-                    sp: regs.sp(),
-                    bp: regs.bp(),
-                };
-                if plain && let Some(run) = warm.trail.replay(from, &mut read_stack, &mut ips[n..])
-                {
-                    n += run.ips;
-                    let to = match run.then {
-                        Then::At(to) => to,
-                        Then::End => break,
-                    };
-                    // The other registers are zero (`plain`).
-                    regs.set_ip(to.ip);
-                    regs.set_sp(to.sp);
-                    regs.set_bp(to.bp);
-                    match FrameAddress::from_return_address(to.ip) {
-                        Some(next) if n < ips.len() => frame = next,
-                        _ => break,
-                    }
-                    continue;
-                }
-                // framehop falls back to frame-pointer steps for unknown
-                // pcs; without frame pointers that yields junk.
-                let lookup = frame.address_for_lookup();
-                if lookup < r_lo || lookup >= r_hi {
-                    (r_lo, r_hi) = shared.range_of(lookup)?;
-                }
-                reads.clear();
-                let mut logged = |addr: u64| {
-                    let word = read_stack(addr);
-                    reads.push(addr, word.ok());
-                    word
-                };
-                let ra = match shared.unwinder.unwind_frame(
-                    frame,
-                    &mut regs,
-                    &mut warm.rules[((lookup / SLOTS) % WAYS as u64) as usize],
-                    &mut logged,
-                ) {
-                    Ok(Some(ra)) => ra,
-                    // The end of the stack, or a bad rule: the same from
-                    // the same state and words, so the next walk replays it.
-                    _ => {
-                        if plain {
-                            warm.trail.record(from, &reads, Then::End);
+                let modules = shared.as_deref().filter(|_| listed);
+                match steps(warm, modules, start, ips) {
+                    Steps::Walked(n) => return Some(n),
+                    Steps::NeedModules if !listed => {
+                        if !make_current(shared, now) {
+                            return None;
                         }
-                        break;
+                        listed = true;
                     }
-                };
-                let Some(next) = FrameAddress::from_return_address(ra) else {
-                    break;
-                };
-                plain = plain && only_ip_sp_bp(&regs);
-                if plain {
-                    let to = State {
-                        ip: ra,
-                        first: false,
-                        sp: regs.sp(),
-                        bp: regs.bp(),
-                    };
-                    warm.trail.record(from, &reads, Then::At(to));
+                    Steps::NeedModules | Steps::Unknown => return None,
+                    Steps::Cold => {
+                        #[cfg(test)]
+                        COLD_WALKS.set(COLD_WALKS.get() + 1);
+                        let n = libgcc_above(sp, ips);
+                        let frames = ips[..n].iter().map(|&ip| ip as u64 - 1);
+                        warm.sightings.saw(std::iter::once(pc).chain(frames));
+                        return Some(n);
+                    }
                 }
-                ips[n] = ra as usize;
-                n += 1;
-                if n == ips.len() {
-                    break;
-                }
-                frame = next;
             }
-            warm.trail.finish();
-            Some(n)
         })
         .ok()
         .flatten()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Walks this thread left to libgcc at a cold frame.
+    static COLD_WALKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Where a walk starts: `walk`'s own registers, and the top of the stack.
+#[derive(Clone, Copy)]
+struct Start {
+    pc: u64,
+    sp: u64,
+    bp: u64,
+    /// The highest stack address a read may touch.
+    hi: u64,
+}
+
+/// How a walk through unwind rules ended.
+enum Steps {
+    /// This many return addresses.
+    Walked(usize),
+    /// At a frame met too rarely yet to parse its rule (see
+    /// [`per_thread::PARSE_AFTER`]): libgcc walks this stack.
+    Cold,
+    /// At a rule to parse, without the module list (given the list, the
+    /// walk is made again: once a process and module list).
+    NeedModules,
+    /// At code outside the objects with a CFI index.
+    Unknown,
+}
+
+/// The walk through unwind rules, replaying the last walk's steps where
+/// they read the same (see `steps`).
+#[inline(always)]
+fn steps(warm: &mut Warm, modules: Option<&Shared>, start: Start, ips: &mut [usize]) -> Steps {
+    // Frames live above the current sp; nothing below it is needed.
+    let (lo, hi) = (start.sp, start.hi);
+    let mut read_stack = move |addr: u64| -> Result<u64, ()> {
+        // Saved slots are 8-aligned on x86_64; refusing odd ones
+        // keeps this a plain load.
+        if addr < lo || addr > hi || addr & 7 != 0 {
+            return Err(());
+        }
+        // SAFETY: [lo, hi + 8) lies within this thread's mapped
+        // stack (pthread_getattr_np range, above the live sp), and
+        // addr is aligned.
+        Ok(unsafe { *(addr as *const u64) })
+    };
+    let mut regs = UnwindRegsX86_64::new(start.pc, start.sp, start.bp);
+    let mut frame = FrameAddress::from_instruction_pointer(start.pc);
+    let mut n = 0;
+    // Last executable range hit: most frames share one object, so
+    // this skips the search.
+    let (mut r_lo, mut r_hi) = (1, 0);
+    // Registers other than ip/sp/bp are all zero (see `steps`).
+    let mut plain = true;
+    let mut reads = Reads::default();
+    warm.trail.start();
+    let ended = loop {
+        let from = State {
+            ip: regs.ip(),
+            first: !frame.is_return_address(),
+            sp: regs.sp(),
+            bp: regs.bp(),
+        };
+        if plain && let Some(run) = warm.trail.replay(from, &mut read_stack, &mut ips[n..]) {
+            n += run.ips;
+            let to = match run.then {
+                Then::At(to) => to,
+                Then::End => break Steps::Walked(n),
+            };
+            // The other registers are zero (`plain`).
+            regs.set_ip(to.ip);
+            regs.set_sp(to.sp);
+            regs.set_bp(to.bp);
+            match FrameAddress::from_return_address(to.ip) {
+                Some(next) if n < ips.len() => frame = next,
+                _ => break Steps::Walked(n),
+            }
+            continue;
+        }
+        let lookup = frame.address_for_lookup();
+        if !warm.sightings.parse(lookup) {
+            break Steps::Cold;
+        }
+        let Some(modules) = modules else {
+            break Steps::NeedModules;
+        };
+        // framehop falls back to frame-pointer steps for unknown
+        // pcs; without frame pointers that yields junk.
+        if lookup < r_lo || lookup >= r_hi {
+            match modules.range_of(lookup) {
+                Some(range) => (r_lo, r_hi) = range,
+                None => break Steps::Unknown,
+            }
+        }
+        reads.clear();
+        let mut logged = |addr: u64| {
+            let word = read_stack(addr);
+            reads.push(addr, word.ok());
+            word
+        };
+        let ra = match modules.unwinder.unwind_frame(
+            frame,
+            &mut regs,
+            warm.rules_for(lookup),
+            &mut logged,
+        ) {
+            Ok(Some(ra)) => ra,
+            // The end of the stack, or a bad rule: the same from
+            // the same state and words, so the next walk replays it.
+            _ => {
+                if plain {
+                    warm.trail.record(from, &reads, Then::End);
+                }
+                break Steps::Walked(n);
+            }
+        };
+        let Some(next) = FrameAddress::from_return_address(ra) else {
+            break Steps::Walked(n);
+        };
+        plain = plain && only_ip_sp_bp(&regs);
+        if plain {
+            let to = State {
+                ip: ra,
+                first: false,
+                sp: regs.sp(),
+                bp: regs.bp(),
+            };
+            warm.trail.record(from, &reads, Then::At(to));
+        }
+        ips[n] = ra as usize;
+        n += 1;
+        if n == ips.len() {
+            break Steps::Walked(n);
+        }
+        frame = next;
+    };
+    // (A walk cut short keeps the steps it made: each replays on its own.)
+    warm.trail.finish();
+    ended
+}
+
+/// libgcc's walk (through `backtrace`) of the frames above the one whose
+/// stack pointer was `sp` (`walk`'s): the same return addresses the walk
+/// through unwind rules gives, from `walk`'s caller's on.
+#[inline(never)]
+fn libgcc_above(sp: u64, ips: &mut [usize]) -> usize {
+    let (mut n, mut first) = (0, true);
+    let mut push = |frame: &backtrace::Frame| {
+        if frame.ip().is_null() {
+            return false; // libgcc's end-of-stack pseudo-frame
+        }
+        // libgcc gives a frame's own stack pointer (the CFA of the frame
+        // it called): the walker's frames are at or below `sp`.
+        if (frame.sp() as u64) <= sp {
+            return true;
+        }
+        // An unwinder that gives the frame's CFA instead keeps `walk`'s.
+        if std::mem::take(&mut first)
+            && std::ptr::eq(frame.symbol_address(), walk as *const std::ffi::c_void)
+        {
+            return true;
+        }
+        ips[n] = frame.ip() as usize;
+        n += 1;
+        n < ips.len()
+    };
+    // SAFETY: libgcc's unwinder is thread-safe on Linux (see `platform`).
+    unsafe { backtrace::trace_unsynchronized(&mut push) };
+    n
 }
 
 /// Whether every register but ip, sp and bp is zero, as the walk starts
@@ -191,6 +296,7 @@ mod tests {
     #[test]
     fn walks_a_whole_thread_without_falling_back() {
         let walked = std::thread::spawn(|| {
+            per_thread::parse_at_once();
             let mut ips = [0usize; 256];
             walk(&mut ips)
         })
@@ -198,6 +304,38 @@ mod tests {
         .unwrap();
         let n = walked.expect("every frame of a test thread is in a known object");
         assert!((5..256).contains(&n), "{n} frames");
+    }
+
+    /// Walks from one call site `times` times: the return addresses of
+    /// each walk, and how many of them libgcc made.
+    #[inline(never)]
+    fn walks_from_one_place(times: usize) -> (Vec<Vec<usize>>, usize) {
+        let cold = COLD_WALKS.get();
+        let mut out = Vec::new();
+        for _ in 0..times {
+            let mut ips = [0usize; 96];
+            let n = walk(std::hint::black_box(&mut ips)).expect("known frames");
+            out.push(ips[..n].to_vec());
+        }
+        (out, COLD_WALKS.get() - cold)
+    }
+
+    /// A stack met for the first times is walked by libgcc, then through
+    /// unwind rules once its frames were met often enough: the same
+    /// return addresses either way, from `walk`'s caller on.
+    #[test]
+    fn a_cold_walk_lists_what_a_warm_walk_does() {
+        std::thread::spawn(|| {
+            let times = usize::from(per_thread::PARSE_AFTER) + 3;
+            let (walks, cold) = walks_from_one_place(times);
+            assert_eq!(cold, usize::from(per_thread::PARSE_AFTER), "libgcc walks");
+            assert!(walks[0].len() > 5, "{} frames", walks[0].len());
+            for w in &walks[1..] {
+                assert_eq!(w, &walks[0]);
+            }
+        })
+        .join()
+        .unwrap();
     }
 
     /// Forgets this thread's last walk: the next walk replays nothing.
@@ -260,6 +398,7 @@ mod tests {
     /// other return addresses), or from deeper or shallower.
     #[test]
     fn a_replayed_walk_is_the_walk() {
+        per_thread::parse_at_once();
         let _ = replayed_and_fresh(0, 4);
         let mut replayed = 0;
         for (path, depth) in [

@@ -289,6 +289,7 @@ mod tests {
     /// unloaded the list is rebuilt again before any walk reads it.
     #[test]
     fn walks_through_a_library_loaded_later_and_forgets_it_when_unloaded() {
+        super::super::per_thread::parse_at_once();
         agree(both());
         let first = generation().expect("glibc counts loads");
         // SAFETY: dlopen/dlsym/dlclose of a system library by name; the
