@@ -1,7 +1,8 @@
 //! What happens while tests run: tokio's hooks record each task
 //! (`hooks`) in the process-wide registry (`registry`), attributed to the
 //! test scope it was spawned in (`scope`); `spawn` records what tokio's
-//! hooks do not see, and `threads` lists OS threads, and `frames` turns a survivor's
+//! hooks do not see, `slots` holds each task's poll counters, `threads`
+//! lists OS threads, and `frames` turns a survivor's
 //! spawn-site addresses into frames. Nothing here judges
 //! or prints: checks read what is captured as a snapshot.
 
@@ -15,6 +16,7 @@ pub(crate) mod frames;
 pub(crate) mod hooks;
 pub(crate) mod registry;
 pub(crate) mod scope;
+pub(crate) mod slots;
 pub(crate) mod spawn;
 pub(crate) mod survivors;
 pub(crate) mod threads;

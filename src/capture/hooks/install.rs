@@ -173,10 +173,10 @@ impl Ours {
             if !token.spawned.load(Relaxed) {
                 token.spawned.store(true, Relaxed);
             }
-            activity::spawned(meta.id(), tag);
             super::LAST_HOOKED.set(Some(meta.id()));
             let current = tokio::task::try_id();
-            crate::capture::registry::spawned(meta.id(), meta.spawned_at(), current, Some(&owner));
+            let (id, at) = (meta.id(), meta.spawned_at());
+            crate::capture::registry::spawned(id, at, current, Some(&owner), tag);
             user(meta)
         });
     }
@@ -226,7 +226,6 @@ impl Ours {
             let _held = &mark;
             user(meta);
             registry::terminated(meta.id());
-            activity::terminated(meta.id());
             ends.store(
                 registry::id_u64(meta.id()),
                 std::sync::atomic::Ordering::Relaxed,

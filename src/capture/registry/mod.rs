@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio::task::Id;
 
 use crate::capture::scope::{self, Owner, Scope};
+use crate::capture::slots;
 
 mod place;
 mod record;
@@ -39,8 +40,9 @@ pub(crate) fn spawned(
     location: &'static Location<'static>,
     current: Option<Id>,
     owner: Option<&Owner>,
+    runtime: u64,
 ) {
-    spawned_as(Kind::Task, id, location, current, owner);
+    record(Kind::Task, id, location, current, owner, Some(runtime));
 }
 
 /// The scope a task spawned now, from this thread, would join (see
@@ -96,12 +98,27 @@ fn parent(id: Id) -> Option<Arc<TaskRecord>> {
     Some(found)
 }
 
+/// Records a task that a wrapper spawned (`spawn_blocking`,
+/// `spawn_local`): no runtime's hooks count its polls.
 pub(crate) fn spawned_as(
     kind: Kind,
     id: Id,
     location: &'static Location<'static>,
     current: Option<Id>,
     owner: Option<&Owner>,
+) {
+    record(kind, id, location, current, owner, None);
+}
+
+/// Records a task; `runtime`: the tag of the runtime whose poll hooks
+/// count its polls, which get a slot (see [`crate::capture::slots`]).
+fn record(
+    kind: Kind,
+    id: Id,
+    location: &'static Location<'static>,
+    current: Option<Id>,
+    owner: Option<&Owner>,
+    runtime: Option<u64>,
 ) {
     if OWN_SPAWN.try_with(|o| o.get()).unwrap_or(false) {
         return;
@@ -126,10 +143,18 @@ pub(crate) fn spawned_as(
         s.enter(record.lane);
     }
     let mut shard = shard(id).lock();
-    if let Err(record) = shard.insert(id, record) {
-        drop(shard);
-        if let Some(s) = record.scope() {
-            s.exit(record.lane);
+    match shard.insert(id, record) {
+        // Under the shard's lock, which guards the slot's block.
+        Ok(()) => {
+            if let Some(tag) = runtime {
+                slots::claim(id_u64(id), tag);
+            }
+        }
+        Err(record) => {
+            drop(shard);
+            if let Some(s) = record.scope() {
+                s.exit(record.lane);
+            }
         }
     }
 }
@@ -140,6 +165,7 @@ pub(crate) fn terminated(id: Id) {
     let Some(slot) = shard.end(id) else {
         return;
     };
+    slots::release(id_u64(id)); // under the lock, as it was claimed
     drop(shard);
     if let Some((Some(s), lane)) = slot.counted() {
         s.exit(lane);

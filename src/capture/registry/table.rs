@@ -25,6 +25,15 @@ pub(super) struct Shard {
 pub(super) const SHARDS: usize = 64;
 /// Places in each shard's ring: 64 shards of 16 hold 1024 tasks.
 pub(super) const RING: usize = 16;
+
+// A block of activity slots holds the ids of one shard only (its claims
+// are made under that shard's lock, see `capture::slots`): runs of `RING`
+// ids per shard, blocks of as many slots, and a table that wraps at a
+// multiple of every shard's runs.
+const _: () = assert!(
+    RING == crate::capture::slots::BLOCK
+        && crate::capture::slots::SLOTS.is_multiple_of(RING * SHARDS)
+);
 const MAX_ENDED: usize = 32;
 
 impl Shard {
