@@ -93,27 +93,55 @@ pub(crate) fn workspace_root(package: &Path) -> PathBuf {
     package.to_path_buf()
 }
 
-/// Does this manifest have a `workspace` table? Parsed only when a line
-/// could open one: a `[workspace…]` header, or a `workspace…` key before
-/// the first header. A member's manifest, which names `workspace` only
-/// inside tables (`version.workspace = true`, `[lints] workspace = true`),
-/// is not parsed: the TOML parser, unoptimised in a test build, was ~0.3
-/// ms of every test process (tokio-util's `time_delay_queue`).
+/// Does this manifest have a `workspace` table (see [`manifest_has`])?
 fn declares_workspace(text: &str) -> bool {
-    let mut top_level = true;
-    let could = text.lines().any(|line| {
+    manifest_has(text, "workspace")
+}
+
+/// Does this manifest (a `Cargo.toml`) have a top-level `key` (a table
+/// such as `package` or `workspace`)? Decided from its lines where they
+/// decide it: a `[key]` or `[key.…]` header, or a bare `key = …` or
+/// `key.… = …` line before the first header, says yes; no line that could
+/// open one says no. Only a line that might (a quoted header, say) has the
+/// manifest parsed. A member's manifest names `workspace` only inside
+/// tables (`version.workspace = true`, `[lints] workspace = true`): the
+/// TOML parser, unoptimised in a test build, was ~0.3 ms of every test
+/// process (tokio-util's `time_delay_queue`), and every ledger asks
+/// whether the run's manifest has a package.
+pub(crate) fn manifest_has(text: &str, key: &str) -> bool {
+    // Does `rest` (what follows `key`) end a name there?
+    let ends = |rest: &str, at_top: bool| match rest.trim_start_matches([' ', '\t']).chars().next()
+    {
+        Some(']' | '.') => true,
+        Some('=') => at_top,
+        _ => false,
+    };
+    // A line inside a multi-line string is no header: parse those.
+    if text.contains("\"\"\"") || text.contains("\'\'\'") {
+        return DeTable::parse(text).is_ok_and(|t| t.get_ref().get(key).is_some());
+    }
+    let (mut top_level, mut maybe) = (true, false);
+    for line in text.lines() {
         let line = line.trim_start();
         if let Some(header) = line.strip_prefix('[') {
             top_level = false;
-            let name = header.trim_start_matches(['[', ' ', '\t', '"', '\'']);
-            return name.starts_with("workspace");
+            let name = header.trim_start_matches(['[', ' ', '\t']);
+            if let Some(rest) = name.strip_prefix(key)
+                && ends(rest, false)
+            {
+                return true;
+            }
+            maybe |= name.trim_start_matches(['"', '\'']).starts_with(key);
+        } else if top_level {
+            if let Some(rest) = line.strip_prefix(key)
+                && ends(rest, true)
+            {
+                return true;
+            }
+            maybe |= line.trim_start_matches(['"', '\'']).starts_with(key);
         }
-        top_level
-            && line
-                .trim_start_matches(['"', '\''])
-                .starts_with("workspace")
-    });
-    could && DeTable::parse(text).is_ok_and(|t| t.get_ref().get("workspace").is_some())
+    }
+    maybe && DeTable::parse(text).is_ok_and(|t| t.get_ref().get(key).is_some())
 }
 
 /// Reads and checks the file at `path`.
@@ -405,11 +433,41 @@ mod tests {
             ("[package]\nname = \"a\"\nworkspace = \"..\"\n", false),
             ("[workspaces]\n", false),
             ("# [workspace]\n[package]\nname = \"a\"\n", false),
+            ("[ workspace ]\nmembers = []\n", true),
+            ("[\"workspace\"]\nmembers = []\n", true),
+            ("[workspace.package]\nversion = \"1\"\n", true),
+            (
+                "[package]\ndescription = \"\"\"\n[workspace]\n\"\"\"\n",
+                false,
+            ),
         ] {
             let parsed =
                 DeTable::parse(manifest).is_ok_and(|t| t.get_ref().get("workspace").is_some());
             assert_eq!(parsed, declares, "the parser on {manifest:?}");
             assert_eq!(declares_workspace(manifest), declares, "{manifest:?}");
+        }
+    }
+
+    /// A manifest's package, read from its lines where they decide it,
+    /// agrees with the parser.
+    #[test]
+    fn tells_a_package_manifest_from_a_virtual_one() {
+        for manifest in [
+            "[workspace]\nmembers = [\"a\"]\n",
+            "[package]\nname = \"a\"\n",
+            "package.name = \"a\"\n",
+            "package = { name = \"a\" }\n",
+            "[package.metadata.x]\ny = 1\n",
+            "[[package]]\nname = \"a\"\n",
+            "[\"package\"]\nname = \"a\"\n",
+            "[packages]\n",
+            "[workspace]\n[workspace.metadata]\npackage = 1\n",
+            "# [package]\n[workspace]\n",
+            "[workspace]\nx = \"\"\"\n[package]\n\"\"\"\n",
+        ] {
+            let parsed =
+                DeTable::parse(manifest).is_ok_and(|t| t.get_ref().get("package").is_some());
+            assert_eq!(manifest_has(manifest, "package"), parsed, "{manifest:?}");
         }
     }
 

@@ -208,15 +208,10 @@ pub(crate) fn all_packages(cwd: &std::path::Path, workspace_root: &std::path::Pa
     let Ok(text) = std::fs::read_to_string(cwd.join("Cargo.toml")) else {
         return false;
     };
-    let Ok(table) = toml::de::DeTable::parse(&text) else {
-        return false;
-    };
-    let table = table.get_ref();
-    if table.get("package").is_none() {
-        return true; // a virtual manifest
-    }
-    // A package with no workspace of its own, at the root of none.
-    table.get("workspace").is_none() && cwd == workspace_root
+    let has = |key| crate::config::file::manifest_has(&text, key);
+    // A virtual manifest, or a package with no workspace of its own, at
+    // the root of none.
+    !has("package") || (!has("workspace") && cwd == workspace_root)
 }
 
 #[cfg(test)]
