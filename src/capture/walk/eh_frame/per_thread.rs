@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 
 use framehop::x86_64::CacheX86_64;
 
-use super::super::steps::Trail;
+use super::super::steps::{Reads, Trail};
 use super::Policy;
 use super::modules::{Generation, Shared, enumerate_modules};
 
@@ -29,31 +29,40 @@ pub(super) const SLOTS: u64 = 509;
 
 /// What makes a thread's walks fast, for the module list of one
 /// generation: the rule caches, the last walk's steps to replay (see
-/// [`super::super::steps`]), and how often each frame was met.
+/// [`super::super::steps`]), and the stacks met so far.
 pub(super) struct Warm {
     pub(super) generation: Generation,
-    /// Made at the first rule parsed: ~100 KiB of fresh memory, whose page
-    /// faults alone took 0.1-0.25 ms here, in every process (see
-    /// [`Sightings`]).
-    rules: Option<Box<[CacheX86_64<Policy>; WAYS]>>,
+    pub(super) rules: Rules,
     pub(super) trail: Trail,
     pub(super) sightings: Sightings,
+    /// The words the step being walked reads: kept here, not made afresh
+    /// on the stack at every walk, whose copy of a new one into place
+    /// stalled on its own stores (`perf annotate`).
+    pub(super) reads: Reads,
 }
 
 impl Warm {
     pub(super) fn new(generation: Generation) -> Warm {
         Warm {
             generation,
-            rules: None,
+            rules: Rules(None),
             trail: Trail::new(),
             sightings: Sightings::default(),
+            reads: Reads::default(),
         }
     }
+}
 
+/// framehop's rule caches, made at the first rule parsed: ~100 KiB of
+/// fresh memory, whose page faults alone took 0.1-0.25 ms here, in every
+/// process (see [`Sightings`]).
+pub(super) struct Rules(Option<Box<[CacheX86_64<Policy>; WAYS]>>);
+
+impl Rules {
     /// The rule cache for the frame at `lookup`.
-    pub(super) fn rules_for(&mut self, lookup: u64) -> &mut CacheX86_64<Policy> {
+    pub(super) fn of(&mut self, lookup: u64) -> &mut CacheX86_64<Policy> {
         let rules = self
-            .rules
+            .0
             .get_or_insert_with(|| Box::new(std::array::from_fn(|_| CacheX86_64::new_in())));
         &mut rules[((lookup / SLOTS) % WAYS as u64) as usize]
     }
