@@ -80,7 +80,7 @@ impl Rules {
 /// walked once or twice, and under nextest every test is a new process
 /// whose first walk parsed every frame of its stack. A spawn loop walks
 /// libgcc this many times, then replays.
-pub(super) const PARSE_AFTER: u8 = 4;
+pub(super) const PARSE_AFTER: u8 = 1;
 
 /// Which stacks this thread walked, and how often, and the frames whose
 /// rules may be parsed: those of stacks walked [`PARSE_AFTER`] times.
@@ -89,7 +89,7 @@ pub(super) struct Sightings {
     /// stack that loses its place to another starts its count again.
     stacks: Box<[(u64, u8); STACKS]>,
     /// Frames (lookup addresses) of stacks met often enough: four ways a
-    /// set, the oldest entry of a set making way for a new one. (Frames,
+    /// set, the entry of a set met longest ago making way for a new one. (Frames,
     /// not counts a frame: a count a frame, two frames of one stack that
     /// share a place reset each other at every walk, and a 60-frame stack
     /// has such a pair more often than not.)
@@ -118,17 +118,21 @@ impl Sightings {
         (mix(addr) >> 56) as usize % SETS
     }
 
-    /// Whether the rule of the frame at `addr` may be parsed.
+    /// Whether the rule of the frame at `addr` may be parsed; a frame
+    /// found moves to the front of its set, so that the frames every stack
+    /// shares (the runtime's, libtest's) are the last to make way.
     #[inline]
-    pub(super) fn parse(&self, addr: u64) -> bool {
+    pub(super) fn parse(&mut self, addr: u64) -> bool {
         #[cfg(test)]
         if EAGER.get() {
             return true;
         }
-        let ways = &self.frames[Self::set(addr)];
+        let ways = &mut self.frames[Self::set(addr)];
         let mut w = 0;
         while w < WAYS_A_SET {
             if ways[w] == addr {
+                ways.copy_within(..w, 1);
+                ways[0] = addr;
                 return true;
             }
             w += 1;
