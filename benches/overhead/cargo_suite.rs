@@ -91,6 +91,28 @@ pub fn cargo_suite_section(cfg: &Cfg, rep: &mut Report) {
          {reps} runs each, alternating; the compile is not timed"
     ));
 
+    // The same tests, a process each (what nextest does): every process
+    // pays for its first check and its first walks.
+    eprintln!("[cargo-suite] the suite, a process per test");
+    let reps = if cfg.quick { 3 } else { 7 };
+    let Some((u, f, sh)) = rotate_runs(reps, &untracked, &tracked, Some(&PER_PROCESS[..])) else {
+        rep.note("cargo-suite: a suite run failed (see stderr)");
+        return;
+    };
+    let how = "a process per test (as nextest runs), 40 of the 200 tests";
+    rep.ratio_row(
+        &format!("cargo test suite: 200 tests × 50 tasks; {how}, short"),
+        u,
+        sh,
+        Some(1.10),
+    );
+    rep.ratio_row(
+        &format!("cargo test suite: 200 tests × 50 tasks; {how}, full"),
+        u,
+        f,
+        Some(1.10),
+    );
+
     // Whole binaries with rules in force, then a process per test (what
     // nextest does), so per-process costs (debug info, if anything loaded
     // it) show once per test.
