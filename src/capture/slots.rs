@@ -118,6 +118,7 @@ pub(crate) fn release(id: u64) {
 
 /// A poll of `id` starts at `t`; false when the task has no slot (its
 /// spawn hook did not claim one, or a newer task took it).
+#[cfg_attr(not(taskleak_hooks), allow(dead_code))] // the poll hooks' and reports'
 pub(crate) fn poll_started(id: u64, t: u64) -> bool {
     let Some(s) = find(id) else {
         return false;
@@ -131,6 +132,7 @@ pub(crate) fn poll_started(id: u64, t: u64) -> bool {
 }
 
 /// A poll of `id` ended.
+#[cfg_attr(not(taskleak_hooks), allow(dead_code))] // the poll hooks' and reports'
 pub(crate) fn poll_ended(id: u64) {
     if let Some(s) = find(id) {
         let start = s.in_poll_since.load(Relaxed);
@@ -143,6 +145,7 @@ pub(crate) fn poll_ended(id: u64) {
 }
 
 /// The task's activity, if its slot still belongs to it.
+#[cfg_attr(not(taskleak_hooks), allow(dead_code))] // the poll hooks' and reports'
 pub(crate) fn get(id: Id) -> Option<Activity> {
     let id = id_u64(id);
     let s = find(id)?;
@@ -168,6 +171,7 @@ pub(crate) fn get(id: Id) -> Option<Activity> {
 }
 
 /// The tag of the runtime the task was spawned on, if its slot is still its.
+#[cfg_attr(not(taskleak_hooks), allow(dead_code))] // the poll hooks' and reports'
 pub(crate) fn runtime_tag(id: Id) -> Option<u64> {
     let id = id_u64(id);
     let s = find(id)?;
