@@ -56,6 +56,22 @@ pub(super) struct Run {
     pub(super) then: Then,
 }
 
+/// A walk's reads of stack words: `Err` where the walk may not read.
+///
+/// (A trait rather than a closure: the walk's own reader is inlined into
+/// the replay loop even in an unoptimised build, where a closure is a call
+/// a word; `cargo test` builds taskleak unoptimised.)
+pub(super) trait ReadStack {
+    fn read(&mut self, addr: u64) -> Result<u64, ()>;
+}
+
+impl<F: FnMut(u64) -> Result<u64, ()>> ReadStack for F {
+    #[inline(always)]
+    fn read(&mut self, addr: u64) -> Result<u64, ()> {
+        self(addr)
+    }
+}
+
 /// One step of a walk.
 #[derive(Clone, Copy)]
 struct Step {
@@ -74,13 +90,13 @@ impl Step {
     /// (Plain loops and compares here and in [`Trail::replay`]: `cargo
     /// test` builds taskleak unoptimised, where iterator adapters and
     /// derived `==` are calls, and this runs for every frame of a spawn.)
-    #[inline]
-    fn reads_again(&self, read: &mut impl FnMut(u64) -> Result<u64, ()>) -> bool {
+    #[inline(always)]
+    fn reads_again(&self, read: &mut impl ReadStack) -> bool {
         let mut i = 0;
         while i < usize::from(self.n_reads) {
             let (addr, value) = self.reads[i];
             let refused = self.refused & (1 << i) != 0;
-            match read(addr) {
+            match read.read(addr) {
                 Ok(word) if !refused && word == value => {}
                 Err(()) if refused => {}
                 _ => return false,
@@ -188,19 +204,22 @@ impl Trail {
     pub(super) fn replay(
         &mut self,
         from: State,
-        read: &mut impl FnMut(u64) -> Result<u64, ()>,
+        read: &mut impl ReadStack,
         ips: &mut [usize],
     ) -> Option<Run> {
+        // A slice, not the Vec: in an unoptimised build, indexing a Vec is
+        // a call a step.
+        let steps: &[Step] = &self.steps;
         // A walk goes up the stack: both walks' sps only grow.
         let mut at = self.at;
-        while at < self.steps.len() && self.steps[at].from.sp < from.sp {
+        while at < steps.len() && steps[at].from.sp < from.sp {
             at += 1;
         }
         self.at = at;
         let start = at;
         let (mut state, mut n, mut ended) = (from, 0, false);
-        while at < self.steps.len() {
-            let step = &self.steps[at];
+        while at < steps.len() {
+            let step = &steps[at];
             let f = &step.from;
             let same = f.sp == state.sp && f.ip == state.ip && f.bp == state.bp;
             if !same || f.first != state.first || !step.reads_again(read) {

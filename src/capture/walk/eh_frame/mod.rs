@@ -14,7 +14,7 @@ mod per_thread;
 use framehop::x86_64::UnwindRegsX86_64;
 use framehop::{FrameAddress, MustNotAllocateDuringUnwind, Unwinder};
 
-use super::steps::{State, Then};
+use super::steps::{ReadStack, State, Then};
 use modules::Shared;
 use modules::generation;
 use per_thread::{PER_THREAD, POOL, PerThread, Warm, make_current};
@@ -119,6 +119,28 @@ struct Start {
     hi: u64,
 }
 
+/// Reads of this thread's stack from `lo` (the walk's sp) to `hi` (8
+/// below its top), refused elsewhere.
+struct Bounded {
+    lo: u64,
+    hi: u64,
+}
+
+impl ReadStack for Bounded {
+    #[inline(always)]
+    fn read(&mut self, addr: u64) -> Result<u64, ()> {
+        // Saved slots are 8-aligned on x86_64; refusing odd ones
+        // keeps this a plain load.
+        if addr < self.lo || addr > self.hi || addr & 7 != 0 {
+            return Err(());
+        }
+        // SAFETY: [lo, hi + 8) lies within this thread's mapped
+        // stack (pthread_getattr_np range, above the live sp), and
+        // addr is aligned.
+        Ok(unsafe { *(addr as *const u64) })
+    }
+}
+
 /// How a walk through unwind rules ended.
 enum Steps {
     /// This many return addresses.
@@ -138,17 +160,9 @@ enum Steps {
 #[inline(always)]
 fn steps(warm: &mut Warm, modules: Option<&Shared>, start: Start, ips: &mut [usize]) -> Steps {
     // Frames live above the current sp; nothing below it is needed.
-    let (lo, hi) = (start.sp, start.hi);
-    let mut read_stack = move |addr: u64| -> Result<u64, ()> {
-        // Saved slots are 8-aligned on x86_64; refusing odd ones
-        // keeps this a plain load.
-        if addr < lo || addr > hi || addr & 7 != 0 {
-            return Err(());
-        }
-        // SAFETY: [lo, hi + 8) lies within this thread's mapped
-        // stack (pthread_getattr_np range, above the live sp), and
-        // addr is aligned.
-        Ok(unsafe { *(addr as *const u64) })
+    let mut read_stack = Bounded {
+        lo: start.sp,
+        hi: start.hi,
     };
     let mut regs = UnwindRegsX86_64::new(start.pc, start.sp, start.bp);
     let mut frame = FrameAddress::from_instruction_pointer(start.pc);
@@ -206,7 +220,7 @@ fn steps(warm: &mut Warm, modules: Option<&Shared>, start: Start, ips: &mut [usi
         }
         reads.clear();
         let mut logged = |addr: u64| {
-            let word = read_stack(addr);
+            let word = read_stack.read(addr);
             reads.push(addr, word.ok());
             word
         };
