@@ -68,59 +68,48 @@ impl Rules {
     }
 }
 
-/// Walks of a stack, on this thread, before the unwind rules of its frames
-/// are parsed from `.eh_frame`: until then the platform unwinder (libgcc,
-/// optimised C) walks it.
+/// The frames whose unwind rules this thread may parse: those of the
+/// stacks the platform unwinder (libgcc, optimised C) walked for it once.
 ///
 /// Parsing a rule costs ~1.6 µs a frame in an optimised build and ~10 µs
 /// in a dev build (framehop and gimli unoptimised, with the page faults of
 /// reading `.eh_frame` the first time), and pays off only when the frame
 /// is walked again: a replayed frame then costs a few ns, against ~0.13 µs
 /// a frame for libgcc every time. Most stacks a test suite spawns from are
-/// walked once or twice, and under nextest every test is a new process
-/// whose first walk parsed every frame of its stack. A spawn loop walks
-/// libgcc this many times, then replays.
-pub(super) const PARSE_AFTER: u8 = 1;
-
-/// Which stacks this thread walked, and how often, and the frames whose
-/// rules may be parsed: those of stacks walked [`PARSE_AFTER`] times.
+/// walked once, and under nextest every test is a new process whose first
+/// walk parsed every frame of its stack. So a stack's first walk goes to
+/// libgcc, and from its second on (a loop) its rules are parsed and its
+/// walks replayed. (Waiting for a fourth walk instead cost a suite of
+/// 50-spawn tests 11% in a dev build: a loop pays each libgcc walk.)
+///
+/// Four ways a set, the entry of a set met longest ago making way for a
+/// new one: a frame met moves to the front, so the frames every stack
+/// shares (the runtime's, libtest's) are the last to go. (Not a count a
+/// frame in a direct-mapped table: two frames of one stack that share a
+/// place would reset each other at every walk, and a 60-frame stack has
+/// such a pair more often than not.)
 pub(super) struct Sightings {
-    /// Stacks met (a hash of their return addresses) and how often; a
-    /// stack that loses its place to another starts its count again.
-    stacks: Box<[(u64, u8); STACKS]>,
-    /// Frames (lookup addresses) of stacks met often enough: four ways a
-    /// set, the entry of a set met longest ago making way for a new one. (Frames,
-    /// not counts a frame: a count a frame, two frames of one stack that
-    /// share a place reset each other at every walk, and a 60-frame stack
-    /// has such a pair more often than not.)
     frames: Box<[[u64; WAYS_A_SET]; SETS]>,
 }
 
-const STACKS: usize = 128;
 const SETS: usize = 256;
 const WAYS_A_SET: usize = 4;
 
 impl Default for Sightings {
     fn default() -> Self {
         Sightings {
-            stacks: Box::new([(0, 0); STACKS]),
             frames: Box::new([[0; WAYS_A_SET]; SETS]),
         }
     }
 }
 
-fn mix(h: u64) -> u64 {
-    h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
 impl Sightings {
     fn set(addr: u64) -> usize {
-        (mix(addr) >> 56) as usize % SETS
+        (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SETS
     }
 
     /// Whether the rule of the frame at `addr` may be parsed; a frame
-    /// found moves to the front of its set, so that the frames every stack
-    /// shares (the runtime's, libtest's) are the last to make way.
+    /// found moves to the front of its set.
     #[inline]
     pub(super) fn parse(&mut self, addr: u64) -> bool {
         #[cfg(test)]
@@ -141,18 +130,8 @@ impl Sightings {
     }
 
     /// libgcc walked a stack whose frames have these lookup addresses:
-    /// once it was walked [`PARSE_AFTER`] times, their rules may be parsed.
-    pub(super) fn saw(&mut self, frames: impl Iterator<Item = u64> + Clone) {
-        let hash = frames.clone().fold(0, |h, f| mix(h ^ f)) | 1;
-        let slot = &mut self.stacks[(hash >> 57) as usize % STACKS];
-        if slot.0 == hash {
-            slot.1 = slot.1.saturating_add(1);
-        } else {
-            *slot = (hash, 1);
-        }
-        if slot.1 < PARSE_AFTER {
-            return;
-        }
+    /// their rules may be parsed from the next walk on.
+    pub(super) fn saw(&mut self, frames: impl Iterator<Item = u64>) {
         for addr in frames {
             if !self.parse(addr) {
                 let ways = &mut self.frames[Self::set(addr)];
