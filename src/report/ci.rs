@@ -34,16 +34,8 @@ pub(crate) fn annotations(
             };
             // At the growing site itself (`judge::site::place_growing`,
             // which outputs passes as `place` for a growth report).
-            let at = place(task);
-            let column = at.column.map(|c| format!(",col={c}")).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "::{level} file={},line={}{column},title={}::{}",
-                property(&at.file),
-                at.line,
-                property("taskleak: live tasks grow with the rounds"),
-                data(&s.line()),
-            );
+            let title = "taskleak: live tasks grow with the rounds";
+            line(&mut out, level, &place(task), title, &s.line());
         }
         return out;
     }
@@ -68,15 +60,26 @@ pub(crate) fn annotations(
             "{what} {spawned} still running {}ms after the test body of {test}",
             leaks.grace.as_millis()
         );
-        let column = at.column.map(|c| format!(",col={c}")).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "::{level} file={},line={}{column},title={}::{}",
-            property(&at.file),
-            at.line,
-            property(&format!("taskleak: {what} leaked")),
-            data(&message),
+        line(
+            &mut out,
+            level,
+            &at,
+            &format!("taskleak: {what} leaked"),
+            &message,
         );
     }
     out
+}
+
+/// One workflow command: `::<level> file=..,line=..[,col=..],title=..::message`.
+fn line(out: &mut String, level: &str, at: &Place, title: &str, message: &str) {
+    let column = at.column.map(|c| format!(",col={c}")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "::{level} file={},line={}{column},title={}::{}",
+        property(&at.file),
+        at.line,
+        property(title),
+        data(message),
+    );
 }

@@ -56,14 +56,7 @@ pub(super) fn growth(f: &mut Formatter<'_>, p: Palette, leaks: &Leaks, g: &Growt
         entry(f, p, i + 1, group, leaks)?;
     }
     tree(f, p, &groups)?;
-    if let Some(how) = dump_hint(leaks) {
-        writeln!(f)?;
-        writeln!(
-            f,
-            "  {} to see where each task is stuck, {how}.",
-            p.dim("hint:")
-        )?;
-    }
+    dump_hint(f, p, leaks)?;
     writeln!(f)?;
     write!(
         f,

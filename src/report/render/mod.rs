@@ -191,14 +191,7 @@ impl Display for Report<'_> {
                 p.warn("note:")
             )?;
         }
-        if let Some(how) = dump_hint(leaks) {
-            writeln!(f)?;
-            writeln!(
-                f,
-                "  {} to see where each task is stuck, {how}.",
-                p.dim("hint:")
-            )?;
-        }
+        dump_hint(f, p, leaks)?;
         writeln!(f)?;
         writeln!(
             f,
@@ -216,9 +209,17 @@ impl Display for Report<'_> {
 /// How to see where tasks are stuck, when this build cannot: every check
 /// (`#[leak_check]`, `check_async`, `check`) takes task dumps where the
 /// `taskdump` feature is compiled in; the suite gate never does.
-fn dump_hint(leaks: &Leaks) -> Option<String> {
+fn dump_hint(f: &mut Formatter<'_>, p: Palette, leaks: &Leaks) -> fmt::Result {
     let silent = leaks.dumped || leaks.tasks.is_empty() || leaks.suite_end;
-    Build::this().dumps().filter(|_| !silent)
+    let Some(how) = Build::this().dumps().filter(|_| !silent) else {
+        return Ok(());
+    };
+    writeln!(f)?;
+    writeln!(
+        f,
+        "  {} to see where each task is stuck, {how}.",
+        p.dim("hint:")
+    )
 }
 
 /// A spawn site as a report shows it: a dependency's file from its

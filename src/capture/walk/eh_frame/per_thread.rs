@@ -120,8 +120,10 @@ impl Sightings {
         let mut w = 0;
         while w < WAYS_A_SET {
             if ways[w] == addr {
-                ways.copy_within(..w, 1);
-                ways[0] = addr;
+                if w > 0 {
+                    ways.copy_within(..w, 1);
+                    ways[0] = addr;
+                }
                 return true;
             }
             w += 1;
